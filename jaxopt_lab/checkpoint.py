@@ -46,8 +46,10 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -59,8 +61,24 @@ import numpy as np
 FORMAT = "jaxopt_lab.checkpoint"
 VERSION = 1
 MANIFEST = "manifest.json"
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 _PYTHON_SCALARS = {"bool": bool, "int": int, "float": float, "complex": complex}
+
+# What zipfile, json and the .npy reader raise on damaged bytes: a flipped flag bit
+# can ask for encryption (RuntimeError) or an unknown compression (NotImplementedError).
+_DAMAGE = (
+    zipfile.BadZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    KeyError,
+    RuntimeError,
+    NotImplementedError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+)
 
 
 class CheckpointError(ValueError):
@@ -244,7 +262,9 @@ def save(path: str | os.PathLike, tree: Any) -> None:
         "leaves": records,
     }
     directory = path.parent
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    # Not tempfile.mkstemp: its files are 0600, and a checkpoint should get the umask's mode.
+    temporary = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
     try:
         with os.fdopen(descriptor, "wb") as file:
             _write_zip(file, arrays, manifest)
@@ -262,12 +282,12 @@ def save(path: str | os.PathLike, tree: Any) -> None:
 
 
 def _read_manifest(archive: zipfile.ZipFile, path: Path) -> dict:
+    if MANIFEST not in archive.namelist():
+        raise CheckpointError(f"{path}: no {MANIFEST}; not a jaxopt_lab checkpoint")
     try:
         manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
-    except KeyError:
-        raise CheckpointError(f"{path}: no {MANIFEST}; not a jaxopt_lab checkpoint") from None
-    except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError, OSError) as error:
-        raise CheckpointError(f"{path}: the manifest is corrupt ({error})") from error
+    except _DAMAGE as error:
+        raise CheckpointError(f"{path}: the manifest is corrupt ({error!r})") from error
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a jaxopt_lab checkpoint (no {FORMAT!r} manifest)")
     if manifest.get("version") != VERSION:
@@ -286,10 +306,8 @@ def _read_leaf(archive: zipfile.ZipFile, index: int, record: dict, path: Path) -
     try:
         with archive.open(f"leaf_{index:06d}.npy") as member:
             stored = np.lib.format.read_array(member, allow_pickle=False)
-    except KeyError:
-        raise CheckpointError(f"{where} is missing from the file") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
-        raise CheckpointError(f"{where} is unreadable; the file is corrupt ({error})") from error
+    except _DAMAGE as error:
+        raise CheckpointError(f"{where} is unreadable; the file is corrupt ({error!r})") from error
     if stored.dtype != storage or list(stored.shape) != record["shape"]:
         raise CheckpointError(
             f"{where}: the file holds {stored.dtype}{list(stored.shape)}, the manifest says "
@@ -395,7 +413,9 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
     path = Path(path)
     try:
         archive = zipfile.ZipFile(path, "r")
-    except zipfile.BadZipFile as error:
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except _DAMAGE as error:
         raise CheckpointError(
             f"{path} is truncated or not a checkpoint (not a readable zip: {error})"
         ) from error
