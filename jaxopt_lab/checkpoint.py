@@ -136,8 +136,11 @@ def _skeleton(treedef: Any) -> Any:
         if node_type is tuple:
             return {"tuple": children}
         if issubclass(node_type, tuple) and hasattr(node_type, "_fields"):
-            return {"namedtuple": node_type.__name__, "fields": list(node_type._fields),
-                    "children": children}
+            return {
+                "namedtuple": node_type.__name__,
+                "fields": list(node_type._fields),
+                "children": children,
+            }
         return {"node": getattr(node_type, "__qualname__", str(node_type)), "children": children}
 
     return walk(treedef)
@@ -356,9 +359,7 @@ def _like_leaf(array: np.ndarray, like_leaf: Any, record: dict, path: Path) -> A
                 "hold arrays, jax.ShapeDtypeStruct or numbers"
             ) from None
     if array.shape != expected_shape:
-        raise CheckpointError(
-            f"{where} has shape {array.shape}; like has {expected_shape}"
-        )
+        raise CheckpointError(f"{where} has shape {array.shape}; like has {expected_shape}")
     if array.dtype != expected_dtype:
         raise CheckpointError(f"{where} has dtype {array.dtype}; like has {expected_dtype}")
     if type(like_leaf) in _PYTHON_SCALARS.values():
