@@ -152,6 +152,31 @@ def _check_same_structure(grads: Any, state_tree: Any, argument: str) -> None:
         )
 
 
+def _check_same_shapes(grads: Any, other_leaves: list, other: str) -> None:
+    """Raise ``ValueError`` naming the first grads leaf whose shape is not ``other``'s.
+
+    Without it a ``()`` gradient broadcasts silently against a ``(3,)`` moment.
+    """
+    grads_with_paths = jax.tree_util.tree_flatten_with_path(grads)[0]
+    for (path, grad), other_leaf in zip(grads_with_paths, other_leaves, strict=True):
+        if jnp.shape(grad) != jnp.shape(other_leaf):
+            raise ValueError(
+                f"grads leaf at {jax.tree_util.keystr(path) or '<root>'} has shape "
+                f"{jnp.shape(grad)}; {other} has {jnp.shape(other_leaf)}"
+            )
+
+
+def _check_state_dtype(state_dtype: Any) -> None:
+    if state_dtype is None:
+        return
+    try:
+        dtype = jnp.dtype(state_dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"state_dtype must be a floating-point dtype, got {state_dtype!r}")
+
+
 # --------------------------------------------------------------------------- plumbing
 
 # A leaf rule updates one array: rule(grad, leaf_state, param, step_size) ->
@@ -184,6 +209,8 @@ def elementwise_optimizer(
       needs_params: the rule reads ``param`` (weight decay).
     """
 
+    _check_state_dtype(state_dtype)
+
     def init(params):
         _check_float_leaves(params, "params")
         moments = {
@@ -209,6 +236,10 @@ def elementwise_optimizer(
             _check_same_structure(grads, params, "params")
         moment_leaves = {field: treedef.flatten_up_to(getattr(state, field)) for field in fields}
         param_leaves = treedef.flatten_up_to(params) if params is not None else [None] * len(grad_leaves)
+        for field in fields[:1]:
+            _check_same_shapes(grads, moment_leaves[field], f"the optimizer state's {field}")
+        if params is not None:
+            _check_same_shapes(grads, param_leaves, "params")
         step_size = learning_rate(state.count) if callable(learning_rate) else learning_rate
 
         update_leaves = []
