@@ -233,7 +233,7 @@ def elementwise_optimizer(
         for field in fields:
             _check_same_structure(grads, getattr(state, field), "grads")
         if params is not None:
-            _check_same_structure(grads, params, "params")
+            _check_same_structure(params, grads, "params")
         moment_leaves = {field: treedef.flatten_up_to(getattr(state, field)) for field in fields}
         param_leaves = treedef.flatten_up_to(params) if params is not None else [None] * len(grad_leaves)
         for field in fields[:1]:
