@@ -270,8 +270,12 @@ def elementwise_optimizer(
 
 
 def _step_number(leaf_state: Any, dtype: Any) -> jax.Array:
-    """The 1-based number of the step being taken, in ``dtype``."""
-    return (leaf_state.count + 1).astype(dtype)
+    """The 1-based number of the step being taken, in ``dtype``.
+
+    Saturates at the int32 maximum, as the count does: ``count + 1`` in int32
+    would wrap to -2**31 there and turn ``b**t`` into inf (NaN updates).
+    """
+    return optax.safe_increment(leaf_state.count).astype(dtype)
 
 
 # --------------------------------------------------------------------------- optimizers
