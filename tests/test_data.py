@@ -84,7 +84,7 @@ def test_wrong_magic_names_the_file(tmp_path):
     images_path = tmp_path / data.IDX_FILES["train_images"]
     # A labels file where the images file should be.
     images_path.write_bytes(labels_path.read_bytes())
-    with pytest.raises(CorruptIdxFileError, match=r"train-images-idx3-ubyte.*magic number 0x00000801"):
+    with pytest.raises(CorruptIdxFileError, match=r"train-images-idx3.*magic number 0x00000801"):
         load_mnist("idx", tmp_path)
 
 

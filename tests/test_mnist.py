@@ -31,7 +31,7 @@ def synthetic_data(n_train=256, n_test=64, features=20, classes=3, seed=0) -> Mn
     return MnistData(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:])
 
 
-# --------------------------------------------------------------------------- the seed's net in NumPy
+# ------------------------------------------------------------------------- the seed's net in NumPy
 
 
 def numpy_forward(params, images):
