@@ -1,5 +1,6 @@
 """jaxopt_lab: a laboratory for first-order optimizers in JAX."""
 
+from jaxopt_lab import checkpoint
 from jaxopt_lab.optimizers import (
     OPTIMIZERS,
     AdagradState,
@@ -28,6 +29,7 @@ __all__ = [
     "adam",
     "adamw",
     "apply_updates",
+    "checkpoint",
     "momentum",
     "nesterov",
     "rmsprop",
