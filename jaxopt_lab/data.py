@@ -164,8 +164,7 @@ def load_idx(directory: str | os.PathLike) -> MnistData:
         _check_labels(labels, label_path)
         if len(images) != len(labels):
             raise CorruptIdxFileError(
-                f"{image_path} has {len(images)} images but {label_path} has "
-                f"{len(labels)} labels"
+                f"{image_path} has {len(images)} images but {label_path} has {len(labels)} labels"
             )
         arrays[f"{split}_images"] = _normalize(images)
         arrays[f"{split}_labels"] = labels.astype(np.int32)

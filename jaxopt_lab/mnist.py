@@ -314,9 +314,9 @@ def compare(
         arguments = (params, states, jnp.int32(done), batch_key, train_images, train_labels)
         if length not in runners:
             begin = time.perf_counter()
-            runners[length] = _chunk_runner(transforms, batch_size, length).lower(
-                *arguments
-            ).compile()
+            runners[length] = (
+                _chunk_runner(transforms, batch_size, length).lower(*arguments).compile()
+            )
             compile_seconds += time.perf_counter() - begin
         begin = time.perf_counter()
         params, states, chunk_losses = runners[length](*arguments)

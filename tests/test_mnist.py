@@ -72,7 +72,11 @@ def to_numpy(params):
 def test_init_mlp_is_he_initialisation():
     params = mnist.init_mlp(jax.random.key(0))
     assert [layer["w"].shape for layer in params] == [
-        (784, 100), (100, 100), (100, 100), (100, 100), (100, 10)
+        (784, 100),
+        (100, 100),
+        (100, 100),
+        (100, 100),
+        (100, 10),
     ]
     assert all(layer["w"].dtype == jnp.float32 for layer in params)
     assert all(np.all(np.asarray(layer["b"]) == 0) for layer in params)
