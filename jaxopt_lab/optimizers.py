@@ -457,17 +457,21 @@ def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat):
     Returns ``(direction, first_moment, second_moment)`` where the parameter
     step is ``-learning_rate * direction`` (plus weight decay for AdamW).
     """
-    t = _step_number(state, grad.dtype)
+    # The bias corrections are computed in at least float32 (as optax does), then cast:
+    # in bfloat16, 0.999 rounds to 1, so 1 - b2**t would be 0 and Adam would never move.
+    correction_dtype = jnp.promote_types(grad.dtype, jnp.float32)
+    t = _step_number(state, correction_dtype)
+    first_correction, second_correction = 1 - b1**t, 1 - b2**t
     first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
     second_moment = state.second_moment + (1 - b2) * (grad * grad - state.second_moment)
     if eps_hat:
         # lr_t = lr * sqrt(1 - b2**t) / (1 - b1**t); step = lr_t * m / (sqrt(v) + eps)
-        correction = jnp.sqrt(1 - b2**t) / (1 - b1**t)
+        correction = (jnp.sqrt(second_correction) / first_correction).astype(grad.dtype)
         direction = correction * first_moment / (jnp.sqrt(second_moment + eps_root) + eps)
     else:
         # m_hat = m / (1 - b1**t); v_hat = v / (1 - b2**t); step = lr * m_hat / (sqrt(v_hat) + eps)
-        first_unbiased = first_moment / (1 - b1**t)
-        second_unbiased = second_moment / (1 - b2**t)
+        first_unbiased = first_moment / first_correction.astype(grad.dtype)
+        second_unbiased = second_moment / second_correction.astype(grad.dtype)
         direction = first_unbiased / (jnp.sqrt(second_unbiased + eps_root) + eps)
     return direction, first_moment, second_moment
 
