@@ -1,5 +1,7 @@
 """jaxopt_lab: a laboratory for first-order optimizers in JAX."""
 
+from jaxopt_lab import checkpoint, data, mnist
+from jaxopt_lab.data import MnistData, load_mnist
 from jaxopt_lab.optimizers import (
     OPTIMIZERS,
     AdagradState,
@@ -18,6 +20,10 @@ from jaxopt_lab.optimizers import (
 )
 
 __all__ = [
+    "MnistData",
+    "data",
+    "load_mnist",
+    "mnist",
     "OPTIMIZERS",
     "AdagradState",
     "AdamState",
@@ -28,6 +34,7 @@ __all__ = [
     "adam",
     "adamw",
     "apply_updates",
+    "checkpoint",
     "momentum",
     "nesterov",
     "rmsprop",
