@@ -144,7 +144,7 @@ def run(quick: bool = False, data_dir: str | None = None) -> dict[str, Any]:
     """Time the comparison and the sweep; return rows and headline ratios."""
     data, data_source = load_data(data_dir)
     iterations = 200 if quick else 2000
-    numpy_iterations = 20 if quick else 200
+    numpy_iterations = 20 if quick else 100
     repeats = 1 if quick else 3
     optimizers = {name: make() for name, (make, _) in SEED_OPTIMIZERS.items()}
     rows = []
