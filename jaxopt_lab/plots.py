@@ -110,6 +110,7 @@ def plot_mnist_sweep(
         bad = ~finite.all(axis=1)
         axes.plot(learning_rates[bad], np.full(bad.sum(), top), "x", color="red", label="diverged")
     axes.set_xscale("log")
+    axes.set_yscale("log")
     axes.set_xlabel("learning rate")
     axes.set_ylabel("final train loss")
     if title:

@@ -102,22 +102,24 @@ def test_mnist_killed_and_resumed_matches_an_uninterrupted_run(small_mnist, tmp_
     assert "iteration:0=" not in resumed.stdout and "iteration:300=" in resumed.stdout
 
 
-def test_mnist_resume_refuses_other_settings(small_mnist, tmp_path):
-    base = ["mnist", "--optimizers", "sgd", "--data-dir", small_mnist, *SMALL, "--out", tmp_path]
-    first = run(*base, "--iterations", 20, "--checkpoint-every", 10)
-    assert first.returncode == 0, first.stderr
-    second = run(*base, "--iterations", 30, "--checkpoint-every", 10, "--resume")
-    assert second.returncode == 2
-    assert "iterations" in second.stderr and "without --resume" in second.stderr
+def test_mnist_resume_refuses_other_settings(small_mnist, tmp_path, capsys):
+    base = ["mnist", "--optimizers", "sgd", "--data-dir", str(small_mnist), *SMALL]
+    base += ["--out", str(tmp_path), "--checkpoint-every", "10"]
+    assert cli.main([*base, "--iterations", "20"]) == 0
+    capsys.readouterr()
+    assert cli.main([*base, "--iterations", "30", "--resume"]) == 2
+    error = capsys.readouterr().err
+    assert "iterations" in error and "without --resume" in error
 
 
-def test_mnist_reports_a_diverging_optimizer_and_writes_the_rest(small_mnist, tmp_path):
-    completed = run(
-        "mnist", "--optimizers", "sgd,sgd:1e30", "--iterations", 30, "--data-dir", small_mnist,
-        *SMALL, "--out", tmp_path,
+def test_mnist_reports_a_diverging_optimizer_and_writes_the_rest(small_mnist, tmp_path, capsys):
+    status = cli.main(
+        ["mnist", "--optimizers", "sgd,sgd:1e30", "--iterations", "30",
+         "--data-dir", str(small_mnist), *SMALL, "--out", str(tmp_path)]
     )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    assert "SGD:1e30 loss became" in completed.stderr and "at iteration" in completed.stderr
+    assert status == 0
+    error = capsys.readouterr().err
+    assert "SGD:1e30 loss became" in error and "at iteration" in error
     summary = json.loads((tmp_path / "losses.json").read_text())
     first_bad = summary["diverged"]["sgd:1e30"]
     assert summary["losses"]["sgd:1e30"][first_bad] is None
@@ -173,3 +175,18 @@ def test_mnist_sweep_and_demo_write_their_outputs(small_mnist, tmp_path, capsys)
     assert (tmp_path / "demo" / "mnist" / "loss_curves.png").exists()
     log = capsys.readouterr().out
     assert "===========iteration:0===========" in log and "AdaGrad:" in log
+
+
+def test_progress_bar_shows_count_percentage_and_eta():
+    import io
+
+    stream = io.StringIO()
+    bar = cli._ProgressBar(200, stream, width=10)
+    bar.draw(50)
+    time.sleep(0.05)
+    bar.draw(100)
+    last = stream.getvalue().split("\r")[-1]
+    assert "[#####-----] 100/200  50%" in last
+    assert "ETA 0:00" in last  # 100 more iterations at ~2000/s
+    bar.clear()
+    assert stream.getvalue().endswith("\r")
