@@ -16,9 +16,14 @@ from jaxopt_lab.optimizers import (
     rmsprop,
     sgd,
 )
+from jaxopt_lab.problems import PROBLEMS, Problem, as_problem
+from jaxopt_lab.sweep import SweepResult, hyperparameter_names, sweep, trajectory
 
 __all__ = [
     "OPTIMIZERS",
+    "PROBLEMS",
+    "Problem",
+    "SweepResult",
     "AdagradState",
     "AdamState",
     "MomentumState",
@@ -28,8 +33,12 @@ __all__ = [
     "adam",
     "adamw",
     "apply_updates",
+    "as_problem",
+    "hyperparameter_names",
     "momentum",
     "nesterov",
     "rmsprop",
     "sgd",
+    "sweep",
+    "trajectory",
 ]
