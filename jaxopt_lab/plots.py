@@ -94,7 +94,7 @@ def plot_trajectories(
     figure, axes = plt.subplots(
         rows, columns, figsize=(4.6 * columns, 3.9 * rows), squeeze=False, constrained_layout=True
     )
-    for panel, (label, path_xy) in zip(axes.flat, positions.items()):
+    for panel, (label, path_xy) in zip(axes.flat, positions.items(), strict=False):
         panel.contourf(x, y, z, levels=levels, cmap="Blues_r", alpha=0.35, extend="max")
         panel.contour(x, y, z, levels=levels, colors="steelblue", linewidths=0.6, alpha=0.8)
         panel.plot(
@@ -196,7 +196,7 @@ def _plot_sweep_heatmaps(results: Mapping[str, SweepResult], title: str | None) 
     figure, axes = plt.subplots(
         1, count, figsize=(5.4 * count, 4.6), squeeze=False, constrained_layout=True
     )
-    for panel, (label, result) in zip(axes.flat, results.items()):
+    for panel, (label, result) in zip(axes.flat, results.items(), strict=False):
         (x_name, x_values), (y_name, y_values) = result.axes.items()
         x_values, y_values = x_values.astype(np.float64), y_values.astype(np.float64)
         x_order, y_order = np.argsort(x_values), np.argsort(y_values)

@@ -85,7 +85,7 @@ def plateau(xy: jax.Array) -> jax.Array:
 
 
 def rastrigin(xy: jax.Array) -> jax.Array:
-    """Rastrigin's function ``20 + Σ (u² - 10 cos 2πu)``: a local minimum near every integer point."""
+    """Rastrigin's ``20 + Σ (u² - 10 cos 2πu)``: a local minimum near every integer point."""
     return 20.0 + jnp.sum(xy * xy - 10.0 * jnp.cos(2.0 * jnp.pi * xy))
 
 

@@ -274,7 +274,8 @@ class SweepResult:
     def point(self, index: tuple[int, ...] | int) -> dict[str, float]:
         """The hyperparameters at a grid ``index``."""
         index = np.unravel_index(index, self.shape) if np.ndim(index) == 0 else index
-        return {name: float(values[i]) for (name, values), i in zip(self.axes.items(), index)}
+        pairs = zip(self.axes.items(), index, strict=True)
+        return {name: float(values[i]) for (name, values), i in pairs}
 
     def best(self) -> tuple[dict[str, float], float]:
         """The setting with the lowest final loss among runs that did not diverge.
@@ -465,7 +466,7 @@ def sweep(
         indices = np.minimum(np.arange(first, first + chunk), point_count - 1)
         points = {
             name: _put(values[indices], point_sharding)
-            for name, values in zip(axes, mesh_points)
+            for name, values in zip(axes, mesh_points, strict=True)
         }
         outputs.append(
             _compiled_sweep(make_optimizer, problem.function, steps, points, start_on_devices)
