@@ -1,5 +1,7 @@
 """Every figure of the lab. Functions return a ``matplotlib.figure.Figure`` and,
-given ``path``, also save it as a PNG; they never show windows (Agg backend).
+given ``path``, also save it as a PNG. Figures are built without pyplot (no
+global figure registry, nothing to close, no window, no backend switch); PNGs are
+written by Agg.
 """
 
 from __future__ import annotations
@@ -9,15 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from jaxopt_lab.problems import Function2D, Problem, as_problem  # noqa: E402
-from jaxopt_lab.sweep import SweepResult  # noqa: E402
+from jaxopt_lab.problems import Function2D, Problem, as_problem
+from jaxopt_lab.sweep import SweepResult
 
 
 def _save(figure: Figure, path: str | Path | None) -> Figure:
@@ -91,9 +89,8 @@ def plot_trajectories(
     z = problem.values_on_grid(x, y)
     levels = _contour_levels(z)
 
-    figure, axes = plt.subplots(
-        rows, columns, figsize=(4.6 * columns, 3.9 * rows), squeeze=False, constrained_layout=True
-    )
+    figure = Figure(figsize=(4.6 * columns, 3.9 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
     for panel, (label, path_xy) in zip(axes.flat, positions.items(), strict=False):
         panel.contourf(x, y, z, levels=levels, cmap="Blues_r", alpha=0.35, extend="max")
         panel.contour(x, y, z, levels=levels, colors="steelblue", linewidths=0.6, alpha=0.8)
@@ -140,7 +137,8 @@ def _cell_edges(values: np.ndarray, log: bool) -> np.ndarray:
 
 
 def _plot_sweep_lines(results: Mapping[str, SweepResult], title: str | None) -> Figure:
-    figure, panel = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
+    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
+    panel = figure.subplots()
     (name,) = next(iter(results.values())).axes
     finite_losses = np.concatenate(
         [r.final_loss[~r.diverged].astype(np.float64) for r in results.values()]
@@ -193,9 +191,8 @@ def _plot_sweep_lines(results: Mapping[str, SweepResult], title: str | None) -> 
 
 def _plot_sweep_heatmaps(results: Mapping[str, SweepResult], title: str | None) -> Figure:
     count = len(results)
-    figure, axes = plt.subplots(
-        1, count, figsize=(5.4 * count, 4.6), squeeze=False, constrained_layout=True
-    )
+    figure = Figure(figsize=(5.4 * count, 4.6), layout="constrained")
+    axes = figure.subplots(1, count, squeeze=False)
     for panel, (label, result) in zip(axes.flat, results.items(), strict=False):
         (x_name, x_values), (y_name, y_values) = result.axes.items()
         x_values, y_values = x_values.astype(np.float64), y_values.astype(np.float64)
@@ -208,8 +205,7 @@ def _plot_sweep_heatmaps(results: Mapping[str, SweepResult], title: str | None) 
         shown = np.log10(np.where(diverged, 1.0, losses)) if log_loss else losses
         shown = np.ma.masked_array(shown, mask=diverged)
         x_log, y_log = _is_log_axis(x_values), _is_log_axis(y_values)
-        colormap = plt.get_cmap("viridis").copy()
-        colormap.set_bad("lightgray")
+        colormap = matplotlib.colormaps["viridis"].with_extremes(bad="lightgray")
         mesh = panel.pcolormesh(
             _cell_edges(x_values, x_log), _cell_edges(y_values, y_log), shown.T, cmap=colormap,
             shading="flat",
