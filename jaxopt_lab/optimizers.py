@@ -190,7 +190,9 @@ def elementwise_optimizer(
             field: None
             if value is None
             else jax.tree.map(
-                lambda p, value=value: jnp.full(jnp.shape(p), value, state_dtype or jnp.result_type(p)),
+                lambda p, value=value: jnp.full(
+                    jnp.shape(p), value, state_dtype or jnp.result_type(p)
+                ),
                 params,
             )
             for field, value in initial_values.items()
@@ -208,7 +210,9 @@ def elementwise_optimizer(
         if params is not None:
             _check_same_structure(grads, params, "params")
         moment_leaves = {field: treedef.flatten_up_to(getattr(state, field)) for field in fields}
-        param_leaves = treedef.flatten_up_to(params) if params is not None else [None] * len(grad_leaves)
+        param_leaves = (
+            treedef.flatten_up_to(params) if params is not None else [None] * len(grad_leaves)
+        )
         step_size = learning_rate(state.count) if callable(learning_rate) else learning_rate
 
         update_leaves = []
@@ -238,9 +242,16 @@ def elementwise_optimizer(
     return optax.GradientTransformation(init, update)
 
 
-def _step_number(leaf_state: Any, dtype: Any) -> jax.Array:
-    """The 1-based number of the step being taken, in ``dtype``."""
-    return (leaf_state.count + 1).astype(dtype)
+def _bias_corrections(leaf_state: Any, b1: Any, b2: Any, dtype: Any) -> tuple[jax.Array, jax.Array]:
+    """``(1 - b1**t, 1 - b2**t)`` for the 1-based step t, in ``dtype``.
+
+    Computed in at least float32 (a float16 or bfloat16 step number would be
+    inexact past a few hundred steps), from the count converted before adding
+    one, so that a saturated int32 count cannot wrap.
+    """
+    wide = jnp.promote_types(dtype, jnp.float32)
+    t = leaf_state.count.astype(wide) + 1
+    return (1 - b1**t).astype(dtype), (1 - b2**t).astype(dtype)
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -422,17 +433,17 @@ def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat):
     Returns ``(direction, first_moment, second_moment)`` where the parameter
     step is ``-learning_rate * direction`` (plus weight decay for AdamW).
     """
-    t = _step_number(state, grad.dtype)
+    correction1, correction2 = _bias_corrections(state, b1, b2, grad.dtype)
     first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
     second_moment = state.second_moment + (1 - b2) * (grad * grad - state.second_moment)
     if eps_hat:
         # lr_t = lr * sqrt(1 - b2**t) / (1 - b1**t); step = lr_t * m / (sqrt(v) + eps)
-        correction = jnp.sqrt(1 - b2**t) / (1 - b1**t)
+        correction = jnp.sqrt(correction2) / correction1
         direction = correction * first_moment / (jnp.sqrt(second_moment + eps_root) + eps)
     else:
         # m_hat = m / (1 - b1**t); v_hat = v / (1 - b2**t); step = lr * m_hat / (sqrt(v_hat) + eps)
-        first_unbiased = first_moment / (1 - b1**t)
-        second_unbiased = second_moment / (1 - b2**t)
+        first_unbiased = first_moment / correction1
+        second_unbiased = second_moment / correction2
         direction = first_unbiased / (jnp.sqrt(second_unbiased + eps_root) + eps)
     return direction, first_moment, second_moment
 
