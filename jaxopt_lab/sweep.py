@@ -38,6 +38,7 @@ cores.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
@@ -377,8 +378,6 @@ def _to_host(array: jax.Array) -> np.ndarray:
 
 def _put(host_array: np.ndarray, sharding) -> jax.Array:
     """A global array from a host array that every process holds in full."""
-    if isinstance(sharding, jax.sharding.SingleDeviceSharding):
-        return jax.device_put(host_array, sharding)
     return jax.make_array_from_callback(host_array.shape, sharding, lambda index: host_array[index])
 
 
@@ -454,23 +453,34 @@ def sweep(
     if device_count > 1:
         mesh = Mesh(np.asarray(devices), ("sweep",))
         point_sharding = NamedSharding(mesh, PartitionSpec("sweep"))
-        start_sharding = NamedSharding(mesh, PartitionSpec())
+        start_on_devices = _put(start, NamedSharding(mesh, PartitionSpec()))
+        placement = contextlib.nullcontext()
     else:
-        point_sharding = start_sharding = jax.sharding.SingleDeviceSharding(devices[0])
-    start_on_devices = _put(start, start_sharding)
+        # One device: the compiled call's fast path moves the NumPy inputs there.
+        point_sharding, start_on_devices = None, start
+        placement = jax.default_device(devices[0])
 
     outputs = []
-    for first in range(0, point_count, chunk):
-        # Every chunk has the same shape; the last is padded with copies of its
-        # final point, and the padding is dropped below.
-        indices = np.minimum(np.arange(first, first + chunk), point_count - 1)
-        points = {
-            name: _put(values[indices], point_sharding)
-            for name, values in zip(axes, mesh_points, strict=True)
-        }
-        outputs.append(
-            _compiled_sweep(make_optimizer, problem.function, steps, points, start_on_devices)
-        )
+    with placement:
+        for first in range(0, point_count, chunk):
+            # Every chunk has the same shape; the last is padded with copies of
+            # its final point, and the padding is dropped below.
+            if first == 0 and chunk == point_count:
+                chunk_points = dict(zip(axes, mesh_points, strict=True))
+            else:
+                indices = np.minimum(np.arange(first, first + chunk), point_count - 1)
+                chunk_points = {
+                    name: values[indices] for name, values in zip(axes, mesh_points, strict=True)
+                }
+            if point_sharding is not None:
+                chunk_points = {
+                    name: _put(values, point_sharding) for name, values in chunk_points.items()
+                }
+            outputs.append(
+                _compiled_sweep(
+                    make_optimizer, problem.function, steps, chunk_points, start_on_devices
+                )
+            )
     losses = np.concatenate([_to_host(loss) for loss, _, _ in outputs])[:point_count]
     positions = np.concatenate([_to_host(position) for _, position, _ in outputs])[:point_count]
 
