@@ -115,9 +115,10 @@ def _as_make_optimizer(make_optimizer: MakeOptimizer | str) -> MakeOptimizer:
 def hyperparameter_names(make_optimizer: MakeOptimizer | str) -> tuple[str, ...]:
     """The numeric hyperparameters of ``make_optimizer`` that a sweep can vary.
 
-    Those of its parameters whose default is a number (not a bool) or that are
-    annotated as a float; for a function whose signature cannot be read (or
-    that takes ``**kwargs``), an empty tuple, meaning "not checked".
+    Those of its parameters that have no default, whose default is a number
+    (not a bool), or that are annotated as a float; for a function whose
+    signature cannot be read (or that takes ``**kwargs``), an empty tuple,
+    meaning "not checked".
     """
     return _hyperparameter_names(_as_make_optimizer(make_optimizer))
 
@@ -135,13 +136,14 @@ def _hyperparameter_names(make_optimizer: MakeOptimizer) -> tuple[str, ...]:
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.POSITIONAL_ONLY):
             continue
         default, annotation = parameter.default, parameter.annotation
+        required = default is inspect.Parameter.empty
         numeric_default = isinstance(default, int | float) and not isinstance(default, bool)
         float_annotation = (
             annotation is float or "float" in annotation or "Schedule" in annotation
             if isinstance(annotation, str)
             else annotation is float
         )
-        if numeric_default or float_annotation:
+        if required or numeric_default or float_annotation:
             names.append(parameter.name)
     return tuple(names)
 
@@ -369,8 +371,11 @@ def _bytes_per_point(make_optimizer, names: tuple[str, ...], dtype: np.dtype) ->
 
 
 def _to_host(array: jax.Array) -> np.ndarray:
+    """The whole of ``array`` on this host (all-gathered across hosts when sharded)."""
     if getattr(array, "is_fully_addressable", True):
         return np.asarray(array)
+    if array.is_fully_replicated:
+        return np.asarray(array.addressable_data(0))
     from jax.experimental import multihost_utils
 
     return np.asarray(multihost_utils.process_allgather(array, tiled=True))
@@ -438,7 +443,6 @@ def sweep(
 
     grid_shape = tuple(len(values) for values in axes.values())
     point_count = math.prod(grid_shape)
-    mesh_points = [values.reshape(-1) for values in np.meshgrid(*axes.values(), indexing="ij")]
 
     if chunk_size is None:
         chunk_size = default_chunk_size(
@@ -465,12 +469,14 @@ def sweep(
         for first in range(0, point_count, chunk):
             # Every chunk has the same shape; the last is padded with copies of
             # its final point, and the padding is dropped below.
-            if first == 0 and chunk == point_count:
-                chunk_points = dict(zip(axes, mesh_points, strict=True))
+            if len(axes) == 1 and first == 0 and chunk == point_count:
+                chunk_points = dict(axes)
             else:
-                indices = np.minimum(np.arange(first, first + chunk), point_count - 1)
+                flat = np.minimum(np.arange(first, first + chunk), point_count - 1)
+                indices = np.unravel_index(flat, grid_shape)
                 chunk_points = {
-                    name: values[indices] for name, values in zip(axes, mesh_points, strict=True)
+                    name: values[index]
+                    for (name, values), index in zip(axes.items(), indices, strict=True)
                 }
             if point_sharding is not None:
                 chunk_points = {

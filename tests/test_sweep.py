@@ -149,6 +149,9 @@ def test_hyperparameter_names_are_the_numeric_arguments():
     assert hyperparameter_names(jaxopt_lab.momentum) == ("learning_rate", "momentum")
     assert "momentum" in hyperparameter_names("rmsprop")  # float | None
     assert "centered" not in hyperparameter_names("rmsprop")  # a bool
+    assert hyperparameter_names(lambda learning_rate: jaxopt_lab.adam(learning_rate)) == (
+        "learning_rate",
+    )
 
 
 def test_bad_arguments_get_clear_errors():
@@ -157,6 +160,8 @@ def test_bad_arguments_get_clear_errors():
         sweep("adam", {"momentum": [0.9]}, "seed_bowl")
     with pytest.raises(ValueError, match=r"b1 must be \[0.0, 1.0\)"):
         sweep("adam", {"b1": [0.9, 1.5]}, "seed_bowl")
+    with pytest.raises(ValueError, match="unknown hyperparameter 'lr'.*: learning_rate"):
+        sweep(lambda learning_rate: jaxopt_lab.sgd(learning_rate), {"lr": [0.1]}, "seed_bowl")
     with pytest.raises(ValueError, match="unknown optimizer 'adamax'.*adam"):
         sweep("adamax", grid, "seed_bowl")
     with pytest.raises(ValueError, match="unknown problem"):
