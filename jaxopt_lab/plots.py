@@ -106,7 +106,8 @@ def plot_trajectories(
             )
         final = path_xy[-1]
         final_loss = float(problem.values_on_grid(final[:1], final[1:])[0])
-        panel.set_title(f"{label}   f(final) = {final_loss:.3g}", fontsize=10)
+        outcome = f"f(final) = {final_loss:.3g}" if np.isfinite(final_loss) else "diverged"
+        panel.set_title(f"{label}   {outcome}", fontsize=10)
         panel.set_xlim(xlim)
         panel.set_ylim(ylim)
         panel.set_xlabel("x")
