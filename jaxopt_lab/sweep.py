@@ -316,21 +316,49 @@ class SweepResult:
         return result
 
 
-def _sweep_points(make_optimizer, function, steps, points, start):
+CPU_BLOCK_POINTS = 4096
+"""On a CPU device the points of a chunk run in blocks of this many, one block
+after another inside the compiled program (``lax.map`` with ``batch_size``), so
+that each block's state stays in cache through all its steps. Accelerators run
+the whole chunk at once."""
+
+
+def _sweep_points(make_optimizer, function, steps, block, points, start):
     """Final ``(loss, position)`` for every point, and ``f(start)``.
 
-    ``points`` maps hyperparameter names to ``(n,)`` arrays.
+    ``points`` maps hyperparameter names to ``(n,)`` arrays; ``block`` is the
+    number of points vmapped at once (``None``: all of them).
     """
 
     def one(point):
         position, _ = _run(make_optimizer(**point), function, start, steps, keep_positions=False)
         return function(position), position
 
-    losses, positions = jax.vmap(one)(points)
+    count = len(next(iter(points.values())))
+    if block is None or count <= block:
+        losses, positions = jax.vmap(one)(points)
+    else:
+        losses, positions = jax.lax.map(one, points, batch_size=block)
     return losses, positions, function(start)
 
 
-_compiled_sweep = jax.jit(_sweep_points, static_argnums=(0, 1, 2))
+_compiled_sweep = jax.jit(_sweep_points, static_argnums=(0, 1, 2, 3))
+
+
+@functools.lru_cache(maxsize=64)
+def _sharded_sweep(make_optimizer, function, steps, block, mesh):
+    """The sweep program with each device running its own slice of the points."""
+    return jax.jit(
+        jax.shard_map(
+            functools.partial(_sweep_points, make_optimizer, function, steps, block),
+            mesh=mesh,
+            in_specs=(PartitionSpec("sweep"), PartitionSpec()),
+            out_specs=(PartitionSpec("sweep"), PartitionSpec("sweep"), PartitionSpec()),
+            # Every point is independent and f(start) is computed alike on
+            # every device: no collectives, so skip the replication typing.
+            check_vma=False,
+        )
+    )
 
 
 def default_chunk_size(
@@ -454,15 +482,20 @@ def sweep(
     chunk = -(-chunk // device_count) * device_count
     chunk_count = -(-point_count // chunk)
 
+    block = CPU_BLOCK_POINTS if devices[0].platform == "cpu" else None
     if device_count > 1:
         mesh = Mesh(np.asarray(devices), ("sweep",))
         point_sharding = NamedSharding(mesh, PartitionSpec("sweep"))
         start_on_devices = _put(start, NamedSharding(mesh, PartitionSpec()))
         placement = contextlib.nullcontext()
+        program = _sharded_sweep(make_optimizer, problem.function, steps, block, mesh)
     else:
         # One device: the compiled call's fast path moves the NumPy inputs there.
         point_sharding, start_on_devices = None, start
         placement = jax.default_device(devices[0])
+        program = functools.partial(
+            _compiled_sweep, make_optimizer, problem.function, steps, block
+        )
 
     outputs = []
     with placement:
@@ -482,11 +515,7 @@ def sweep(
                 chunk_points = {
                     name: _put(values, point_sharding) for name, values in chunk_points.items()
                 }
-            outputs.append(
-                _compiled_sweep(
-                    make_optimizer, problem.function, steps, chunk_points, start_on_devices
-                )
-            )
+            outputs.append(program(chunk_points, start_on_devices))
     losses = np.concatenate([_to_host(loss) for loss, _, _ in outputs])[:point_count]
     positions = np.concatenate([_to_host(position) for _, position, _ in outputs])[:point_count]
 

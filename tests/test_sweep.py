@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -144,6 +145,16 @@ def test_chunked_sweep_equals_the_single_chunk_sweep():
     np.testing.assert_allclose(chunked.final_loss, whole.final_loss, rtol=1e-6, atol=1e-7)
 
 
+def test_blocked_sweep_equals_one_trajectory_per_point(x64, monkeypatch):
+    # Blocks of 4 points: 10 points run as two blocks inside lax.map plus a remainder.
+    monkeypatch.setattr(importlib.import_module("jaxopt_lab.sweep"), "CPU_BLOCK_POINTS", 4)
+    learning_rates = np.geomspace(1e-3, 1.0, 10)
+    result = sweep("momentum", {"learning_rate": learning_rates}, "rosenbrock", steps=15)
+    for index, learning_rate in enumerate(learning_rates):
+        final = trajectory(jaxopt_lab.momentum(learning_rate), "rosenbrock", steps=15)[-1]
+        np.testing.assert_allclose(result.final_position[index], final, rtol=0, atol=1e-12)
+
+
 def test_hyperparameter_names_are_the_numeric_arguments():
     assert hyperparameter_names("adam") == ("learning_rate", "b1", "b2", "eps", "eps_root")
     assert hyperparameter_names(jaxopt_lab.momentum) == ("learning_rate", "momentum")
@@ -182,9 +193,12 @@ def test_bad_arguments_get_clear_errors():
 
 SHARDED_SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import importlib, json, sys
     import jax, numpy as np
     from jaxopt_lab.sweep import sweep
+
+    # Blocks of 2 points: 3 points per device run as a block and a remainder.
+    importlib.import_module("jaxopt_lab.sweep").CPU_BLOCK_POINTS = 2
 
     assert jax.device_count() == 4, jax.devices()
     report = {}
