@@ -172,9 +172,10 @@ def _grid_axes(
                 f"grid[{name!r}] must be a non-empty 1-D array of finite numbers, got {values!r}"
             )
         axes[name] = array.astype(np.dtype(dtype))
-    # Build once with the concrete values: the optimizer validates them here
-    # (under vmap they are tracers and cannot be checked).
-    make_optimizer(**axes)
+    # Build once with concrete values: the optimizer validates them here (under
+    # vmap they are tracers and cannot be checked). Its checks are intervals,
+    # so each axis's smallest and largest values stand for the whole axis.
+    make_optimizer(**{name: np.array([v.min(), v.max()]) for name, v in axes.items()})
     return axes
 
 
@@ -525,7 +526,8 @@ def sweep(
     with np.errstate(invalid="ignore"):
         diverged = (
             ~np.isfinite(losses)
-            | ~np.all(np.isfinite(positions), axis=-1)
+            | ~np.isfinite(positions[:, 0])
+            | ~np.isfinite(positions[:, 1])
             | (losses > divergence_threshold)
         )
     return SweepResult(
