@@ -137,6 +137,15 @@ def _cell_edges(values: np.ndarray, log: bool) -> np.ndarray:
     return 10.0**edges if log else edges
 
 
+def _log_floor(finite_losses: np.ndarray) -> float | None:
+    """For non-negative losses with some above 0, the value at which to draw zeros on
+    a log scale (a tenth of the smallest positive loss); ``None``: use a linear scale."""
+    positive = finite_losses[finite_losses > 0]
+    if positive.size == 0 or np.any(finite_losses < 0):
+        return None
+    return float(positive.min()) / 10
+
+
 def _plot_sweep_lines(results: Mapping[str, SweepResult], title: str | None) -> Figure:
     figure = Figure(figsize=(7.5, 4.8), layout="constrained")
     panel = figure.subplots()
@@ -144,7 +153,9 @@ def _plot_sweep_lines(results: Mapping[str, SweepResult], title: str | None) -> 
     finite_losses = np.concatenate(
         [r.final_loss[~r.diverged].astype(np.float64) for r in results.values()]
     )
-    log_loss = finite_losses.size > 0 and bool(np.all(finite_losses > 0))
+    floor = _log_floor(finite_losses)
+    log_loss = floor is not None
+    clipped = log_loss and bool(np.any(finite_losses <= 0))
     if finite_losses.size:
         top = float(finite_losses.max())
         top = top * 3 if log_loss else top + 0.1 * (abs(top) + 1)
@@ -156,6 +167,8 @@ def _plot_sweep_lines(results: Mapping[str, SweepResult], title: str | None) -> 
         order = np.argsort(values)
         values = values[order]
         losses = result.final_loss.astype(np.float64)[order]
+        if log_loss:
+            losses = np.maximum(losses, floor)
         diverged = result.diverged[order]
         (line,) = panel.plot(values, np.where(diverged, np.nan, losses), "-", label=label)
         if np.any(diverged):
@@ -166,6 +179,7 @@ def _plot_sweep_lines(results: Mapping[str, SweepResult], title: str | None) -> 
             diverged_labelled = True
         if not np.all(diverged):
             best, best_loss = result.best()
+            best_loss = max(best_loss, floor) if log_loss else best_loss
             panel.plot(
                 best[name], best_loss, "*", color=line.get_color(), markersize=14,
                 markeredgecolor="black",
@@ -180,7 +194,7 @@ def _plot_sweep_lines(results: Mapping[str, SweepResult], title: str | None) -> 
     if log_loss:
         panel.set_yscale("log")
     panel.set_xlabel(name)
-    panel.set_ylabel("final loss")
+    panel.set_ylabel(f"final loss (0 drawn at {floor:.1e})" if clipped else "final loss")
     panel.grid(True, which="major", alpha=0.3)
     panel.legend(fontsize=8)
     first = next(iter(results.values()))
@@ -202,8 +216,12 @@ def _plot_sweep_heatmaps(results: Mapping[str, SweepResult], title: str | None) 
         losses = result.final_loss.astype(np.float64)[np.ix_(x_order, y_order)]
         diverged = result.diverged[np.ix_(x_order, y_order)]
         finite = losses[~diverged]
-        log_loss = finite.size > 0 and bool(np.all(finite > 0))
-        shown = np.log10(np.where(diverged, 1.0, losses)) if log_loss else losses
+        floor = _log_floor(finite)
+        log_loss = floor is not None
+        if log_loss:
+            shown = np.log10(np.maximum(np.where(diverged, 1.0, losses), floor))
+        else:
+            shown = losses
         shown = np.ma.masked_array(shown, mask=diverged)
         x_log, y_log = _is_log_axis(x_values), _is_log_axis(y_values)
         colormap = matplotlib.colormaps["viridis"].with_extremes(bad="lightgray")

@@ -90,3 +90,22 @@ def test_plot_sweep_rejects_three_axes_and_mixed_grids():
     lr = sweep("adam", {"learning_rate": [0.1]}, "seed_bowl")
     with pytest.raises(ValueError, match="same hyperparameters"):
         plot_sweep({"a": other, "b": lr})
+
+
+def test_zero_losses_stay_on_a_log_axis_drawn_at_a_floor():
+    from jaxopt_lab.sweep import SweepResult
+
+    result = SweepResult(
+        axes={"learning_rate": np.array([0.1, 1.0, 10.0])},
+        final_loss=np.array([1.0, 1e-3, 0.0]),
+        final_position=np.zeros((3, 2)),
+        diverged=np.zeros(3, dtype=bool),
+        divergence_threshold=1e3,
+        problem="seed_bowl",
+        steps=30,
+        start=(-7.0, 2.0),
+    )
+    (panel,) = plot_sweep(result).axes
+    assert panel.get_yscale() == "log" and "0 drawn at 1.0e-04" in panel.get_ylabel()
+    line = next(line for line in panel.lines if line.get_label() == "sweep")
+    np.testing.assert_allclose(line.get_ydata(), [1.0, 1e-3, 1e-4])
