@@ -25,7 +25,10 @@ device runs its slice of the grid and no communication is needed. With
   :class:`SweepResult`.
 
 Grids larger than ``chunk_size`` points are run chunk by chunk with a Python
-loop over one compiled program (the last chunk is padded to the same shape).
+loop over one compiled program (the last chunk is padded to the same shape),
+each chunk's results copied to the host while the next one runs. On a CPU
+device the points of a chunk also run in cache-sized blocks inside the
+program (:data:`CPU_BLOCK_POINTS`).
 The default chunk size is sized from device memory (a quarter of an
 accelerator's memory, or a sixteenth of host RAM on CPU, shared by the local
 devices).
@@ -498,7 +501,15 @@ def sweep(
             _compiled_sweep, make_optimizer, problem.function, steps, block
         )
 
-    outputs = []
+    # Chunks are dispatched one ahead of the copy back to the host, so at most
+    # two chunks' results are on the devices at a time.
+    host_losses, host_positions, pending, start_loss = [], [], None, None
+
+    def collect(output):
+        host_losses.append(_to_host(output[0]))
+        host_positions.append(_to_host(output[1]))
+        return float(_to_host(output[2]))
+
     with placement:
         for first in range(0, point_count, chunk):
             # Every chunk has the same shape; the last is padded with copies of
@@ -516,12 +527,15 @@ def sweep(
                 chunk_points = {
                     name: _put(values, point_sharding) for name, values in chunk_points.items()
                 }
-            outputs.append(program(chunk_points, start_on_devices))
-    losses = np.concatenate([_to_host(loss) for loss, _, _ in outputs])[:point_count]
-    positions = np.concatenate([_to_host(position) for _, position, _ in outputs])[:point_count]
+            output = program(chunk_points, start_on_devices)
+            if pending is not None:
+                start_loss = collect(pending)
+            pending = output
+        start_loss = collect(pending)
+    losses = np.concatenate(host_losses)[:point_count]
+    positions = np.concatenate(host_positions)[:point_count]
 
     if divergence_threshold is None:
-        start_loss = float(_to_host(outputs[0][2]))
         divergence_threshold = DIVERGENCE_FACTOR * (abs(start_loss) + 1.0)
     with np.errstate(invalid="ignore"):
         diverged = (
