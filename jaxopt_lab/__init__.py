@@ -18,6 +18,8 @@ from jaxopt_lab.optimizers import (
     rmsprop,
     sgd,
 )
+from jaxopt_lab.problems import PROBLEMS, Problem, as_problem
+from jaxopt_lab.sweep import SweepResult, hyperparameter_names, sweep, trajectory
 
 __all__ = [
     "MnistData",
@@ -25,6 +27,9 @@ __all__ = [
     "load_mnist",
     "mnist",
     "OPTIMIZERS",
+    "PROBLEMS",
+    "Problem",
+    "SweepResult",
     "AdagradState",
     "AdamState",
     "MomentumState",
@@ -34,9 +39,13 @@ __all__ = [
     "adam",
     "adamw",
     "apply_updates",
+    "as_problem",
     "checkpoint",
+    "hyperparameter_names",
     "momentum",
     "nesterov",
     "rmsprop",
     "sgd",
+    "sweep",
+    "trajectory",
 ]

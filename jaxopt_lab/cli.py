@@ -91,6 +91,260 @@ def _markdown_table(rows: list[list[str]]) -> str:
     separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
     return "\n".join([line(rows[0]), separator, *map(line, rows[1:])])
 
+# --------------------------------------------------------------------------- trajectories
+
+# The seed's figure: its four optimizers and learning rates; the others get
+# rates that move visibly in 30 steps on the seed's bowl.
+TRAJECTORY_LEARNING_RATES = {
+    "sgd": 0.95,
+    "momentum": 0.1,
+    "adagrad": 1.5,
+    "adam": 0.3,
+    "nesterov": 0.1,
+    "rmsprop": 0.3,
+    "adamw": 0.3,
+}
+
+
+def _parse_optimizer_settings(parser, entries: Sequence[str]) -> dict[str, float]:
+    """``["sgd", "adam=0.1"]`` -> ``{"sgd": 0.95, "adam": 0.1}``."""
+    from jaxopt_lab.optimizers import OPTIMIZERS
+
+    settings = {}
+    for entry in entries:
+        name, _, rate = entry.partition("=")
+        if name not in OPTIMIZERS:
+            parser.error(
+                f"unknown optimizer {name!r} in --optimizers; valid optimizers: "
+                f"{', '.join(OPTIMIZERS)}"
+            )
+        try:
+            settings[name] = float(rate) if rate else TRAJECTORY_LEARNING_RATES[name]
+        except ValueError:
+            parser.error(f"--optimizers {entry!r}: the learning rate must be a number (NAME=LR)")
+    return settings
+
+
+def _parse_start(parser, text: str | None):
+    if text is None:
+        return None
+    try:
+        x, y = (float(part) for part in text.split(","))
+    except ValueError:
+        parser.error(f"--start must be two numbers X,Y, got {text!r}")
+    return x, y
+
+
+def _problem_from_args(parser, name: str):
+    from jaxopt_lab.problems import PROBLEMS
+
+    if name not in PROBLEMS:
+        parser.error(f"unknown problem {name!r}; valid problems: {', '.join(PROBLEMS)}")
+    return PROBLEMS[name]
+
+
+def add_trajectories_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "trajectories",
+        help="run optimizers on a 2-D problem; write the seed's figure and every position",
+        description="Run each optimizer on a 2-D problem and write trajectories.png "
+        "(one panel per optimizer) and trajectories.json (every position) to --out.",
+    )
+    parser.add_argument("--problem", default="seed_bowl", help="a name in PROBLEMS")
+    parser.add_argument("--steps", type=int, default=30, help="updates per optimizer")
+    parser.add_argument(
+        "--optimizers",
+        nargs="+",
+        default=["sgd", "momentum", "adagrad", "adam"],
+        metavar="NAME[=LR]",
+        help="optimizers and learning rates (default: the seed's sgd=0.95 momentum=0.1 "
+        "adagrad=1.5 adam=0.3)",
+    )
+    parser.add_argument("--start", help="X,Y (default: the problem's)")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.set_defaults(run=run_trajectories, parser=parser)
+
+
+def run_trajectories(args) -> int:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from jaxopt_lab.optimizers import OPTIMIZERS
+    from jaxopt_lab.plots import plot_trajectories
+    from jaxopt_lab.sweep import trajectory
+
+    parser = args.parser
+    problem = _problem_from_args(parser, args.problem)
+    if args.steps < 0:
+        parser.error(f"--steps must be >= 0, got {args.steps}")
+    settings = _parse_optimizer_settings(parser, args.optimizers)
+    start = _parse_start(parser, args.start)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    positions, record = {}, {}
+    for name, learning_rate in settings.items():
+        try:
+            optimizer = OPTIMIZERS[name](learning_rate)
+        except ValueError as error:
+            parser.error(f"--optimizers {name}={learning_rate}: {error}")
+        path = np.asarray(trajectory(optimizer, problem, start, args.steps))
+        label = f"{name} (lr={learning_rate:g})"
+        positions[label] = path
+        final_loss = float(problem.function(path[-1]))
+        record[name] = {
+            "learning_rate": learning_rate,
+            "positions": [[float(x), float(y)] for x, y in path],
+            "final_loss": final_loss if np.isfinite(final_loss) else None,
+        }
+        print(f"{label:24s} final position ({path[-1, 0]:.6g}, {path[-1, 1]:.6g})  "
+              f"f = {final_loss:.6g}")
+    plot_trajectories(positions, problem, path=out / "trajectories.png")
+    first = next(iter(positions.values()))
+    with open(out / "trajectories.json", "w") as file:
+        json.dump(
+            {
+                "problem": problem.name,
+                "steps": args.steps,
+                "start": [float(first[0, 0]), float(first[0, 1])],
+                "minima": [list(m) for m in problem.minima],
+                "optimizers": record,
+            },
+            file,
+            indent=1,
+        )
+    print(f"wrote {out / 'trajectories.png'} and {out / 'trajectories.json'}")
+    return 0
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def parse_range(text: str):
+    """``"learning_rate=1e-4:10:1000:log"`` -> ``("learning_rate", values)``.
+
+    Forms: ``NAME=LOW:HIGH:COUNT[:log|:lin]`` (default lin), ``NAME=V1,V2,...``
+    and ``NAME=V``. Raises ``ValueError`` with the accepted forms.
+    """
+    import numpy as np
+
+    forms = "NAME=LOW:HIGH:COUNT[:log|:lin], NAME=V1,V2,... or NAME=V"
+    name, equals, spec = text.partition("=")
+    if not equals or not name.isidentifier() or not spec:
+        raise ValueError(f"malformed --param {text!r}; expected {forms}")
+    try:
+        if ":" in spec:
+            parts = spec.split(":")
+            if len(parts) not in (3, 4):
+                raise ValueError
+            low, high, count = float(parts[0]), float(parts[1]), int(parts[2])
+            scale = parts[3] if len(parts) == 4 else "lin"
+            if count < 1 or scale not in ("log", "lin"):
+                raise ValueError
+            if scale == "log":
+                if low <= 0 or high <= 0:
+                    raise ValueError(f"--param {text!r}: a log range needs LOW, HIGH > 0")
+                values = np.geomspace(low, high, count)
+            else:
+                values = np.linspace(low, high, count)
+        else:
+            values = np.array([float(part) for part in spec.split(",")])
+    except ValueError as error:
+        if str(error).startswith("--param"):
+            raise
+        raise ValueError(f"malformed --param {text!r}; expected {forms}") from None
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"--param {text!r}: values must be finite")
+    return name, values
+
+
+def add_sweep_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sweep",
+        help="sweep hyperparameters on a 2-D problem in one compiled, vmapped program",
+        description="Run an optimizer for every point of a hyperparameter grid (the full "
+        "product of the --param ranges) and write sweep.png, sweep.json and the best setting.",
+    )
+    parser.add_argument(
+        "--optimizer", nargs="+", default=["adam"], metavar="NAME",
+        help="one or more optimizers (one line or heatmap each)",
+    )
+    parser.add_argument(
+        "--param", action="append", required=True, metavar="NAME=LOW:HIGH:COUNT[:log]",
+        help="a swept hyperparameter (repeat for a grid), e.g. learning_rate=1e-4:10:1000:log",
+    )
+    parser.add_argument("--problem", default="seed_bowl", help="a name in PROBLEMS")
+    parser.add_argument("--steps", type=int, default=30, help="updates per run")
+    parser.add_argument("--start", help="X,Y (default: the problem's)")
+    parser.add_argument("--chunk-size", type=int, help="most points run at once")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.set_defaults(run=run_sweep, parser=parser)
+
+
+def run_sweep(args) -> int:
+    import json
+    from pathlib import Path
+
+    from jaxopt_lab.optimizers import OPTIMIZERS
+    from jaxopt_lab.plots import plot_sweep
+    from jaxopt_lab.sweep import hyperparameter_names, sweep
+
+    parser = args.parser
+    problem = _problem_from_args(parser, args.problem)
+    if args.steps < 0:
+        parser.error(f"--steps must be >= 0, got {args.steps}")
+    start = _parse_start(parser, args.start)
+    grid = {}
+    for text in args.param:
+        try:
+            name, values = parse_range(text)
+        except ValueError as error:
+            parser.error(str(error))
+        if name in grid:
+            parser.error(f"--param {name} is given twice")
+        grid[name] = values
+    if len(grid) > 2:
+        parser.error(f"at most two --param axes can be drawn; got {', '.join(grid)}")
+    for optimizer in args.optimizer:
+        if optimizer not in OPTIMIZERS:
+            parser.error(
+                f"unknown optimizer {optimizer!r}; valid optimizers: {', '.join(OPTIMIZERS)}"
+            )
+        valid = hyperparameter_names(optimizer)
+        unknown = [name for name in grid if name not in valid]
+        if unknown:
+            parser.error(
+                f"unknown hyperparameter {unknown[0]!r} for {optimizer}; valid: {', '.join(valid)}"
+            )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    results = {}
+    for optimizer in args.optimizer:
+        try:
+            results[optimizer] = sweep(
+                optimizer, grid, problem, start, args.steps, chunk_size=args.chunk_size
+            )
+        except ValueError as error:
+            parser.error(f"{optimizer}: {error}")
+    plot_sweep(results, path=out / "sweep.png")
+    with open(out / "sweep.json", "w") as file:
+        json.dump({name: result.to_dict() for name, result in results.items()}, file)
+    for optimizer, result in results.items():
+        points = result.final_loss.size
+        diverged = int(result.diverged.sum())
+        if diverged == points:
+            print(f"{optimizer}: all {points} runs diverged")
+            continue
+        best, loss = result.best()
+        setting = ", ".join(f"{name}={value:.6g}" for name, value in best.items())
+        print(f"{optimizer}: best {setting}  final loss {loss:.6g}  "
+              f"({diverged} of {points} runs diverged)")
+    print(f"wrote {out / 'sweep.png'} and {out / 'sweep.json'}")
+    return 0
+
 
 # --------------------------------------------------------------------------- mnist
 # The MNIST subcommands (mnist, mnist-sweep, demo) and their helpers.
@@ -497,13 +751,60 @@ def run_mnist_sweep(args) -> int:
 
 
 def _demo_two_d(out_dir: Path) -> list[str]:
-    """The seed's first experiment (2-D trajectories): Markdown lines for the report.
+    """The seed's first experiment, plus a sweep: figures under ``out_dir``, report lines.
 
-    Filled in at merge with the issue-3 lab (``jaxopt_lab.sweep.trajectory`` and
-    ``jaxopt_lab.plots``): write its figure(s) under ``out_dir`` and return the
-    report section that links them.
+    30 steps on the seed's bowl from (-7, 2) with the seed's four settings (one
+    panel each), then 1,000 learning rates of each of them in one compiled sweep.
     """
-    return []
+    import numpy as np
+
+    from jaxopt_lab.optimizers import OPTIMIZERS
+    from jaxopt_lab.plots import display_name, plot_sweep, plot_trajectories
+    from jaxopt_lab.problems import PROBLEMS
+    from jaxopt_lab.sweep import sweep, trajectory
+
+    problem, steps = PROBLEMS["seed_bowl"], 30
+    names = SEED_OPTIMIZERS.split(",")
+    two_d = out_dir / "two_d"
+    positions, rows = {}, []
+    for name in names:
+        learning_rate = TRAJECTORY_LEARNING_RATES[name]
+        path = np.asarray(trajectory(OPTIMIZERS[name](learning_rate), problem, None, steps))
+        positions[f"{display_name(name)} (lr={learning_rate:g})"] = path
+        rows.append(
+            f"| {display_name(name)} | {learning_rate:g} | ({path[-1, 0]:.4g}, {path[-1, 1]:.4g}) "
+            f"| {float(problem.function(path[-1])):.3g} |"
+        )
+    plot_trajectories(positions, problem, path=two_d / "trajectories.png")
+
+    grid = {"learning_rate": np.geomspace(1e-3, 10.0, 1000)}
+    results = {display_name(name): sweep(OPTIMIZERS[name], grid, problem, None, steps)
+               for name in names}
+    plot_sweep(results, path=two_d / "sweep.png")
+    best = []
+    for label, result in results.items():
+        point, loss = result.best()
+        best.append(f"| {label} | {point['learning_rate']:.3g} | {loss:.3g} | "
+                    f"{int(np.sum(result.diverged))} |")
+    return [
+        f"## 2-D: {steps} steps on f(x, y) = x²/20 + y² from (-7, 2)",
+        "",
+        "![trajectories](two_d/trajectories.png)",
+        "",
+        "| optimizer | learning rate | final position | f(final) |",
+        "|---|---:|---|---:|",
+        *rows,
+        "",
+        "The same problem swept over 1,000 learning rates (1e-3 to 10, log-spaced) per optimizer,",
+        "each sweep one compiled, vmapped program:",
+        "",
+        "![final loss against learning rate](two_d/sweep.png)",
+        "",
+        "| optimizer | best learning rate | f(final) | diverged runs |",
+        "|---|---:|---:|---:|",
+        *best,
+        "",
+    ]
 
 
 def add_demo_parser(subparsers) -> None:
@@ -573,7 +874,14 @@ def run_demo(args) -> int:
 
 # --------------------------------------------------------------------------- main
 
-SUBCOMMAND_PARSERS = [add_check_parser, add_mnist_parser, add_mnist_sweep_parser, add_demo_parser]
+SUBCOMMAND_PARSERS = [
+    add_check_parser,
+    add_trajectories_parser,
+    add_sweep_parser,
+    add_mnist_parser,
+    add_mnist_sweep_parser,
+    add_demo_parser,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,100 @@
+"""The ``trajectories`` and ``sweep`` subcommands, run in-process through ``cli.main``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxopt_lab import cli, reference
+
+
+def run_cli(argv, capsys):
+    status = cli.main(argv)
+    return status, capsys.readouterr().out
+
+
+def test_trajectories_writes_the_figure_and_every_position(tmp_path, capsys):
+    status, out = run_cli(
+        ["trajectories", "--steps", "12", "--optimizers", "sgd", "adam=0.5", "--out",
+         str(tmp_path)],
+        capsys,
+    )
+    assert status == 0 and "sgd (lr=0.95)" in out
+    assert (tmp_path / "trajectories.png").stat().st_size > 10_000
+    record = json.loads((tmp_path / "trajectories.json").read_text())
+    assert record["problem"] == "seed_bowl" and record["steps"] == 12
+    assert record["optimizers"]["adam"]["learning_rate"] == 0.5
+    positions = np.asarray(record["optimizers"]["sgd"]["positions"])
+    assert positions.shape == (13, 2)
+    # The seed's SGD in float64; the CLI runs float32, so ~1e-6 relative.
+    params, seed_sgd = {"x": -7.0, "y": 2.0}, reference.SGD(lr=0.95)
+    for _ in range(12):
+        seed_sgd.update(params, {"x": params["x"] / 10, "y": 2 * params["y"]})
+    np.testing.assert_allclose(positions[-1], [params["x"], params["y"]], rtol=1e-5, atol=1e-6)
+
+
+def test_sweep_writes_figure_json_and_prints_the_best_setting(tmp_path, capsys):
+    status, out = run_cli(
+        ["sweep", "--optimizer", "sgd", "--param", "learning_rate=1e-3:2:50:log",
+         "--out", str(tmp_path)],
+        capsys,
+    )
+    assert status == 0
+    record = json.loads((tmp_path / "sweep.json").read_text())["sgd"]
+    assert (tmp_path / "sweep.png").stat().st_size > 10_000
+    assert record["shape"] == [50] and any(record["diverged"])
+    np.testing.assert_allclose(record["axes"]["learning_rate"], np.geomspace(1e-3, 2, 50),
+                               rtol=1e-6)
+    best = record["best"]["hyperparameters"]["learning_rate"]
+    losses = np.array([np.inf if d or v is None else v
+                       for v, d in zip(record["final_loss"], record["diverged"], strict=True)])
+    assert best == pytest.approx(record["axes"]["learning_rate"][int(np.argmin(losses))])
+    assert f"best learning_rate={best:.6g}" in out
+
+
+def test_two_axis_sweep_from_the_command_line(tmp_path, capsys):
+    status, out = run_cli(
+        ["sweep", "--optimizer", "adam", "--param", "learning_rate=0.01:1:4:log",
+         "--param", "b1=0.5,0.9", "--problem", "rosenbrock", "--steps", "40",
+         "--out", str(tmp_path)],
+        capsys,
+    )
+    assert status == 0 and "adam: best learning_rate=" in out and "b1=" in out
+    assert json.loads((tmp_path / "sweep.json").read_text())["adam"]["shape"] == [4, 2]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["sweep", "--optimizer", "adamax", "--param", "learning_rate=0.1"],
+         "unknown optimizer 'adamax'; valid optimizers: sgd, momentum"),
+        (["sweep", "--param", "momentum=0.9"],
+         "unknown hyperparameter 'momentum' for adam; valid: learning_rate, b1"),
+        (["sweep", "--param", "learning_rate=1e-4:10"], "malformed --param"),
+        (["sweep", "--param", "learning_rate=1e-4:10:x:log"], "NAME=LOW:HIGH:COUNT"),
+        (["sweep", "--param", "learning_rate=0:1:5:log"], "a log range needs LOW, HIGH > 0"),
+        (["sweep", "--param", "learning_rate"], "malformed --param"),
+        (["sweep", "--param", "b1=0.5:1.5:3"], "b1 must be"),
+        (["sweep", "--param", "learning_rate=0.1", "--problem", "bowl"],
+         "unknown problem 'bowl'; valid problems: seed_bowl"),
+        (["trajectories", "--optimizers", "sgd", "lion"], "unknown optimizer 'lion'"),
+        (["trajectories", "--optimizers", "sgd=fast"], "the learning rate must be a number"),
+        (["trajectories", "--start", "1;2"], "--start must be two numbers"),
+    ],
+)
+def test_bad_arguments_exit_2_with_what_is_valid(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv + ["--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_parse_range_forms():
+    name, values = cli.parse_range("learning_rate=1e-4:10:6:log")
+    assert name == "learning_rate"
+    np.testing.assert_allclose(values, [1e-4, 1e-3, 1e-2, 1e-1, 1, 10], rtol=1e-12)
+    np.testing.assert_allclose(cli.parse_range("b1=0.5:0.9:5")[1], [0.5, 0.6, 0.7, 0.8, 0.9])
+    np.testing.assert_allclose(cli.parse_range("b1=0.5,0.9")[1], [0.5, 0.9])
+    np.testing.assert_allclose(cli.parse_range("eps=1e-8")[1], [1e-8])
