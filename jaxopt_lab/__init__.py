@@ -1,5 +1,6 @@
 """jaxopt_lab: a laboratory for first-order optimizers in JAX."""
 
+from jaxopt_lab import flat
 from jaxopt_lab.optimizers import (
     OPTIMIZERS,
     AdagradState,
@@ -18,6 +19,7 @@ from jaxopt_lab.optimizers import (
 )
 
 __all__ = [
+    "flat",
     "OPTIMIZERS",
     "AdagradState",
     "AdamState",
