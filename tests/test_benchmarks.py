@@ -137,3 +137,27 @@ def test_generic_table_lists_every_key():
     table = suite.generic_table({"rows": [{"a": 1, "b": 0.5}, {"a": 2, "c": "x"}]})
     assert table.splitlines()[0] == "| a | b | c |"
     assert np.array_equal([len(line.split("|")) for line in table.splitlines()], [5] * 4)
+
+
+def test_targets_apply_only_at_their_sizes():
+    summary = {
+        "adam_many_leaves_size": 10**6,
+        "adam_many_leaves_flat_step_speedup_vs_optax": 24.0,
+        "adam_many_leaves_flat_compile_speedup_vs_optax": 40.0,
+        "adam_few_leaves_size": 10**5,
+        "adam_few_leaves_flat_speedup_vs_optax": 2.0,
+        "pytree_worst_slowdown_vs_optax": {"case": "x", "slowdown": 0.01},
+    }
+    result = update.targets(summary, "cpu")
+    assert result["adam_many_leaves_flat_step_speedup_vs_optax"]["met"] is True
+    assert result["adam_many_leaves_flat_compile_speedup_vs_optax"]["met"] is False
+    assert result["adam_few_leaves_flat_speedup_vs_optax"]["met"] is None  # 10^5 < 10^7
+    assert result["adam_few_leaves_flat_fraction_of_copy"]["value"] is None
+    assert result["pytree_worst_slowdown_vs_optax"] == {
+        "value": 0.01,
+        "target": "<= 0.05",
+        "met": True,
+    }
+    gpu = update.targets({**summary, "adam_few_leaves_size": 10**8}, "gpu")
+    assert gpu["adam_few_leaves_flat_fraction_of_copy"]["target"] == ">= 0.8"
+    assert gpu["adam_few_leaves_flat_speedup_vs_optax"]["met"] is True
