@@ -161,3 +161,10 @@ def test_targets_apply_only_at_their_sizes():
     gpu = update.targets({**summary, "adam_few_leaves_size": 10**8}, "gpu")
     assert gpu["adam_few_leaves_flat_fraction_of_copy"]["target"] == ">= 0.8"
     assert gpu["adam_few_leaves_flat_speedup_vs_optax"]["met"] is True
+
+
+def test_cli_bench_explains_where_to_run_it(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "benchmarks.suite", None)
+    monkeypatch.chdir(tmp_path)  # no benchmarks/ here
+    assert cli.main(["bench", "--quick"]) == 2
+    assert "run this from the repository root" in capsys.readouterr().err
