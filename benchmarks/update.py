@@ -533,8 +533,8 @@ def markdown_table(result: dict) -> str:
     )
     lines = [
         "| optimizer | leaves | params | pytree | flat | optax | numpy "
-        "| compile pytree / flat / optax | flat GB/s (of copy) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| compile pytree / flat / optax | flat GB/s (of copy) | B/param: needed / XLA |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for optimizer, layout, leaves, size in keys:
         side = {
@@ -550,14 +550,25 @@ def markdown_table(result: dict) -> str:
             _seconds(get(s, "compile_s")) for s in ("pytree", "flat", "optax")
         )
         flat_bw = f"{get('flat', 'gbps'):.1f} ({get('flat', 'fraction_of_copy'):.2f})"
+        xla_bytes = get("flat", "xla_bytes_per_param")
+        traffic = f"{get('flat', 'bytes') / size:.0f} / " + (
+            "-" if xla_bytes is None else f"{xla_bytes:.0f}"
+        )
         lines.append(
             f"| {optimizer} | {leaves} | {size:.0e} | {_seconds(get('pytree'))} "
             f"| {_seconds(get('flat'))} | {_seconds(get('optax'))} | {_seconds(get('numpy'))} "
-            f"| {compile_text} | {flat_bw} |"
+            f"| {compile_text} | {flat_bw} | {traffic} |"
         )
     copy = ", ".join(f"{int(size):.0e}: {gbps:.1f}" for size, gbps in result["copy"].items())
     lines.append("")
     lines.append(f"Copy bandwidth (GB/s, donated jitted x + 1, by size): {copy}.")
+    target_rows = result["summary"].get("targets", {})
+    if target_rows:
+        lines += ["", "| target | value | bound | met |", "|---|---:|---:|---|"]
+        for key, target in target_rows.items():
+            value = "-" if target["value"] is None else f"{target['value']:.3g}"
+            met = {True: "yes", False: "**no**", None: "n/a (size not run)"}[target["met"]]
+            lines.append(f"| {key} | {value} | {target['target']} | {met} |")
     return "\n".join(lines)
 
 
