@@ -567,7 +567,7 @@ def markdown_table(result: dict) -> str:
         lines += ["", "| target | value | bound | met |", "|---|---:|---:|---|"]
         for key, target in target_rows.items():
             value = "-" if target["value"] is None else f"{target['value']:.3g}"
-            met = {True: "yes", False: "**no**", None: "n/a (size not run)"}[target["met"]]
+            met = {True: "yes", False: "**no**", None: "n/a"}[target["met"]]
             lines.append(f"| {key} | {value} | {target['target']} | {met} |")
     return "\n".join(lines)
 

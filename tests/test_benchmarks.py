@@ -82,9 +82,16 @@ def test_update_result_is_json_and_markdown(tiny_result):
     assert {"platform", "device", "jax", "optax"} <= set(decoded["machine"])
     assert set(decoded["summary"]["targets"]) and "wall_s" in decoded["summary"]
     table = update.markdown_table(tiny_result)
-    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    main_table, copy_line, target_table = table.split("\n\n")
+    lines = [line for line in main_table.splitlines() if line.startswith("| ")]
     assert len(lines) == 1 + 2 * len(TINY["optimizers"])  # header + (optimizer, layout)
-    assert "Copy bandwidth" in table
+    assert all(line.endswith("| 12 / 12 |") or line.endswith("| 28 / 40 |") for line in lines[1:])
+    assert copy_line.startswith("Copy bandwidth")
+    # Tiny sizes reach none of the size-specific targets.
+    met = {line.split(" | ")[0][2:]: line.split(" | ")[-1] for line in target_table.splitlines()}
+    adam_targets = [key for key in met if key.startswith("adam_")]
+    assert len(adam_targets) == 4
+    assert all(met[key] == "n/a |" for key in adam_targets)
 
 
 def test_update_refuses_unknown_optimizer():
