@@ -114,7 +114,7 @@ def markdown(suite: dict) -> str:
         module = importlib.import_module(f"benchmarks.{name}")
         table = module.markdown_table(result) if hasattr(module, "markdown_table") else None
         parts.append(f"## {name}\n\n{table or generic_table(result)}")
-        summary = {k: v for k, v in result.get("summary", {}).items()}
+        summary = {k: v for k, v in result.get("summary", {}).items() if k != "targets"}
         parts.append("```\n" + json.dumps(summary, indent=1, default=str) + "\n```")
     for name, reason in suite["skipped"].items():
         parts.append(f"- {name}: skipped ({reason})")

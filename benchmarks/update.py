@@ -165,6 +165,20 @@ def plan(quick: bool, platform: str | None = None, free_bytes: int | None = None
     }
 
 
+def host_cpu() -> str:
+    """The host's CPU model (what a CPU run ran on), from /proc/cpuinfo where there is one."""
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"
+
+
 # --------------------------------------------------------------------------- inputs
 
 
@@ -496,7 +510,7 @@ def run(
     summary["wall_s"] = time.perf_counter() - started
     return {
         "benchmark": NAME,
-        "machine": timing.machine(),
+        "machine": {**timing.machine(), "host_cpu": host_cpu()},
         "plan": {
             "sizes": the_plan["sizes"],
             "layouts": {
