@@ -146,9 +146,8 @@ def plan(quick: bool, platform: str | None = None, free_bytes: int | None = None
     elif platform == "cpu":
         sizes = [10**4, 10**5, 10**6, 10**7]
     else:
-        sizes = [
-            n for n in (10**4, 10**5, 10**6, 10**7, 10**8, 10**9) if 48 * n <= 0.8 * free_bytes
-        ]
+        candidates = (10**4, 10**5, 10**6, 10**7, 10**8, 10**9)
+        sizes = [n for n in candidates if 48 * n <= 0.8 * free_bytes] or [10**4]
     everything = list(PAIRS)
     if quick:
         many = {n: ["adam"] for n in sizes}

@@ -45,6 +45,7 @@ def test_plan_scales_with_platform_and_memory():
     assert update.plan(quick=False, platform="gpu", free_bytes=80e9)["sizes"][-1] == 10**9
     assert update.plan(quick=False, platform="gpu", free_bytes=16e9)["sizes"][-1] == 10**8
     assert update.plan(quick=True, platform="gpu", free_bytes=80e9)["sizes"] == [10**4, 10**5]
+    assert update.plan(quick=False, platform="gpu", free_bytes=1e5)["sizes"] == [10**4]
 
 
 def test_update_rows_cover_every_side_and_layout(tiny_result):
