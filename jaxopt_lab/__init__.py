@@ -1,6 +1,7 @@
 """jaxopt_lab: a laboratory for first-order optimizers in JAX."""
 
-from jaxopt_lab import flat
+from jaxopt_lab import checkpoint, data, flat, mnist
+from jaxopt_lab.data import MnistData, load_mnist
 from jaxopt_lab.optimizers import (
     OPTIMIZERS,
     AdagradState,
@@ -19,7 +20,11 @@ from jaxopt_lab.optimizers import (
 )
 
 __all__ = [
+    "MnistData",
+    "data",
     "flat",
+    "load_mnist",
+    "mnist",
     "OPTIMIZERS",
     "AdagradState",
     "AdamState",
@@ -30,6 +35,7 @@ __all__ = [
     "adam",
     "adamw",
     "apply_updates",
+    "checkpoint",
     "momentum",
     "nesterov",
     "rmsprop",

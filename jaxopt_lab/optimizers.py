@@ -152,6 +152,31 @@ def _check_same_structure(grads: Any, state_tree: Any, argument: str) -> None:
         )
 
 
+def _check_same_shapes(grads: Any, other_leaves: list, other: str) -> None:
+    """Raise ``ValueError`` naming the first grads leaf whose shape is not ``other``'s.
+
+    Without it a ``()`` gradient broadcasts silently against a ``(3,)`` moment.
+    """
+    grads_with_paths = jax.tree_util.tree_flatten_with_path(grads)[0]
+    for (path, grad), other_leaf in zip(grads_with_paths, other_leaves, strict=True):
+        if jnp.shape(grad) != jnp.shape(other_leaf):
+            raise ValueError(
+                f"grads leaf at {jax.tree_util.keystr(path) or '<root>'} has shape "
+                f"{jnp.shape(grad)}; {other} has {jnp.shape(other_leaf)}"
+            )
+
+
+def _check_state_dtype(state_dtype: Any) -> None:
+    if state_dtype is None:
+        return
+    try:
+        dtype = jnp.dtype(state_dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"state_dtype must be a floating-point dtype, got {state_dtype!r}")
+
+
 # --------------------------------------------------------------------------- plumbing
 
 # A leaf rule updates one array: rule(grad, leaf_state, param, step_size) ->
@@ -184,13 +209,17 @@ def elementwise_optimizer(
       needs_params: the rule reads ``param`` (weight decay).
     """
 
+    _check_state_dtype(state_dtype)
+
     def init(params):
         _check_float_leaves(params, "params")
         moments = {
             field: None
             if value is None
             else jax.tree.map(
-                lambda p, value=value: jnp.full(jnp.shape(p), value, state_dtype or jnp.result_type(p)),
+                lambda p, value=value: jnp.full(
+                    jnp.shape(p), value, state_dtype or jnp.result_type(p)
+                ),
                 params,
             )
             for field, value in initial_values.items()
@@ -206,9 +235,15 @@ def elementwise_optimizer(
         for field in fields:
             _check_same_structure(grads, getattr(state, field), "grads")
         if params is not None:
-            _check_same_structure(grads, params, "params")
+            _check_same_structure(params, grads, "params")
         moment_leaves = {field: treedef.flatten_up_to(getattr(state, field)) for field in fields}
-        param_leaves = treedef.flatten_up_to(params) if params is not None else [None] * len(grad_leaves)
+        param_leaves = (
+            treedef.flatten_up_to(params) if params is not None else [None] * len(grad_leaves)
+        )
+        for field in fields[:1]:
+            _check_same_shapes(grads, moment_leaves[field], f"the optimizer state's {field}")
+        if params is not None:
+            _check_same_shapes(grads, param_leaves, "params")
         step_size = learning_rate(state.count) if callable(learning_rate) else learning_rate
 
         update_leaves = []
@@ -238,9 +273,17 @@ def elementwise_optimizer(
     return optax.GradientTransformation(init, update)
 
 
-def _step_number(leaf_state: Any, dtype: Any) -> jax.Array:
-    """The 1-based number of the step being taken, in ``dtype``."""
-    return (leaf_state.count + 1).astype(dtype)
+def _bias_corrections(leaf_state: Any, b1: Any, b2: Any, dtype: Any) -> tuple[jax.Array, jax.Array]:
+    """``(1 - b1**t, 1 - b2**t)`` for the 1-based step t, in at least float32.
+
+    In bfloat16, 0.999 rounds to 1, so ``1 - b2**t`` would be 0 and Adam would
+    never move; a float16 step number is inexact past 2048 steps. Computed as
+    optax does, in at least float32, from the count converted before adding
+    one, so that a saturated int32 count cannot wrap to -2**31.
+    """
+    wide = jnp.promote_types(dtype, jnp.float32)
+    t = leaf_state.count.astype(wide) + 1
+    return 1 - b1**t, 1 - b2**t
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -422,17 +465,17 @@ def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat):
     Returns ``(direction, first_moment, second_moment)`` where the parameter
     step is ``-learning_rate * direction`` (plus weight decay for AdamW).
     """
-    t = _step_number(state, grad.dtype)
+    correction1, correction2 = _bias_corrections(state, b1, b2, grad.dtype)
     first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
     second_moment = state.second_moment + (1 - b2) * (grad * grad - state.second_moment)
     if eps_hat:
         # lr_t = lr * sqrt(1 - b2**t) / (1 - b1**t); step = lr_t * m / (sqrt(v) + eps)
-        correction = jnp.sqrt(1 - b2**t) / (1 - b1**t)
+        correction = (jnp.sqrt(correction2) / correction1).astype(grad.dtype)
         direction = correction * first_moment / (jnp.sqrt(second_moment + eps_root) + eps)
     else:
         # m_hat = m / (1 - b1**t); v_hat = v / (1 - b2**t); step = lr * m_hat / (sqrt(v_hat) + eps)
-        first_unbiased = first_moment / (1 - b1**t)
-        second_unbiased = second_moment / (1 - b2**t)
+        first_unbiased = first_moment / correction1.astype(grad.dtype)
+        second_unbiased = second_moment / correction2.astype(grad.dtype)
         direction = first_unbiased / (jnp.sqrt(second_unbiased + eps_root) + eps)
     return direction, first_moment, second_moment
 
