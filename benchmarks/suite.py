@@ -3,8 +3,8 @@
     PYTHONPATH=. python -m benchmarks [--quick] [--out DIR] [--only update,train]
     jaxopt-lab bench [--quick] [--out DIR]          (from the repository root)
 
-Runs ``update`` (this package), ``sweep`` (the 2-D lab) and ``train`` (MNIST)
-when their modules exist, skipping the others with a note, so the same
+Runs ``update`` (this package), ``sweep`` (the 2-D lab), ``train`` (MNIST) and
+``checkpoint`` when their modules exist, skipping the others with a note, so the same
 command works on a CPU-only checkout and on a GPU machine with nothing but
 jax, optax, numpy and matplotlib installed. A full run writes
 ``DIR/<name>.json`` and ``DIR/update.png``; DIR defaults to
@@ -24,7 +24,7 @@ from typing import Any
 
 from benchmarks import timing
 
-BENCHMARKS = ("update", "sweep", "train")
+BENCHMARKS = ("update", "sweep", "train", "checkpoint")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -112,7 +112,8 @@ def markdown(suite: dict) -> str:
     ]
     for name, result in suite["results"].items():
         module = importlib.import_module(f"benchmarks.{name}")
-        table = module.markdown_table(result) if hasattr(module, "markdown_table") else None
+        render = getattr(module, "markdown_table", None) or getattr(module, "markdown", None)
+        table = render(result) if render is not None else None
         parts.append(f"## {name}\n\n{table or generic_table(result)}")
         summary = {k: v for k, v in result.get("summary", {}).items() if k != "targets"}
         parts.append("```\n" + json.dumps(summary, indent=1, default=str) + "\n```")

@@ -597,7 +597,7 @@ def _import_benchmarks_suite():
 def add_bench_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "bench",
-        help="run the benchmark suite (update, sweep, train) from the repository root",
+        help="run the benchmark suite (update, sweep, train, checkpoint) from the repository root",
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run small enough for CI")
     parser.add_argument(

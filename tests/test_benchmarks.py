@@ -111,16 +111,17 @@ def test_plot_update_writes_png_and_refuses_missing_optimizer(tiny_result, tmp_p
 
 @pytest.fixture
 def tiny_suite(monkeypatch):
-    """The suite with ``update.run`` shrunk and the 2-D and MNIST benchmarks absent."""
+    """The suite with ``update.run`` shrunk and the other benchmarks absent."""
     monkeypatch.setattr(update, "run", functools.partial(update.run, **TINY))
     monkeypatch.setitem(sys.modules, "benchmarks.sweep", None)
     monkeypatch.setitem(sys.modules, "benchmarks.train", None)
+    monkeypatch.setitem(sys.modules, "benchmarks.checkpoint", None)
 
 
 def test_suite_writes_files_and_skips_absent_benchmarks(tiny_suite, tmp_path):
     result = suite.run_suite(quick=True, out_dir=tmp_path)
     assert set(result["results"]) == {"update"}
-    assert set(result["skipped"]) == {"sweep", "train"}
+    assert set(result["skipped"]) == {"sweep", "train", "checkpoint"}
     assert "not importable" in result["skipped"]["sweep"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["update.json", "update.png"]
     written = json.loads((tmp_path / "update.json").read_text())
