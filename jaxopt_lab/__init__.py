@@ -1,6 +1,6 @@
 """jaxopt_lab: a laboratory for first-order optimizers in JAX."""
 
-from jaxopt_lab import checkpoint, data, mnist
+from jaxopt_lab import checkpoint, data, flat, mnist
 from jaxopt_lab.data import MnistData, load_mnist
 from jaxopt_lab.optimizers import (
     OPTIMIZERS,
@@ -24,6 +24,7 @@ from jaxopt_lab.sweep import SweepResult, hyperparameter_names, sweep, trajector
 __all__ = [
     "MnistData",
     "data",
+    "flat",
     "load_mnist",
     "mnist",
     "OPTIMIZERS",

@@ -872,6 +872,57 @@ def run_demo(args) -> int:
     return status
 
 
+# --------------------------------------------------------------------------- bench
+
+
+def _import_benchmarks_suite():
+    """``benchmarks.suite``, from the path or else from the current directory.
+
+    The ``benchmarks`` package lives beside ``jaxopt_lab`` in the repository and
+    is not installed with it; a console script does not put the current
+    directory on ``sys.path``, so run ``jaxopt-lab bench`` from the repository
+    root (or with ``PYTHONPATH`` set to it).
+    """
+    import importlib
+    from pathlib import Path
+
+    try:
+        return importlib.import_module("benchmarks.suite")
+    except ImportError:
+        if not (Path.cwd() / "benchmarks" / "suite.py").exists():
+            raise
+        sys.path.insert(0, str(Path.cwd()))
+        return importlib.import_module("benchmarks.suite")
+
+
+def add_bench_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="run the benchmark suite (update, sweep, train, checkpoint) from the repository root",
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run small enough for CI")
+    parser.add_argument(
+        "--out",
+        help="directory for the JSON files and figure (default: benchmarks/results/<device>/ "
+        "for a full run, nothing written for --quick)",
+    )
+    parser.add_argument("--only", help="comma-separated benchmarks to run (default: all present)")
+    parser.set_defaults(run=run_bench)
+
+
+def run_bench(args) -> int:
+    try:
+        suite = _import_benchmarks_suite()
+    except ImportError as error:
+        print(
+            f"jaxopt-lab bench: cannot import the benchmarks package ({error}); it is not "
+            "installed with jaxopt_lab: run this from the repository root",
+            file=sys.stderr,
+        )
+        return 2
+    return suite.run_from_args(args)
+
+
 # --------------------------------------------------------------------------- main
 
 SUBCOMMAND_PARSERS = [
@@ -881,6 +932,7 @@ SUBCOMMAND_PARSERS = [
     add_mnist_parser,
     add_mnist_sweep_parser,
     add_demo_parser,
+    add_bench_parser,
 ]
 
 
