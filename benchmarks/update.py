@@ -41,7 +41,7 @@ import optax
 
 import jaxopt_lab
 from benchmarks import timing
-from jaxopt_lab import flat
+from jaxopt_lab import crosscheck, flat
 from jaxopt_lab.reference import REFERENCES
 
 NAME = "update"
@@ -272,13 +272,9 @@ def interleaved_medians(sides: dict[str, Callable[[], Any]], repeats: int) -> di
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def ulp_distance(a: np.ndarray, b: np.ndarray) -> int:
-    """Largest distance in units in the last place between two float32 arrays."""
-    a_bits = np.asarray(a, np.float32).view(np.int32).astype(np.int64)
-    b_bits = np.asarray(b, np.float32).view(np.int32).astype(np.int64)
-    a_bits = np.where(a_bits < 0, -(a_bits & 0x7FFFFFFF), a_bits)
-    b_bits = np.where(b_bits < 0, -(b_bits & 0x7FFFFFFF), b_bits)
-    return int(np.max(np.abs(a_bits - b_bits))) if a_bits.size else 0
+def ulp_distance(a: Any, b: Any) -> int:
+    """Largest elementwise ulp distance between two arrays of one dtype."""
+    return int(np.max(crosscheck.ulp_distance(a, b), initial=0))
 
 
 def copy_seconds(size: int, repeats: int) -> float:

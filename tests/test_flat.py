@@ -9,6 +9,8 @@ where its shape-dependent rewrites of divisions differ (see
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,7 +18,7 @@ import optax
 import pytest
 
 import jaxopt_lab
-from jaxopt_lab import flat
+from jaxopt_lab import crosscheck, flat
 
 # One configuration per optimizer that touches its optional branches too
 # (centered RMSprop with momentum, the paper's Adam, a schedule).
@@ -105,13 +107,9 @@ def test_unravel_refuses_wrong_shape_and_dtype():
 # --------------------------------------------------------------------------- identical numbers
 
 
-def ulp_distance(a: np.ndarray, b: np.ndarray) -> int:
-    """Largest distance in float32 units in the last place between ``a`` and ``b``."""
-    a_bits = np.asarray(a, np.float32).view(np.int32).astype(np.int64)
-    b_bits = np.asarray(b, np.float32).view(np.int32).astype(np.int64)
-    a_bits = np.where(a_bits < 0, -(a_bits & 0x7FFFFFFF), a_bits)
-    b_bits = np.where(b_bits < 0, -(b_bits & 0x7FFFFFFF), b_bits)
-    return int(np.max(np.abs(a_bits - b_bits)))
+def ulp_distance(a: Any, b: Any) -> int:
+    """Largest elementwise ulp distance between two arrays of one dtype."""
+    return int(np.max(crosscheck.ulp_distance(a, b), initial=0))
 
 
 def random_grads(tree: dict, rng: np.random.Generator) -> dict:
