@@ -937,7 +937,10 @@ SUBCOMMAND_PARSERS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxopt-lab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="jaxopt-lab",
+        description="jaxopt_lab: a laboratory for first-order optimizers in JAX.",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for add_parser in SUBCOMMAND_PARSERS:
         add_parser(subparsers)
