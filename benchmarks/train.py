@@ -115,8 +115,11 @@ class NumpyMlp:
         for index in range(self.layers, 0, -1):
             grads[f"W{index}"] = activations[index - 1].T @ delta
             grads[f"b{index}"] = delta.sum(axis=0)
+            # The seed's Affine layers compute the input gradient in every layer,
+            # the first included (where it is thrown away): so does this reference.
+            delta = delta @ self.params[f"W{index}"].T
             if index > 1:
-                delta = (delta @ self.params[f"W{index}"].T) * (activations[index - 1] > 0)
+                delta = delta * (activations[index - 1] > 0)
         return grads
 
 
