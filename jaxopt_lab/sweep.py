@@ -118,8 +118,9 @@ def _as_make_optimizer(make_optimizer: MakeOptimizer | str) -> MakeOptimizer:
 def hyperparameter_names(make_optimizer: MakeOptimizer | str) -> tuple[str, ...]:
     """The numeric hyperparameters of ``make_optimizer`` that a sweep can vary.
 
-    Those of its parameters that have no default, whose default is a number
-    (not a bool), or that are annotated as a float; for a function whose
+    A lab optimizer declares them beside its definition (``@hyperparameters``,
+    read here as its ``hyperparameters`` attribute). For any other function of
+    keyword arguments, every argument it accepts by name; for one whose
     signature cannot be read (or that takes ``**kwargs``), an empty tuple,
     meaning "not checked".
     """
@@ -128,27 +129,17 @@ def hyperparameter_names(make_optimizer: MakeOptimizer | str) -> tuple[str, ...]
 
 @functools.lru_cache(maxsize=256)
 def _hyperparameter_names(make_optimizer: MakeOptimizer) -> tuple[str, ...]:
+    declared = getattr(make_optimizer, "hyperparameters", None)
+    if declared is not None:
+        return tuple(declared)
     try:
         parameters = inspect.signature(make_optimizer).parameters.values()
     except (TypeError, ValueError):
         return ()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return ()
-    names = []
-    for parameter in parameters:
-        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.POSITIONAL_ONLY):
-            continue
-        default, annotation = parameter.default, parameter.annotation
-        required = default is inspect.Parameter.empty
-        numeric_default = isinstance(default, int | float) and not isinstance(default, bool)
-        float_annotation = (
-            annotation is float or "float" in annotation or "Schedule" in annotation
-            if isinstance(annotation, str)
-            else annotation is float
-        )
-        if required or numeric_default or float_annotation:
-            names.append(parameter.name)
-    return tuple(names)
+    by_name = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(p.name for p in parameters if p.kind in by_name)
 
 
 def _grid_axes(

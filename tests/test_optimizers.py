@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import NamedTuple
 
 import jax
@@ -12,6 +13,7 @@ import pytest
 
 import jaxopt_lab
 from jaxopt_lab import reference
+from jaxopt_lab.optimizers import OPTIMIZERS, hyperparameters, sgd
 
 SEED_DEFAULTS = ["sgd", "momentum", "adagrad", "rmsprop", "adam"]
 
@@ -280,3 +282,22 @@ def test_adamw_needs_params():
     state = optimizer.init(jnp.ones(2))
     with pytest.raises(ValueError, match="pass params"):
         optimizer.update(jnp.ones(2), state)
+
+
+def test_every_optimizer_declares_its_sweepable_hyperparameters():
+    for name, make in OPTIMIZERS.items():
+        declared = make.hyperparameters
+        parameters = inspect.signature(make).parameters
+        assert declared and set(declared) <= set(parameters), name
+        assert "learning_rate" in declared, name
+        # Switches and dtypes are not sweepable numbers.
+        for switch in ("eps_hat", "eps_in_sqrt", "centered", "state_dtype"):
+            assert switch not in declared, (name, switch)
+
+
+def test_declaring_an_unknown_hyperparameter_is_refused():
+    with pytest.raises(TypeError, match="has no argument 'beta'"):
+
+        @hyperparameters("learning_rate", "beta")
+        def made_up(learning_rate=0.1):
+            return sgd(learning_rate)

@@ -1,0 +1,82 @@
+"""First-order optimizers as pure ``(init, update)`` pairs over pytrees.
+
+Each function below takes its hyperparameters and returns an
+``optax.GradientTransformation``::
+
+    optimizer = adam(learning_rate=0.001)
+    state = optimizer.init(params)
+    updates, state = optimizer.update(grads, state, params)
+    params = apply_updates(params, updates)
+
+so a lab optimizer drops into ``optax.chain`` and any optax training loop. The
+algorithm of each optimizer is a *leaf rule*: a few lines that update one
+array of parameters, written beside its formula. The pytree plumbing (``None``
+leaves, dtype checks, structure checks, the step count, schedules) lives once,
+in :func:`~jaxopt_lab.optimizers.plumbing.elementwise_optimizer`.
+
+One module per family: ``sgd`` (SGD, momentum, Nesterov), ``adaptive``
+(AdaGrad, RMSprop), ``adam`` (Adam, AdamW); ``plumbing`` holds what they share.
+
+The defaults and formulas are those of the NumPy tutorial this lab starts from
+(``jaxopt_lab.reference``): eps = 1e-7 outside the square root, RMSprop decay
+0.99, Adam in the folded "epsilon-hat" form. Keyword-only knobs reproduce the
+variants of optax, ``torch.optim`` and Keras; the README's equivalence table
+says which settings make which libraries agree.
+
+Hyperparameters are closed over, not frozen: they may be Python numbers, JAX
+arrays or tracers, so ``jax.vmap(lambda lr: run(adam(lr)))(learning_rates)``
+sweeps a learning rate in one compiled program, and a jitted function that
+takes the learning rate as an argument does not recompile when it changes.
+Concrete values are validated when the optimizer is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import optax
+
+from jaxopt_lab.optimizers.adam import AdamState, adam, adamw
+from jaxopt_lab.optimizers.adaptive import AdagradState, RmspropState, adagrad, rmsprop
+from jaxopt_lab.optimizers.plumbing import (
+    ScalarOrSchedule,
+    Schedule,
+    apply_updates,
+    check_hyperparameter,
+    elementwise_optimizer,
+    hyperparameters,
+)
+from jaxopt_lab.optimizers.sgd import MomentumState, SgdState, momentum, nesterov, sgd
+
+OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
+    "sgd": sgd,
+    "momentum": momentum,
+    "nesterov": nesterov,
+    "adagrad": adagrad,
+    "rmsprop": rmsprop,
+    "adam": adam,
+    "adamw": adamw,
+}
+"""Every lab optimizer by name, for the CLI and sweeps."""
+
+__all__ = [
+    "OPTIMIZERS",
+    "AdagradState",
+    "AdamState",
+    "MomentumState",
+    "RmspropState",
+    "Schedule",
+    "ScalarOrSchedule",
+    "SgdState",
+    "adagrad",
+    "adam",
+    "adamw",
+    "apply_updates",
+    "check_hyperparameter",
+    "elementwise_optimizer",
+    "hyperparameters",
+    "momentum",
+    "nesterov",
+    "rmsprop",
+    "sgd",
+]

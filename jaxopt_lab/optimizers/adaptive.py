@@ -1,0 +1,141 @@
+"""Per-coordinate step sizes from accumulated squared gradients: AdaGrad and RMSprop."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxopt_lab.optimizers.plumbing import (
+    ScalarOrSchedule,
+    check_hyperparameter,
+    elementwise_optimizer,
+    hyperparameters,
+)
+
+
+class AdagradState(NamedTuple):
+    """State of :func:`adagrad`: ``sum_of_squares`` is the seed's ``h``."""
+
+    count: jax.Array
+    sum_of_squares: Any
+
+
+class RmspropState(NamedTuple):
+    """State of :func:`rmsprop`.
+
+    ``mean_square`` is the seed's ``h`` (optax's ``nu``); ``mean_gradient`` is
+    kept only when ``centered`` (else ``None``); ``velocity`` only when
+    ``momentum`` is given (else ``None``).
+    """
+
+    count: jax.Array
+    mean_square: Any
+    mean_gradient: Any
+    velocity: Any
+
+
+@hyperparameters("learning_rate", "eps", "initial_accumulator_value")
+def adagrad(
+    learning_rate: ScalarOrSchedule = 0.01,
+    eps: float = 1e-7,
+    *,
+    initial_accumulator_value: float = 0.0,
+    eps_in_sqrt: bool = False,
+    state_dtype: Any = None,
+) -> optax.GradientTransformation:
+    """AdaGrad.
+
+    ``h += g**2;  p -= lr * g / (sqrt(h) + eps)``, h starting at
+    ``initial_accumulator_value``; with ``eps_in_sqrt=True``,
+    ``p -= lr * g / sqrt(h + eps)``.
+
+    The defaults are the seed's. ``torch.optim.Adagrad(lr, eps=1e-10)`` is
+    ``adagrad(lr, eps=1e-10)``; optax ``adagrad(lr)`` and Keras ``Adagrad(lr)``
+    are ``adagrad(lr, initial_accumulator_value=0.1, eps_in_sqrt=True)``.
+    Duchi, Hazan and Singer (2011), "Adaptive subgradient methods".
+    """
+    check_hyperparameter("learning_rate", learning_rate)
+    check_hyperparameter("eps", eps)
+    check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
+
+    def rule(grad, state, param, step_size):
+        sum_of_squares = state.sum_of_squares + grad * grad
+        if eps_in_sqrt:
+            denominator = jnp.sqrt(sum_of_squares + eps)
+        else:
+            denominator = jnp.sqrt(sum_of_squares) + eps
+        return -step_size * grad / denominator, state._replace(sum_of_squares=sum_of_squares)
+
+    return elementwise_optimizer(
+        rule,
+        AdagradState,
+        {"sum_of_squares": initial_accumulator_value},
+        learning_rate,
+        state_dtype=state_dtype,
+    )
+
+
+@hyperparameters("learning_rate", "decay", "eps", "initial_scale", "momentum")
+def rmsprop(
+    learning_rate: ScalarOrSchedule = 0.01,
+    decay: float = 0.99,
+    eps: float = 1e-7,
+    *,
+    eps_in_sqrt: bool = False,
+    initial_scale: float = 0.0,
+    centered: bool = False,
+    momentum: float | None = None,
+    state_dtype: Any = None,
+) -> optax.GradientTransformation:
+    """RMSprop.
+
+    ``h = decay * h + (1 - decay) * g**2;  p -= lr * g / (sqrt(h) + eps)``, h
+    starting at ``initial_scale``. With ``eps_in_sqrt=True`` the denominator is
+    ``sqrt(h + eps)``. With ``centered=True``, ``h`` is replaced by
+    ``h - m**2`` where ``m = decay * m + (1 - decay) * g``. With a
+    ``momentum``, the scaled step is accumulated:
+    ``v = momentum * v + lr * g / denominator;  p -= v``.
+
+    The defaults are the seed's; they equal optax ``rmsprop(lr, decay=0.99,
+    eps=1e-7, eps_in_sqrt=False)`` and ``torch.optim.RMSprop(lr, alpha=0.99,
+    eps=1e-7)``. Keras ``RMSprop(lr)`` is ``rmsprop(lr, decay=0.9,
+    eps_in_sqrt=True)``. Tieleman and Hinton (2012), Coursera lecture 6.5.
+    """
+    check_hyperparameter("learning_rate", learning_rate)
+    check_hyperparameter("decay", decay, high=1.0)
+    check_hyperparameter("eps", eps)
+    check_hyperparameter("initial_scale", initial_scale)
+    check_hyperparameter("momentum", momentum, high=1.0, optional=True)
+
+    def rule(grad, state, param, step_size):
+        mean_square = decay * state.mean_square + (1 - decay) * grad * grad
+        variance, mean_gradient = mean_square, None
+        if centered:
+            mean_gradient = decay * state.mean_gradient + (1 - decay) * grad
+            variance = mean_square - mean_gradient * mean_gradient
+        if eps_in_sqrt:
+            denominator = jnp.sqrt(variance + eps)
+        else:
+            denominator = jnp.sqrt(variance) + eps
+        step, velocity = step_size * grad / denominator, None
+        if momentum is not None:
+            velocity = step = momentum * state.velocity + step
+        new_state = state._replace(
+            mean_square=mean_square, mean_gradient=mean_gradient, velocity=velocity
+        )
+        return -step, new_state
+
+    return elementwise_optimizer(
+        rule,
+        RmspropState,
+        {
+            "mean_square": initial_scale,
+            "mean_gradient": 0.0 if centered else None,
+            "velocity": None if momentum is None else 0.0,
+        },
+        learning_rate,
+        state_dtype=state_dtype,
+    )
