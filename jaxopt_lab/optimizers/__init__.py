@@ -15,7 +15,9 @@ leaves, dtype checks, structure checks, the step count, schedules) lives once,
 in :func:`~jaxopt_lab.optimizers.plumbing.elementwise_optimizer`.
 
 One module per family: ``sgd`` (SGD, momentum, Nesterov), ``adaptive``
-(AdaGrad, RMSprop), ``adam`` (Adam, AdamW); ``plumbing`` holds what they share.
+(AdaGrad, RMSprop), ``adam`` (Adam, AdamW), ``adafactor``, ``lion``, ``lamb``,
+``muon``, ``schedule_free`` (schedule-free AdamW); ``plumbing`` holds what
+they share.
 
 The defaults and formulas are those of the NumPy tutorial this lab starts from
 (``jaxopt_lab.reference``): eps = 1e-7 outside the square root, RMSprop decay
@@ -36,8 +38,12 @@ from collections.abc import Callable
 
 import optax
 
+from jaxopt_lab.optimizers.adafactor import AdafactorState, adafactor
 from jaxopt_lab.optimizers.adam import AdamState, adam, adamw
 from jaxopt_lab.optimizers.adaptive import AdagradState, RmspropState, adagrad, rmsprop
+from jaxopt_lab.optimizers.lamb import LambState, lamb
+from jaxopt_lab.optimizers.lion import LionState, lion
+from jaxopt_lab.optimizers.muon import MuonState, muon, orthogonalize
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     Schedule,
@@ -45,6 +51,11 @@ from jaxopt_lab.optimizers.plumbing import (
     check_hyperparameter,
     elementwise_optimizer,
     hyperparameters,
+)
+from jaxopt_lab.optimizers.schedule_free import (
+    ScheduleFreeState,
+    schedule_free_adamw,
+    schedule_free_eval_params,
 )
 from jaxopt_lab.optimizers.sgd import MomentumState, SgdState, momentum, nesterov, sgd
 
@@ -56,18 +67,29 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "rmsprop": rmsprop,
     "adam": adam,
     "adamw": adamw,
+    "adafactor": adafactor,
+    "lion": lion,
+    "lamb": lamb,
+    "muon": muon,
+    "schedule_free_adamw": schedule_free_adamw,
 }
 """Every lab optimizer by name, for the CLI and sweeps."""
 
 __all__ = [
     "OPTIMIZERS",
+    "AdafactorState",
     "AdagradState",
     "AdamState",
+    "LambState",
+    "LionState",
     "MomentumState",
+    "MuonState",
     "RmspropState",
     "Schedule",
     "ScalarOrSchedule",
+    "ScheduleFreeState",
     "SgdState",
+    "adafactor",
     "adagrad",
     "adam",
     "adamw",
@@ -75,8 +97,14 @@ __all__ = [
     "check_hyperparameter",
     "elementwise_optimizer",
     "hyperparameters",
+    "lamb",
+    "lion",
     "momentum",
+    "muon",
     "nesterov",
+    "orthogonalize",
     "rmsprop",
+    "schedule_free_adamw",
+    "schedule_free_eval_params",
     "sgd",
 ]

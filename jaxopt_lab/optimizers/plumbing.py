@@ -64,6 +64,12 @@ def check_hyperparameter(
         raise ValueError(f"{name} must be {interval}, got {shown!r}")
 
 
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` if a switch ``value`` is not one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
 def _check_float_leaves(tree: Any, argument: str) -> None:
     """Raise ``TypeError`` naming the first leaf that is not floating point."""
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
@@ -113,6 +119,35 @@ def _check_state_dtype(state_dtype: Any) -> None:
 
 # --------------------------------------------------------------------------- plumbing
 
+
+def _initial_leaf(value: Any, param: Any, state_dtype: Any) -> jax.Array:
+    """One leaf's initial state: ``value`` everywhere, or ``value(param)``."""
+    dtype = state_dtype or jnp.result_type(param)
+    if callable(value):
+        return jnp.asarray(value(jnp.asarray(param))).astype(dtype)
+    return jnp.full(jnp.shape(param), value, dtype)
+
+
+def _check_state_shapes(grads: Any, state_leaves: list, value: Any, field: str) -> None:
+    """Raise ``ValueError`` naming the first grads leaf that does not fit its state leaf.
+
+    A state field filled with a number must be shaped like the grad; one built
+    by ``value(param)`` must have the shape ``value(grad)`` would have.
+    """
+    if not callable(value):
+        _check_same_shapes(grads, state_leaves, f"the optimizer state's {field}")
+        return
+    grads_with_paths = jax.tree_util.tree_flatten_with_path(grads)[0]
+    for (path, grad), state_leaf in zip(grads_with_paths, state_leaves, strict=True):
+        expected = jax.eval_shape(value, jnp.asarray(grad)).shape
+        if expected != jnp.shape(state_leaf):
+            raise ValueError(
+                f"grads leaf at {jax.tree_util.keystr(path) or '<root>'} has shape "
+                f"{jnp.shape(grad)}, which needs the optimizer state's {field} shaped "
+                f"{expected}; it has {jnp.shape(state_leaf)}"
+            )
+
+
 # A leaf rule updates one array: rule(grad, leaf_state, param, step_size) ->
 # (update, new_leaf_state). ``leaf_state`` is the optimizer's state NamedTuple
 # holding that leaf's arrays (``None`` for unused fields) and the step count.
@@ -134,7 +169,10 @@ def elementwise_optimizer(
       rule: ``rule(grad, leaf_state, param, step_size) -> (update, leaf_state)``.
       state_type: the state NamedTuple; its first field is ``count``.
       initial_values: for each other field, the value its arrays start at, or
-        ``None`` for a field this configuration does not use.
+        ``None`` for a field this configuration does not use. A number fills
+        an array shaped like the leaf; a function ``f(param) -> array`` gives
+        a state whose shape depends on the leaf's (Adafactor's factored row
+        and column moments, a per-leaf scalar, a copy of the params).
       learning_rate: a number, an array, or a schedule of the step count
         (called with the count before this step: 0 on the first).
       state_dtype: dtype of the moment arrays (e.g. ``jnp.float32`` for
@@ -150,12 +188,7 @@ def elementwise_optimizer(
         moments = {
             field: None
             if value is None
-            else jax.tree.map(
-                lambda p, value=value: jnp.full(
-                    jnp.shape(p), value, state_dtype or jnp.result_type(p)
-                ),
-                params,
-            )
+            else jax.tree.map(lambda p, value=value: _initial_leaf(value, p, state_dtype), params)
             for field, value in initial_values.items()
         }
         return state_type(count=jnp.zeros([], jnp.int32), **moments)
@@ -174,8 +207,8 @@ def elementwise_optimizer(
         param_leaves = (
             treedef.flatten_up_to(params) if params is not None else [None] * len(grad_leaves)
         )
-        for field in fields[:1]:
-            _check_same_shapes(grads, moment_leaves[field], f"the optimizer state's {field}")
+        for field in fields:
+            _check_state_shapes(grads, moment_leaves[field], initial_values.get(field), field)
         if params is not None:
             _check_same_shapes(grads, param_leaves, "params")
         step_size = learning_rate(state.count) if callable(learning_rate) else learning_rate
