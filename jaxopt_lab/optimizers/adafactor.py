@@ -12,6 +12,7 @@ import optax
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     check_choice,
+    check_count,
     check_hyperparameter,
     elementwise_optimizer,
     hyperparameters,
@@ -130,8 +131,7 @@ def adafactor(
     check_hyperparameter("weight_decay", weight_decay)
     check_choice("factored_dims", factored_dims, _FACTORED_DIMS)
     check_choice("decay_form", decay_form, _DECAY_FORMS)
-    if isinstance(min_dim_size_to_factor, bool) or not isinstance(min_dim_size_to_factor, int):
-        raise ValueError(f"min_dim_size_to_factor must be an int, got {min_dim_size_to_factor!r}")
+    check_count("min_dim_size_to_factor", min_dim_size_to_factor)
     decays = not (isinstance(weight_decay, (int, float)) and weight_decay == 0)
 
     def axes_of(leaf):

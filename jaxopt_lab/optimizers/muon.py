@@ -13,6 +13,7 @@ from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     bias_corrections,
     check_choice,
+    check_count,
     check_hyperparameter,
     elementwise_optimizer,
     hyperparameters,
@@ -193,14 +194,18 @@ def muon(
     check_choice("shape_scaling", shape_scaling, _SHAPE_SCALINGS)
     check_choice("layout", layout, _LAYOUTS)
     check_choice("non_matrix", non_matrix, _NON_MATRIX)
-    if len(ns_coefficients) != 3:
+    try:
+        coefficients = tuple(float(c) for c in ns_coefficients)
+    except (TypeError, ValueError):
+        coefficients = ()
+    if len(coefficients) != 3:
         raise ValueError(
             f"ns_coefficients must be three numbers (a, b, c), got {ns_coefficients!r}"
         )
-    if isinstance(ns_steps, bool) or not isinstance(ns_steps, int) or ns_steps < 0:
-        raise ValueError(f"ns_steps must be an int >= 0, got {ns_steps!r}")
-    if ns_dtype is not None and not jnp.issubdtype(ns_dtype, jnp.floating):
-        raise ValueError(f"ns_dtype must be a floating-point dtype, got {ns_dtype!r}")
+    ns_coefficients = coefficients
+    check_count("ns_steps", ns_steps)
+    if ns_dtype is not None:
+        _check_floating_dtype("ns_dtype", ns_dtype)
     decays = not _is_zero(weight_decay)
     adam_decays = non_matrix == "adamw" and not _is_zero(adam_weight_decay)
 
@@ -267,6 +272,8 @@ def muon(
         return -step_size * direction, state._replace(momentum=m, second_moment=v)
 
     def rule(grad, state, param, step_size):
+        if grad.size == 0:
+            return jnp.zeros_like(grad), state
         if grad.ndim == 2:
             return matrix_rule(grad, state, param, step_size)
         return adamw_rule(grad, state, param, step_size)
@@ -297,6 +304,15 @@ def muon(
         return transformation.init(params)
 
     return transformation._replace(init=init)
+
+
+def _check_floating_dtype(name: str, dtype: Any) -> None:
+    try:
+        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise ValueError(f"{name} must be a floating-point dtype, got {dtype!r}")
 
 
 def _is_zero(value: Any) -> bool:

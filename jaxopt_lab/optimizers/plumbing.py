@@ -64,6 +64,12 @@ def check_hyperparameter(
         raise ValueError(f"{name} must be {interval}, got {shown!r}")
 
 
+def check_count(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int >= 0 (a number of steps, a size)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+
+
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     """Raise ``ValueError`` if a switch ``value`` is not one of ``choices``."""
     if not isinstance(value, str) or value not in choices:

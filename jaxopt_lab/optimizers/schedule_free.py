@@ -11,6 +11,7 @@ import optax
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     check_choice,
+    check_count,
     check_hyperparameter,
     elementwise_optimizer,
     hyperparameters,
@@ -99,8 +100,7 @@ def schedule_free_adamw(
     check_hyperparameter("r", r)
     check_hyperparameter("weight_lr_power", weight_lr_power)
     check_choice("decay_point", decay_point, _DECAY_POINTS)
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
+    check_count("warmup_steps", warmup_steps)
 
     def warmup(t):
         return jnp.minimum(1, t / warmup_steps) if warmup_steps else 1
