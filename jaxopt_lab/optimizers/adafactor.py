@@ -13,9 +13,12 @@ from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     check_choice,
     check_count,
+    check_eps,
     check_hyperparameter,
     elementwise_optimizer,
     hyperparameters,
+    is_concrete_zero,
+    squared_magnitude,
 )
 
 _FACTORED_DIMS = ("last_two", "two_largest")
@@ -74,8 +77,9 @@ def adafactor(
     min_dim_size_to_factor: int = 0,
     factored_dims: str = "last_two",
     decay_form: str = "lr_scaled",
+    maximize: bool = False,
     state_dtype: Any = None,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """Adafactor.
 
     t is the 1-based step, ``beta_t = 1 - t**(-decay_rate)``. For a leaf whose
@@ -103,7 +107,8 @@ def adafactor(
     weight_decay * p``, not scaled by any rate (optax's ``weight_decay_rate``);
     ``"lr_scaled_first"``: ``p -= lr * weight_decay * p`` as a step of its
     own before the rest, so rms(p) sees the decayed weights (Keras). ``update`` needs params unless
-    ``multiply_by_parameter_scale=False`` and ``weight_decay=0``.
+    ``multiply_by_parameter_scale=False`` and ``weight_decay=0``. ``maximize``
+    as in ``plumbing``; complex params use ``|g|**2`` (optax's ``abs_sq``).
 
     Defaults are the paper's (its Algorithm 4 with beta1 = 0: rho_t = min(1e-2,
     1/sqrt(t)), decay 0.8, eps1 1e-30 added to g**2, eps2 1e-3, d = 1), which
@@ -125,14 +130,15 @@ def adafactor(
     """
     check_hyperparameter("learning_rate", learning_rate)
     check_hyperparameter("decay_rate", decay_rate)
-    check_hyperparameter("eps1", eps1, optional=True)
+    if eps1 is not None:
+        check_eps("eps1", eps1, denominator="sqrt(V)")
     check_hyperparameter("eps2", eps2)
     check_hyperparameter("clipping_threshold", clipping_threshold, optional=True)
     check_hyperparameter("weight_decay", weight_decay)
     check_choice("factored_dims", factored_dims, _FACTORED_DIMS)
     check_choice("decay_form", decay_form, _DECAY_FORMS)
     check_count("min_dim_size_to_factor", min_dim_size_to_factor)
-    decays = not (isinstance(weight_decay, (int, float)) and weight_decay == 0)
+    decays = not is_concrete_zero(weight_decay)
 
     def axes_of(leaf):
         return factored_axes(jnp.shape(leaf), min_dim_size_to_factor, factored_dims)
@@ -149,7 +155,7 @@ def adafactor(
         return jnp.zeros((0,)) if axes_of(param) is not None else jnp.zeros_like(param)
 
     def rms(x):
-        return jnp.sqrt(jnp.mean(jnp.square(x)))
+        return jnp.sqrt(jnp.mean(squared_magnitude(x)))
 
     def rule(grad, state, param, step_size):
         if grad.size == 0:
@@ -160,7 +166,7 @@ def adafactor(
             eps = jnp.finfo(grad.dtype).eps if eps1_as_floor else 1e-30
         else:
             eps = eps1
-        squared = jnp.square(grad) if eps1_as_floor else jnp.square(grad) + eps
+        squared = squared_magnitude(grad) if eps1_as_floor else squared_magnitude(grad) + eps
         axes = axes_of(grad)
         if axes is not None:
             first, second = axes
@@ -202,4 +208,6 @@ def adafactor(
         learning_rate,
         state_dtype=state_dtype,
         needs_params=multiply_by_parameter_scale or decays,
+        real_fields=("row_moment", "column_moment", "second_moment"),
+        maximize=maximize,
     )

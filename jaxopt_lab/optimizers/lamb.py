@@ -45,8 +45,9 @@ def lamb(
     *,
     eps_root: float = 0.0,
     decay_in_trust_ratio: bool = True,
+    maximize: bool = False,
     state_dtype: Any = None,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """LAMB (layer-wise adaptive moments for batch training).
 
     Adam's direction ``r = m_hat / (sqrt(v_hat + eps_root) + eps)`` (moments
@@ -62,9 +63,10 @@ def lamb(
 
         p' = p - lr * weight_decay * p;  p = p' - lr * (||p'|| / ||r||) * r
 
-    ``update`` needs params. Defaults: b1, b2, eps from the paper; learning
-    rate 1e-3 (Keras's; the paper gives none and torch has no LAMB); no weight
-    decay (optax and Keras; the paper's BERT runs use 0.01).
+    ``update`` needs params; ``maximize`` as in ``plumbing``. Defaults: b1, b2
+    and eps from the paper; learning rate 1e-3 (Keras's; the paper gives none
+    and torch has no LAMB); no weight decay (optax and Keras; the paper's BERT
+    runs use 0.01).
     optax ``lamb(lr, b1, b2, eps, weight_decay=wd)`` is ``lamb(lr, b1, b2, eps,
     wd)``; Keras ``Lamb(lr, beta_1, beta_2, epsilon, weight_decay=wd)`` is
     ``lamb(lr, beta_1, beta_2, epsilon, wd, decay_in_trust_ratio=False)``.
@@ -93,4 +95,6 @@ def lamb(
         learning_rate,
         state_dtype=state_dtype,
         needs_params=True,
+        real_fields=("second_moment",),
+        maximize=maximize,
     )

@@ -13,6 +13,7 @@ from jaxopt_lab.optimizers.plumbing import (
     check_hyperparameter,
     elementwise_optimizer,
     hyperparameters,
+    is_concrete_zero,
 )
 
 
@@ -30,14 +31,16 @@ def lion(
     b2: float = 0.99,
     weight_decay: float = 0.0,
     *,
+    maximize: bool = False,
     state_dtype: Any = None,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """Lion (EvoLved Sign Momentum).
 
     ``c = b1 * m + (1 - b1) * g;  p -= lr * (sign(c) + weight_decay * p);
     m = b2 * m + (1 - b2) * g``, m from 0. The weight decay is decoupled and
     scaled by the learning rate. ``update`` needs params when ``weight_decay``
-    is not 0.
+    is not 0. ``maximize`` as in ``plumbing``; complex params take the complex
+    sign ``c / |c|`` (optax's ``jnp.sign``).
 
     Defaults: b1, b2 and weight decay 0 from the paper's reference code
     (``google/automl``, ``lion_pytorch.py``), learning rate 1e-4 from there too
@@ -52,7 +55,7 @@ def lion(
     check_hyperparameter("b1", b1, high=1.0)
     check_hyperparameter("b2", b2, high=1.0)
     check_hyperparameter("weight_decay", weight_decay)
-    decays = not (isinstance(weight_decay, (int, float)) and weight_decay == 0)
+    decays = not is_concrete_zero(weight_decay)
 
     def rule(grad, state, param, step_size):
         interpolation = (1 - b1) * grad + b1 * state.momentum
@@ -69,4 +72,5 @@ def lion(
         learning_rate,
         state_dtype=state_dtype,
         needs_params=decays,
+        maximize=maximize,
     )

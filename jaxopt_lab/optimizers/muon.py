@@ -14,9 +14,12 @@ from jaxopt_lab.optimizers.plumbing import (
     bias_corrections,
     check_choice,
     check_count,
+    check_eps,
     check_hyperparameter,
     elementwise_optimizer,
     hyperparameters,
+    is_concrete_zero,
+    squared_magnitude,
 )
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -132,8 +135,9 @@ def muon(
     adam_weight_decay: float = 0.0,
     adam_nesterov: bool = False,
     adam_eps_hat: bool = False,
+    maximize: bool = False,
     state_dtype: Any = None,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """Muon (MomentUm Orthogonalized by Newton-Schulz), with AdamW for non-matrices.
 
     For a 2-D leaf, with ``mu = momentum``::
@@ -183,12 +187,12 @@ def muon(
     check_hyperparameter("learning_rate", learning_rate)
     check_hyperparameter("momentum", momentum, high=1.0)
     check_hyperparameter("weight_decay", weight_decay)
-    check_hyperparameter("eps", eps)
+    check_eps("eps", eps, denominator="||d||_F + eps")
     check_hyperparameter("rms_rate", rms_rate)
     check_hyperparameter("adam_learning_rate", adam_learning_rate, optional=True)
     check_hyperparameter("adam_b1", adam_b1, high=1.0)
     check_hyperparameter("adam_b2", adam_b2, high=1.0)
-    check_hyperparameter("adam_eps", adam_eps)
+    check_eps("adam_eps", adam_eps, denominator="sqrt(v) + adam_eps")
     check_hyperparameter("adam_weight_decay", adam_weight_decay)
     check_choice("momentum_form", momentum_form, _MOMENTUM_FORMS)
     check_choice("shape_scaling", shape_scaling, _SHAPE_SCALINGS)
@@ -206,8 +210,8 @@ def muon(
     check_count("ns_steps", ns_steps)
     if ns_dtype is not None:
         _check_floating_dtype("ns_dtype", ns_dtype)
-    decays = not _is_zero(weight_decay)
-    adam_decays = non_matrix == "adamw" and not _is_zero(adam_weight_decay)
+    decays = not is_concrete_zero(weight_decay)
+    adam_decays = non_matrix == "adamw" and not is_concrete_zero(adam_weight_decay)
 
     def shape_scale(shape):
         fan_in, fan_out = shape if layout == "in_out" else shape[::-1]
@@ -248,7 +252,7 @@ def muon(
         b1, b2 = adam_b1, adam_b2
         correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype)
         m = state.momentum + (1 - b1) * (grad - state.momentum)
-        v = state.second_moment + (1 - b2) * (grad * grad - state.second_moment)
+        v = state.second_moment + (1 - b2) * (squared_magnitude(grad) - state.second_moment)
         if adam_nesterov:
             ahead = state._replace(count=state.count + 1)
             correction_ahead, _ = bias_corrections(ahead, b1, b2, grad.dtype)
@@ -288,18 +292,23 @@ def muon(
         learning_rate,
         state_dtype=state_dtype,
         needs_params=decays or adam_decays,
+        real_fields=("second_moment",),
+        maximize=maximize,
     )
-    if non_matrix == "adamw":
-        return transformation
 
     def init(params):
         for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-            if jnp.ndim(leaf) != 2:
+            where = f"params leaf at {jax.tree_util.keystr(path) or '<root>'}"
+            if jnp.ndim(leaf) != 2 and non_matrix == "raise":
                 raise ValueError(
-                    f"params leaf at {jax.tree_util.keystr(path) or '<root>'} has shape "
-                    f"{jnp.shape(leaf)}; muon(non_matrix='raise') takes only 2-D leaves "
-                    "(as torch.optim.Muon): step the others with another optimizer, or pass "
-                    "non_matrix='adamw'"
+                    f"{where} has shape {jnp.shape(leaf)}; muon(non_matrix='raise') takes "
+                    "only 2-D leaves (as torch.optim.Muon): step the others with another "
+                    "optimizer, or pass non_matrix='adamw'"
+                )
+            if jnp.ndim(leaf) == 2 and jnp.iscomplexobj(leaf):
+                raise TypeError(
+                    f"{where} is a complex matrix; the lab's Newton-Schulz iteration is "
+                    "defined on real matrices (torch.optim.Muon refuses complex params too)"
                 )
         return transformation.init(params)
 
@@ -313,7 +322,3 @@ def _check_floating_dtype(name: str, dtype: Any) -> None:
         floating = False
     if not floating:
         raise ValueError(f"{name} must be a floating-point dtype, got {dtype!r}")
-
-
-def _is_zero(value: Any) -> bool:
-    return isinstance(value, (int, float)) and value == 0

@@ -12,9 +12,11 @@ from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     check_choice,
     check_count,
+    check_eps,
     check_hyperparameter,
     elementwise_optimizer,
     hyperparameters,
+    squared_magnitude,
 )
 
 _DECAY_POINTS = ("y", "z", "params")
@@ -52,8 +54,9 @@ def schedule_free_adamw(
     eps_hat: bool = True,
     decay_point: str = "y",
     lagged_warmup: bool = False,
+    maximize: bool = False,
     state_dtype: Any = None,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """Schedule-free AdamW.
 
     The params are ``y``, where gradients are taken; ``z`` starts at the
@@ -74,7 +77,7 @@ def schedule_free_adamw(
     y``, outside z (Keras's ``weight_decay``). ``lagged_warmup``: the warmup
     factor of the z step uses t - 1, the weights' t (optax, whose inner
     optimizer counts from 0 and whose weights count from 1). ``update``
-    needs params.
+    needs params; ``maximize`` as in ``plumbing``.
 
     Defaults are the reference implementation's (``facebookresearch/
     schedule_free``, ``AdamWScheduleFreeReference``: lr 0.0025, betas (0.9,
@@ -95,7 +98,7 @@ def schedule_free_adamw(
     if _is_concrete_number(b1) and b1 <= 0:
         raise ValueError(f"b1 must be in (0, 1), got {b1!r} (x is recovered by dividing by b1)")
     check_hyperparameter("b2", b2, high=1.0)
-    check_hyperparameter("eps", eps)
+    check_eps("eps", eps, denominator="sqrt(v) + eps")
     check_hyperparameter("weight_decay", weight_decay)
     check_hyperparameter("r", r)
     check_hyperparameter("weight_lr_power", weight_lr_power)
@@ -110,7 +113,7 @@ def schedule_free_adamw(
         wide = jnp.promote_types(grad.dtype, jnp.float32)
         t = state.count.astype(wide) + 1
         correction2 = 1 - b2**t
-        v = state.second_moment + (1 - b2) * (grad * grad - state.second_moment)
+        v = state.second_moment + (1 - b2) * (squared_magnitude(grad) - state.second_moment)
         scale = jnp.sqrt(correction2) if eps_hat else 1
         step = jnp.asarray(step_size * warmup(t - 1 if lagged_warmup else t) * scale, grad.dtype)
         weight_step = jnp.asarray(step_size * warmup(t) * scale, grad.dtype)
@@ -142,7 +145,7 @@ def schedule_free_adamw(
         rule,
         ScheduleFreeState,
         {
-            "z": lambda param: param,
+            "z": lambda param: jnp.copy(param),
             "second_moment": 0.0,
             "weight_sum": lambda param: jnp.zeros(()),
             "max_step_size": lambda param: jnp.zeros(()),
@@ -151,6 +154,8 @@ def schedule_free_adamw(
         learning_rate,
         state_dtype=state_dtype,
         needs_params=True,
+        real_fields=("second_moment", "weight_sum", "max_step_size", "b1"),
+        maximize=maximize,
     )
 
 
