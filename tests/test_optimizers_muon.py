@@ -4,8 +4,11 @@ The params are a (32, 64) kernel, a tall (64, 16) one and a (64,) bias (which
 optax and Keras step with their inner AdamW; torch refuses it, so torch sees the
 two matrices only). Tolerances, measured over 1000 steps of N(0, 1) gradients:
 
-- optax: same formula, rounded differently: 9 ulps of the leaf's scale in
-  float32, 1.4e-15 relative in float64. Held to 16 ulps and 1e-12.
+- optax: same formula, rounded differently: 2.8 ulps of the leaf's scale in
+  float32 (non-default), 9e-16 relative in float64; held to 16 ulps and 1e-12.
+  At the defaults the bias's AdamW (lr 0.02) sees optax's float32 ``1 - b**t``
+  against the lab's accurate one: 33 ulps after 1000 steps, 0.76 a step at
+  most; held to 1 ulp a step.
 - Keras without weight decay: 4.6 ulps in float32 (held to 16). Keras applies its
   default weight decay (0.004) as its own update of p: 332 ulps after 1000 steps,
   0.85 a step at most (held to 1 ulp a step). In float64 Keras's ``ops.norm``
@@ -121,6 +124,10 @@ def test_muon_matches_optax(problem, case, dtype):
     params, gradients = problem
     lab, other = OPTAX_CASES[case]
     bounds = SAME if dtype == np.float32 else {"rtol": 1e-12}
+    if case == "default" and dtype == np.float32:
+        # The bias leaf's AdamW at lr 0.02: optax computes 1 - b**t in float32 from
+        # b rounded to float32, the lab accurately (see plumbing.bias_corrections).
+        bounds = {"ulps_per_step": 1.0}
     crosscheck.assert_equivalent(lab(), other(), params, gradients, dtype=dtype, **bounds)
 
 

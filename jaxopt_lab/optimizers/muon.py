@@ -61,7 +61,9 @@ def orthogonalize(
     on the wide orientation (a tall ``x`` is transposed and back). Each of
     these operations runs in at least float32 and is rounded to ``dtype``
     (default: ``x``'s), as torch does on bfloat16 (torch and Jordan's
-    reference run the iteration in bfloat16); the result has ``x``'s dtype.
+    reference run the iteration in bfloat16); the result has ``x``'s dtype
+    (and its sharding: a matrix sharded over an Explicit mesh axis is gathered
+    for the iteration).
     """
     a, b, c = coefficients
     out_dtype = x.dtype
@@ -74,6 +76,9 @@ def orthogonalize(
             return value
         return jax.lax.reduce_precision(value, exponent_bits=info.nexp, mantissa_bits=info.nmant)
 
+    spec = _explicit_spec(x)
+    if spec is not None:  # a product over a sharded axis needs the whole matrix
+        x = jax.sharding.reshard(x, jax.sharding.PartitionSpec())
     x = rounded(x.astype(wide))
     tall = x.shape[0] > x.shape[1]
     if tall:
@@ -83,7 +88,16 @@ def orthogonalize(
     for _ in range(steps):
         gram = rounded(x @ x.T)
         x = rounded(a * x + rounded(b * gram + c * (gram @ gram)) @ x)
-    return (x.T if tall else x).astype(out_dtype)
+    x = (x.T if tall else x).astype(out_dtype)
+    return x if spec is None else jax.sharding.reshard(x, spec)
+
+
+def _explicit_spec(x: jax.Array) -> Any:
+    """``x``'s PartitionSpec if it is sharded over an Explicit mesh axis, else ``None``."""
+    typeof = getattr(jax, "typeof", None)
+    sharding = getattr(typeof(x), "sharding", None) if typeof is not None else None
+    spec = getattr(sharding, "spec", None)
+    return spec if spec is not None and any(axis is not None for axis in spec) else None
 
 
 def lerp(start: jax.Array, end: jax.Array, weight: Any) -> jax.Array:
