@@ -57,7 +57,7 @@ def orthogonalize(
     """The Newton-Schulz orthogonalisation of a matrix: roughly ``U V^T`` for ``x = U S V^T``.
 
     ``X = x / (||x||_F + eps)`` (``/ max(||x||_F, eps)`` with ``eps_as_floor``,
-    torch), then ``steps`` times ``A = X X^T;  B = b A + c A A;  X = a X + B X``,
+    torch), then ``steps`` times ``A = X X^H;  B = b A + c A A;  X = a X + B X``,
     on the wide orientation (a tall ``x`` is transposed and back). Each of
     these operations runs in at least float32 and is rounded to ``dtype``
     (default: ``x``'s), as torch does on bfloat16 (torch and Jordan's
@@ -72,7 +72,7 @@ def orthogonalize(
     info = jnp.finfo(dtype)
 
     def rounded(value):
-        if dtype == wide:
+        if dtype == wide or jnp.iscomplexobj(value):
             return value
         return jax.lax.reduce_precision(value, exponent_bits=info.nexp, mantissa_bits=info.nmant)
 
@@ -86,7 +86,7 @@ def orthogonalize(
     norm = rounded(jnp.linalg.norm(x))
     x = rounded(x / rounded(jnp.maximum(norm, eps) if eps_as_floor else norm + eps))
     for _ in range(steps):
-        gram = rounded(x @ x.T)
+        gram = rounded(x @ jnp.conj(x.T))
         x = rounded(a * x + rounded(b * gram + c * (gram @ gram)) @ x)
     x = (x.T if tall else x).astype(out_dtype)
     return x if spec is None else jax.sharding.reshard(x, spec)
@@ -318,11 +318,6 @@ def muon(
                     f"{where} has shape {jnp.shape(leaf)}; muon(non_matrix='raise') takes "
                     "only 2-D leaves (as torch.optim.Muon): step the others with another "
                     "optimizer, or pass non_matrix='adamw'"
-                )
-            if jnp.ndim(leaf) == 2 and jnp.iscomplexobj(leaf):
-                raise TypeError(
-                    f"{where} is a complex matrix; the lab's Newton-Schulz iteration is "
-                    "defined on real matrices (torch.optim.Muon refuses complex params too)"
                 )
         return transformation.init(params)
 
