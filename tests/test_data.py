@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import time
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from bombs import deflate_zeros, gzip_zeros
 
 from jaxopt_lab import data
 from jaxopt_lab.data import CorruptIdxFileError, MnistNotFoundError, load_mnist
@@ -149,6 +153,114 @@ def test_idx_without_directory_says_how(monkeypatch):
 def test_bad_source_is_named():
     with pytest.raises(ValueError, match="source must be"):
         load_mnist("kaggle")
+
+
+# --------------------------------------------------------------------------- files nobody trusts
+#
+# Each crafted folder must raise CorruptIdxFileError before the reader allocates what
+# the bytes would inflate to: the peak (tracemalloc, which sees NumPy's buffers) stays
+# near what the headers declare, at most one MNIST split (47 MB of train images). Before
+# the fix, the bombs took the whole inflated size twice over (4 GiB and more).
+
+BOMB_BYTES = 2**31  # what each gzip bomb inflates to; the file is about 2 MB
+BOMB_COUNT = BOMB_BYTES // 784  # the images such a stream could hold
+
+
+def header(magic: int, *shape: int) -> bytes:
+    return magic.to_bytes(4, "big") + b"".join(size.to_bytes(4, "big") for size in shape)
+
+
+def plant(directory: Path, key: str, content: bytes) -> Path:
+    """Replace one of the four IDX files (gzipped or not) with ``content``, gzipped."""
+    for name in (data.IDX_FILES[key], data.IDX_FILES[key] + ".gz"):
+        (directory / name).unlink(missing_ok=True)
+    path = directory / (data.IDX_FILES[key] + ".gz")
+    path.write_bytes(content)
+    return path
+
+
+CRAFTED_IDX = {
+    # A full train split's header, then 2 GiB of zeros where 47 MB should end.
+    "gzip bomb past a full split": (
+        {
+            "train_images": lambda: gzip_zeros(header(0x803, 60000, 28, 28), BOMB_BYTES),
+            "train_labels": lambda: gzip.compress(header(0x801, 60000) + bytes(60000)),
+        },
+        r"train-images-idx3-ubyte\.gz: has trailing bytes: the header says shape "
+        r"\(60000, 28, 28\)",
+    ),
+    # Headers that declare everything the bomb holds (2.7 million images, and labels).
+    "gzip bomb declared in full": (
+        {
+            "train_images": lambda: gzip_zeros(header(0x803, BOMB_COUNT, 28, 28), BOMB_BYTES),
+            "train_labels": lambda: gzip_zeros(header(0x801, BOMB_COUNT), 2**20),
+        },
+        rf"declare {BOMB_COUNT} examples; an MNIST train split has 1 to 60000",
+    ),
+    "0 examples": (
+        {
+            "test_images": lambda: gzip.compress(header(0x803, 0, 28, 28)),
+            "test_labels": lambda: gzip.compress(header(0x801, 0)),
+        },
+        r"t10k-images-idx3-ubyte\.gz and .*t10k-labels.* declare 0 examples; an MNIST test",
+    ),
+    # 2^31 * 2^31 * 4 = 2^64, which wraps to 0 in int64: "0 bytes expected, 0 found".
+    "size product overflows int64": (
+        {"train_images": lambda: gzip.compress(header(0x803, 2**31, 2**31, 4))},
+        r"train-images-idx3-ubyte\.gz: images of shape \(2147483648, 4\), expected \(28, 28\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CRAFTED_IDX)
+def test_crafted_idx_folder_is_refused_quickly_in_bounded_memory(tmp_path, case):
+    files, expected = CRAFTED_IDX[case]
+    write_mnist_dir(tmp_path)
+    for key, content in files.items():
+        plant(tmp_path, key, content())
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(CorruptIdxFileError, match=expected):
+            load_mnist("idx", tmp_path)
+    finally:
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    # One declared split (47 MB) and a read chunk; 4 GiB before the fix.
+    assert peak < 64 * 2**20, f"{case}: peak {peak / 2**20:.0f} MiB"
+    assert elapsed < 2.0, f"{case}: {elapsed:.1f} s"  # 20 s and more before the fix
+
+
+def test_read_idx_checks_the_declared_size_without_overflow(tmp_path):
+    path = tmp_path / "overflow-idx3-ubyte"
+    path.write_bytes(header(0x803, 2**31, 2**31, 4))
+    with pytest.raises(CorruptIdxFileError, match=r"truncated: .*\(18446744073709551616 bytes"):
+        data.read_idx(path, 0x803)
+    gzipped = tmp_path / "overflow-idx3-ubyte.gz"
+    gzipped.write_bytes(gzip.compress(header(0x803, 2**31, 2**31, 4)))
+    with pytest.raises(CorruptIdxFileError, match=r"more than a \d+-byte gzip file can hold"):
+        data.read_idx(gzipped, 0x803)
+
+
+def test_read_idx_reads_an_empty_file_and_stops_past_the_declared_size(tmp_path):
+    """0 examples is a valid IDX file (load_idx refuses it as MNIST); a stream is read
+    no further than one byte past what its header declares."""
+    path = tmp_path / "empty.gz"
+    path.write_bytes(gzip.compress(header(0x803, 0, 28, 28)))
+    assert data.read_idx(path, 0x803).shape == (0, 28, 28)
+    path.write_bytes(gzip.compress(header(0x801, 3) + bytes([1, 2, 3])))
+    np.testing.assert_array_equal(data.read_idx(path, 0x801, shape=(3,)), [1, 2, 3])
+    with pytest.raises(CorruptIdxFileError, match=r"declares shape \(3,\), expected \(4,\)"):
+        data.read_idx(path, 0x801, shape=(4,))
+
+
+def test_bomb_builders_inflate_to_what_they_say():
+    body, crc = deflate_zeros(b"head", 4 * 2**20)
+    inflated = zlib.decompress(body, -15)
+    assert len(inflated) == 4 * 2**20 + 4 and inflated[:4] == b"head"
+    assert zlib.crc32(inflated) == crc
+    assert gzip.decompress(gzip_zeros(b"head", 4 * 2**20)) == inflated
 
 
 # --------------------------------------------------------------------------- TFDS
