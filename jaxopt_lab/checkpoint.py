@@ -210,6 +210,8 @@ def _leaf_record(path: str, leaf: Any) -> tuple[np.ndarray, dict]:
     array = np.asarray(leaf)
     if array.dtype.kind not in "biufcV" or array.dtype.fields is not None:
         raise TypeError(f"checkpoint leaf at {path} has dtype {array.dtype}, which is not numeric")
+    if not array.dtype.isnative:  # a big-endian NumPy array: same values, native bytes
+        array = array.astype(np.dtype(array.dtype.char))
     stored = np.asarray(array, order="C").view(_storage_dtype(array.dtype))
     record = {
         "path": path,

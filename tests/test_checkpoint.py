@@ -105,6 +105,16 @@ def test_round_trip_keeps_nan_payloads_infinities_and_scalar_kinds(tmp_path):
     assert_identical(checkpoint.load(tmp_path / "c.npz"), tree)
 
 
+def test_non_native_byte_order_round_trips_as_native(tmp_path):
+    """A big-endian NumPy array comes back with the same values, in native byte order."""
+    tree = {"w": np.array([1.5, -2.0, np.inf], ">f4"), "i": np.array([7, -1], ">i8")}
+    checkpoint.save(tmp_path / "c.npz", tree)
+    loaded = checkpoint.load(tmp_path / "c.npz")
+    for key, array in tree.items():
+        assert loaded[key].dtype == array.dtype.newbyteorder("=")
+        np.testing.assert_array_equal(loaded[key], array)
+
+
 def test_float64_round_trip_under_x64(tmp_path, x64):
     tree = {"w": jnp.array([1 / 3, np.pi, 5e-324], jnp.float64)}
     checkpoint.save(tmp_path / "c.npz", tree)
