@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import time
 import tracemalloc
 import zlib
@@ -295,3 +302,108 @@ def test_tfds_source_with_mock_data():
         mnist.train_images, raw_images.reshape(7, 784).astype(np.float32) / np.float32(255)
     )
     np.testing.assert_array_equal(mnist.train_labels, raw_labels)
+
+
+# --------------------------------------------------------------------------- TFDS, for real
+#
+# TFDS's own preparation of MNIST, offline: its download folder is seeded with the four
+# official gzipped IDX files from the shared folder, the network is off, and the lab's
+# load_mnist("tfds", data_dir) makes tfds.data_source download (from the seeded folder),
+# extract, encode, write and read MNIST exactly as it does for a new user. It runs in a
+# subprocess: TensorFlow (which TFDS prepares with) stays out of the test process.
+
+PREPARE_OFFLINE = textwrap.dedent(
+    """
+    import json, os, socket, sys
+    from pathlib import Path
+
+    def offline(*args, **kwargs):
+        raise OSError("the network is off in this test")
+
+    socket.socket.connect = socket.create_connection = socket.getaddrinfo = offline
+
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.download import resource
+    from jaxopt_lab import data
+    from test_data import split_digests
+
+    mnist_dir, data_dir = Path(sys.argv[1]), Path(sys.argv[2])
+    tfds.disable_progress_bar()
+    # TFDS takes a download as done when the file and its .INFO sit in downloads/mnist/
+    # under the name made from the URL and the registered SHA-256. Those checksums are of
+    # the gzip files on TFDS's mirror; the shared ones hold the same bytes once inflated
+    # but not the same gzip headers, so they are seeded under the registered names.
+    downloads = data_dir / "downloads" / "mnist"
+    downloads.mkdir(parents=True)
+    for url, info in tfds.builder_cls("mnist").url_infos.items():
+        path = downloads / resource.get_dl_fname(url, info.checksum)
+        path.symlink_to(mnist_dir / info.filename)
+        resource.write_info_file(url, path, "mnist", info.filename, info)
+    print(json.dumps(split_digests(data.load_mnist("tfds", data_dir))))
+    """
+)
+
+
+def split_digests(mnist: data.MnistData) -> dict:
+    """Each split's examples as a SHA-256 of its (image, label) rows in sorted order.
+
+    Equal digests: the same examples, each image with its label, exactly (every bit of
+    the float32 images), in any order. TFDS shuffles examples when it prepares them.
+    """
+    digests = {}
+    for split in ("train", "test"):
+        images, labels = getattr(mnist, f"{split}_images"), getattr(mnist, f"{split}_labels")
+        rows = np.concatenate(
+            [images.view(np.uint8).reshape(len(images), -1),
+             labels.astype("<i4").view(np.uint8).reshape(len(labels), -1)],
+            axis=1,
+        )  # fmt: skip
+        order = np.argsort(rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), kind="stable")
+        digests[split] = {
+            "images": [list(images.shape), str(images.dtype)],
+            "labels": [list(labels.shape), str(labels.dtype)],
+            "rows_sha256": hashlib.sha256(rows[order].tobytes()).hexdigest(),
+        }
+    return digests
+
+
+@pytest.mark.slow
+def test_tfds_prepares_mnist_offline_and_it_equals_the_idx_files(tmp_path, mnist_dir):
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TFDS prepares MNIST with TensorFlow: pip install 'jaxopt-lab[tfds]'")
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path]),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PREPARE_OFFLINE, str(mnist_dir), str(tmp_path / "tfds")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    from_tfds = json.loads(result.stdout.strip().splitlines()[-1])
+    assert from_tfds == split_digests(load_mnist("idx", mnist_dir))
+    assert from_tfds["train"]["images"] == [[60000, 784], "float32"]
+
+
+def test_a_module_tfds_lacks_is_named_not_blamed_on_the_network(monkeypatch, tmp_path):
+    """As on a fresh install: tfds fails inside on an import (wrapped, as its extractor does)."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+
+    def without_tensorflow(*args, **kwargs):
+        try:
+            raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
+        except ModuleNotFoundError as error:
+            raise RuntimeError(
+                "Error while extracting ...: No module named 'tensorflow'"
+            ) from error
+
+    monkeypatch.setattr(tfds, "data_source", without_tensorflow)
+    with pytest.raises(MnistNotFoundError) as error:
+        load_mnist("tfds", tmp_path)
+    message = str(error.value)
+    assert "the Python module 'tensorflow', which is not installed" in message
+    assert "jaxopt-lab[tfds]" in message and "internet" not in message
