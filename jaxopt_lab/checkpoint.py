@@ -387,32 +387,44 @@ def _check_record(index: int, record: Any, path: Path) -> _Leaf:
 
 
 def _check_structure(skeleton: Any, leaf_count: int, path: Path) -> None:
-    """The skeleton names only known containers and each leaf exactly once."""
+    """The skeleton (see :func:`_skeleton`) is well formed and names each leaf exactly once."""
     seen: list[int] = []
 
+    def bad(node: Any) -> CheckpointError:
+        return CheckpointError(f"{path}: the manifest's structure has a bad node {node!r:.80}")
+
     def walk(node: Any) -> None:
-        if not isinstance(node, dict) or len(node) == 0:
-            raise CheckpointError(f"{path}: the manifest's structure has a bad node {node!r:.80}")
-        if "leaf" in node:
-            if type(node["leaf"]) is not int:
-                raise CheckpointError(f"{path}: the manifest's structure names leaf {node!r:.80}")
-            seen.append(node["leaf"])
+        if not isinstance(node, dict):
+            raise bad(node)
+        if "leaf" in node or "none" in node:
+            if "leaf" in node:
+                if type(node["leaf"]) is not int:
+                    raise bad(node)
+                seen.append(node["leaf"])
             return
-        if "none" in node:
-            return
-        children = node.get("children") if "list" not in node and "tuple" not in node else None
-        for key in ("list", "tuple"):
-            if key in node:
-                children = node[key]
+        if "list" in node or "tuple" in node:
+            children, labels = node.get("list", node.get("tuple")), None
+        elif "dict" in node:
+            children, keys = node.get("children"), node["dict"]
+            if not isinstance(keys, list) or not all(
+                isinstance(key, list) and len(key) == 2 for key in keys
+            ):
+                raise bad(node)
+            labels = [key[0] for key in keys]
+        elif "namedtuple" in node:
+            children, labels = node.get("children"), node.get("fields")
+        elif "node" in node:
+            children, labels = node.get("children"), None
+        else:
+            raise bad(node)
         if not isinstance(children, list):
-            raise CheckpointError(f"{path}: the manifest's structure has a bad node {node!r:.80}")
-        labels = node.get("dict", node.get("fields"))
-        if ("dict" in node or "namedtuple" in node) and (
-            not isinstance(labels, list) or len(labels) != len(children)
+            raise bad(node)
+        if labels is not None and (
+            not isinstance(labels, list)
+            or len(labels) != len(children)
+            or not all(type(label) in (str, int) for label in labels)
         ):
-            raise CheckpointError(f"{path}: the manifest's structure has a bad node {node!r:.80}")
-        if "dict" in node and not all(isinstance(key, list) and len(key) == 2 for key in labels):
-            raise CheckpointError(f"{path}: the manifest's structure has a bad dict key")
+            raise bad(node)
         for child in children:
             walk(child)
 

@@ -512,6 +512,12 @@ CRAFTED = {
         ),
         stored("leaf_000000.npy", leaf),
     ],  # fmt: skip
+    "manifest structure with a list as a dict key": lambda manifest, leaf: [
+        manifest_member(
+            {**manifest, "structure": {"dict": [[["w"], "str"]], "children": [{"leaf": 0}]}}
+        ),
+        stored("leaf_000000.npy", leaf),
+    ],  # fmt: skip
 }
 EXPECTED = {
     "zip bomb in a leaf": r"leaf_000000\.npy.* compressed",
@@ -527,7 +533,8 @@ EXPECTED = {
     "manifest without dtype": r"leaf 0.*'dtype'",
     "manifest leaves: 7": r"'leaves'.*list",
     "manifest shape [-4]": r"leaf 0.*shape \[-4\]",
-    "manifest structure names leaf 5 of 1": r"structure",
+    "manifest structure names leaf 5 of 1": r"structure names leaves \[5\], but .* 1 leaves",
+    "manifest structure with a list as a dict key": r"structure has a bad node",
 }
 
 
