@@ -218,8 +218,8 @@ def load_idx(directory: str | os.PathLike) -> MnistData:
 
     Checks magic numbers, shapes (28 x 28 images), label values, and that each
     split has as many labels as images, from 1 up to MNIST's own count (60,000
-    train, 10,000 test): a subset of MNIST in IDX form loads too. All four
-    headers are checked before any data is read, and memory stays at what they
+    train, 10,000 test): a subset of MNIST in IDX form loads too. A split's two
+    headers are checked before its data is read, and memory stays at what they
     declare.
     """
     directory = Path(directory)
