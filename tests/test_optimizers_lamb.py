@@ -20,6 +20,7 @@ import pytest
 
 import jaxopt_lab
 from jaxopt_lab import crosscheck
+from jaxopt_lab.equivalences import table_params
 
 STEPS = 300
 SAME_FORMULA = {np.dtype(np.float32): {"ulps": 8}, np.dtype(np.float64): {"rtol": 1e-12}}
@@ -42,7 +43,7 @@ def keras():
 
 @pytest.fixture(scope="module")
 def problem():
-    params = crosscheck.table_params()
+    params = table_params()
     return params, crosscheck.random_gradients(params, STEPS, seed=1)
 
 

@@ -22,6 +22,7 @@ import pytest
 
 import jaxopt_lab
 from jaxopt_lab import crosscheck
+from jaxopt_lab.equivalences import table_params
 
 STEPS = 300
 BOUNDS = {np.dtype(np.float32): {"ulps": 64}, np.dtype(np.float64): {"rtol": 1e-12}}
@@ -33,7 +34,7 @@ def f32(value: float) -> float:
 
 @pytest.fixture(scope="module")
 def problem():
-    params = crosscheck.table_params()
+    params = table_params()
     return params, crosscheck.random_gradients(params, STEPS, seed=1)
 
 
