@@ -113,3 +113,16 @@ def test_lamb_needs_params():
     grads = {"w": jnp.ones(2)}
     with pytest.raises(ValueError, match="pass params"):
         optimizer.update(grads, optimizer.init(grads))
+
+
+def test_on_one_flat_vector_lamb_is_another_optimizer():
+    # The trust ratio is per leaf: flattening makes it one ratio for the whole model.
+    from jaxopt_lab import flat
+
+    params = {"w": jnp.full((4, 4), 3.0), "b": jnp.full(4, 0.01)}
+    grads = {"w": jnp.ones((4, 4)), "b": jnp.ones(4)}
+    optimizer = jaxopt_lab.lamb(0.1)
+    per_leaf, _ = optimizer.update(grads, optimizer.init(params), params)
+    wrapped = flat.flatten(optimizer)
+    whole, _ = wrapped.update(grads, wrapped.init(params), params)
+    assert not np.allclose(whole["b"], per_leaf["b"], rtol=1e-2)

@@ -149,3 +149,23 @@ def test_scalar_state_is_one_number_per_leaf():
     state = jaxopt_lab.schedule_free_adamw().init(params)
     assert all(leaf.shape == () for leaf in jax.tree.leaves(state.weight_sum))
     assert state.z["w"].shape == (3, 2)
+
+
+def test_flat_path_equals_the_pytree_path():
+    # Elementwise, with per-leaf scalars that are the same in every leaf: one on a flat vector.
+    from jaxopt_lab import flat
+
+    params = {"w": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), "b": jnp.linspace(0.5, -0.5, 4)}
+    optimizer = jaxopt_lab.schedule_free_adamw(0.01, weight_decay=0.1, warmup_steps=3)
+    wrapped = flat.flatten(optimizer)
+    tree_params, tree_state = params, optimizer.init(params)
+    flat_params, flat_state = params, wrapped.init(params)
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        grads = jax.tree.map(lambda p: jnp.asarray(rng.standard_normal(p.shape), p.dtype), params)
+        updates, tree_state = optimizer.update(grads, tree_state, tree_params)
+        tree_params = optax.apply_updates(tree_params, updates)
+        updates, flat_state = wrapped.update(grads, flat_state, flat_params)
+        flat_params = optax.apply_updates(flat_params, updates)
+    for key in params:
+        np.testing.assert_allclose(flat_params[key], tree_params[key], rtol=2e-7, atol=2e-7)
