@@ -106,9 +106,10 @@ def adafactor(
     ``decay_form``: ``"lr_scaled"`` as above (torch); ``"unscaled"``: ``-
     weight_decay * p``, not scaled by any rate (optax's ``weight_decay_rate``);
     ``"lr_scaled_first"``: ``p -= lr * weight_decay * p`` as a step of its
-    own before the rest, so rms(p) sees the decayed weights (Keras). ``update`` needs params unless
-    ``multiply_by_parameter_scale=False`` and ``weight_decay=0``. ``maximize``
-    as in ``plumbing``; complex params use ``|g|**2`` (optax's ``abs_sq``).
+    own before the rest, so rms(p) sees the decayed weights (Keras).
+    ``update`` needs params unless ``multiply_by_parameter_scale=False`` and
+    ``weight_decay=0``. ``maximize`` as in ``plumbing``; complex params use
+    ``|g|**2`` (optax's ``abs_sq``).
 
     Defaults are the paper's (its Algorithm 4 with beta1 = 0: rho_t = min(1e-2,
     1/sqrt(t)), decay 0.8, eps1 1e-30 added to g**2, eps2 1e-3, d = 1), which
@@ -160,10 +161,11 @@ def adafactor(
     def rule(grad, state, param, step_size):
         if grad.size == 0:
             return jnp.zeros_like(grad), state
-        t = state.count.astype(jnp.promote_types(grad.dtype, jnp.float32)) + 1
-        beta = (1 - t ** (-decay_rate)).astype(grad.dtype)
+        real = grad.real.dtype
+        t = state.count.astype(jnp.promote_types(real, jnp.float32)) + 1
+        beta = (1 - t ** (-decay_rate)).astype(real)
         if eps1 is None:
-            eps = jnp.finfo(grad.dtype).eps if eps1_as_floor else 1e-30
+            eps = jnp.finfo(real).eps if eps1_as_floor else 1e-30
         else:
             eps = eps1
         squared = squared_magnitude(grad) if eps1_as_floor else squared_magnitude(grad) + eps

@@ -236,6 +236,7 @@ def muon(
         return 1.0
 
     def matrix_rule(grad, state, param, step_size):
+        real = grad.real.dtype
         m = state.momentum
         if momentum_form == "ema":
             m = lerp(m, grad, 1 - momentum)
@@ -245,15 +246,15 @@ def muon(
             direction = grad + momentum * m if nesterov else m
         else:
             m = (1 - momentum) * grad + momentum * m
-            correction, _ = bias_corrections(state, momentum, momentum, grad.dtype)
+            correction, _ = bias_corrections(state, momentum, momentum, real)
             if nesterov:
                 ahead = state._replace(count=state.count + 1)
-                correction_ahead, _ = bias_corrections(ahead, momentum, momentum, grad.dtype)
-                direction = momentum * (m / correction_ahead.astype(grad.dtype)) + (
-                    1 - momentum
-                ) * (grad / correction.astype(grad.dtype))
+                correction_ahead, _ = bias_corrections(ahead, momentum, momentum, real)
+                direction = momentum * (m / correction_ahead.astype(real)) + (1 - momentum) * (
+                    grad / correction.astype(real)
+                )
             else:
-                direction = m / correction.astype(grad.dtype)
+                direction = m / correction.astype(real)
         orthogonal = orthogonalize(
             direction, ns_coefficients, ns_steps, eps, eps_as_floor=eps_as_floor, dtype=ns_dtype
         )
@@ -263,22 +264,22 @@ def muon(
         return -step_size * step, state._replace(momentum=m)
 
     def adamw_rule(grad, state, param, step_size):
-        b1, b2 = adam_b1, adam_b2
-        correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype)
+        b1, b2, real = adam_b1, adam_b2, grad.real.dtype
+        correction1, correction2 = bias_corrections(state, b1, b2, real)
         m = state.momentum + (1 - b1) * (grad - state.momentum)
         v = state.second_moment + (1 - b2) * (squared_magnitude(grad) - state.second_moment)
         if adam_nesterov:
             ahead = state._replace(count=state.count + 1)
-            correction_ahead, _ = bias_corrections(ahead, b1, b2, grad.dtype)
-            first = b1 * (m / correction_ahead.astype(grad.dtype)) + (1 - b1) * (
-                grad / correction1.astype(grad.dtype)
+            correction_ahead, _ = bias_corrections(ahead, b1, b2, real)
+            first = b1 * (m / correction_ahead.astype(real)) + (1 - b1) * (
+                grad / correction1.astype(real)
             )
         else:
-            first = m / correction1.astype(grad.dtype)
+            first = m / correction1.astype(real)
         if adam_eps_hat:
-            direction = jnp.sqrt(correction2).astype(grad.dtype) * first / (jnp.sqrt(v) + adam_eps)
+            direction = jnp.sqrt(correction2).astype(real) * first / (jnp.sqrt(v) + adam_eps)
         else:
-            direction = first / (jnp.sqrt(v / correction2.astype(grad.dtype)) + adam_eps)
+            direction = first / (jnp.sqrt(v / correction2.astype(real)) + adam_eps)
         if adam_decays:
             direction = direction + adam_weight_decay * param
         if adam_learning_rate is not None:

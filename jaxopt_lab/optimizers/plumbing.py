@@ -388,7 +388,10 @@ def _initial_leaf(param: Any, value: Any, dtype: Any) -> jax.Array:
     """
     if not callable(value):
         return _like(param, value, dtype)
-    array = jnp.asarray(value(param)).astype(dtype)
+    array = jnp.asarray(value(param))
+    if jnp.iscomplexobj(array) and not jnp.issubdtype(dtype, jnp.complexfloating):
+        array = array.real  # a real field (real_fields) of a complex leaf
+    array = array.astype(dtype)
     if isinstance(param, jax.core.Tracer) and array.shape == jnp.shape(param):
         array, _ = shard_alike(array, param)
     return array

@@ -110,17 +110,18 @@ def schedule_free_adamw(
 
     def rule(grad, state, param, step_size):
         y = param
-        wide = jnp.promote_types(grad.dtype, jnp.float32)
+        real = grad.real.dtype
+        wide = jnp.promote_types(real, jnp.float32)
         t = state.count.astype(wide) + 1
         correction2 = 1 - b2**t
         v = state.second_moment + (1 - b2) * (squared_magnitude(grad) - state.second_moment)
         scale = jnp.sqrt(correction2) if eps_hat else 1
-        step = jnp.asarray(step_size * warmup(t - 1 if lagged_warmup else t) * scale, grad.dtype)
-        weight_step = jnp.asarray(step_size * warmup(t) * scale, grad.dtype)
+        step = jnp.asarray(step_size * warmup(t - 1 if lagged_warmup else t) * scale, real)
+        weight_step = jnp.asarray(step_size * warmup(t) * scale, real)
         if eps_hat:
             direction = grad / (jnp.sqrt(v) + eps)
         else:
-            direction = grad / (jnp.sqrt(v / correction2.astype(grad.dtype)) + eps)
+            direction = grad / (jnp.sqrt(v / correction2.astype(real)) + eps)
         if decay_point == "params":
             y = y - y * weight_decay * step_size
         elif decay_point == "y":
@@ -130,7 +131,7 @@ def schedule_free_adamw(
         z = state.z - step * direction
 
         max_step_size = jnp.maximum(state.max_step_size, weight_step)
-        weight = t.astype(grad.dtype) ** r * max_step_size**weight_lr_power
+        weight = t.astype(real) ** r * max_step_size**weight_lr_power
         weight_sum = state.weight_sum + weight
         c = jnp.where(weight_sum > 0, weight / jnp.where(weight_sum > 0, weight_sum, 1), 0)
         x = (y - (1 - b1) * state.z) / b1
