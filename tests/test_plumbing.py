@@ -97,7 +97,8 @@ SHARDING_SCRIPT = textwrap.dedent(
             if tree is None or field == "structure":
                 continue
             for key in params:
-                yield tree[key], params[key]
+                if tree[key].shape == params[key].shape:  # not a per-leaf scalar (NAdam)
+                    yield tree[key], params[key]
 
     for name, make in sorted(jaxopt_lab.OPTIMIZERS.items()):
         optimizer = make(**({} if name == "rprop" else {"weight_decay": 0.01}))
