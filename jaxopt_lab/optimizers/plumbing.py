@@ -49,15 +49,18 @@ so a rule never sees them (and every rule written later gets them for free):
     (:func:`squared_magnitude`; the fields that hold such squares, declared as
     ``real_fields``, are real arrays). ``"torch"``: each complex number is two
     reals (``torch.view_as_real``): the rule runs on a real view with a
-    trailing axis of 2, and every state field is stored complex, like the
-    param. A rule that is not defined on complex numbers (a sign, a
-    comparison) declares ``complex_rule=False``: complex params are then
-    accepted only with ``complex_convention="torch"``.
+    trailing axis of 2, and every state field shaped like the param is stored
+    complex, like the param, each of its two reals starting at the field's
+    initial value (torch: ``full_like(p, complex(v, v))``); a field shaped by a
+    function (a per-leaf scalar) stays real. A rule that is not defined on
+    complex numbers (a sign, a comparison) declares ``complex_rule=False``:
+    complex params are then accepted only with ``complex_convention="torch"``.
 
 Validation
 ----------
 :func:`hyperparameters` checks, when an optimizer is built, that each declared
-hyperparameter is a real number (not a string or a bool), a scalar (not a
+hyperparameter is a real number (not a string or a bool; ``None`` only where
+the default or the annotation allows it), a scalar (not a
 multi-element array that would broadcast silently), and finite; a schedule is
 called once with count 0 (where it can be called concretely) and must return
 such a number. When ``init`` sees the params, each concrete value is cast to
