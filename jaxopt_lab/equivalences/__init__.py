@@ -26,14 +26,23 @@ The rows live in one module per optimizer family beside this one (``sgd.py``,
     library's convention. A row that rounds differently by design sets
     ``ulps_per_step`` and says why in its note; a row whose library cannot be
     matched (or is wrong) sets ``agrees=False`` and says why: its verdict is
-    "differ (documented)", with the measured distance.
+    "differ (documented)", with the measured distance. Rarer needs have a
+    field each (see :class:`Equivalence`): ``param_shapes`` (torch's Muon
+    takes only matrices), ``float64_ulps_per_step`` (a library that computes
+    part of a float64 step in float32), ``differs_above`` (a library followed
+    only to its own rounding, torch's bfloat16 Muon), ``perturbations`` (the
+    optimizer's own knobs for the sensitivity test) and ``blind_to`` (a
+    generic perturbation the row cannot resolve, with the reason in the note).
 ``COUNTERPARTS``
     for each lab optimizer of the family, each library's counterpart:
     ``"module.Name"`` where the library has it, :class:`Missing` (with where
     it would be) where it does not. The coverage test reads it.
 
 Any module in this package other than ``table`` is a family: a new file is
-picked up without an edit here. The machinery (tolerances, building both
+picked up without an edit here. After adding rows, regenerate the README's
+table and its "In short" list from ``jaxopt-lab check`` (a test checks that
+every row is there), and give each row a measured bound: the flat one, or
+``ulps_per_step`` with the measured growth in its note. The machinery (tolerances, building both
 sides, judging, selecting, rendering) is in :mod:`jaxopt_lab.equivalences.table`.
 """
 

@@ -19,9 +19,10 @@ coupled or decoupled ``weight_decay``, ``complex_convention``) live once, in
 ``plumbing`` module docstring describes them.
 
 One module per family: ``sgd`` (SGD, momentum, Nesterov), ``adaptive``
-(AdaGrad, RMSprop), ``adam`` (Adam, AdamW), ``adafactor``, ``lion``, ``lamb``,
-``muon``, ``schedule_free`` (schedule-free AdamW); ``plumbing`` holds what
-they share.
+(AdaGrad, RMSprop, Adadelta), ``adam`` (Adam, AdamW, AMSGrad, Adamax),
+``nadam`` (NAdam, NAdamW), ``radam``, ``rprop``, ``adafactor``, ``lion``,
+``lamb``, ``muon``, ``schedule_free`` (schedule-free AdamW); ``plumbing``
+holds what they share.
 
 The defaults and formulas are those of the NumPy tutorial this lab starts from
 (``jaxopt_lab.reference``): eps = 1e-7 outside the square root, RMSprop decay
@@ -43,11 +44,27 @@ from collections.abc import Callable
 import optax
 
 from jaxopt_lab.optimizers.adafactor import AdafactorState, adafactor
-from jaxopt_lab.optimizers.adam import AdamState, adam, adamw
-from jaxopt_lab.optimizers.adaptive import AdagradState, RmspropState, adagrad, rmsprop
+from jaxopt_lab.optimizers.adam import (
+    AdamaxState,
+    AdamState,
+    AmsgradState,
+    adam,
+    adamax,
+    adamw,
+    amsgrad,
+)
+from jaxopt_lab.optimizers.adaptive import (
+    AdadeltaState,
+    AdagradState,
+    RmspropState,
+    adadelta,
+    adagrad,
+    rmsprop,
+)
 from jaxopt_lab.optimizers.lamb import LambState, lamb
 from jaxopt_lab.optimizers.lion import LionState, lion
 from jaxopt_lab.optimizers.muon import MuonState, muon, orthogonalize
+from jaxopt_lab.optimizers.nadam import NadamState, nadam, nadamw
 from jaxopt_lab.optimizers.plumbing import (
     COMPLEX_CONVENTIONS,
     ScalarOrSchedule,
@@ -59,6 +76,8 @@ from jaxopt_lab.optimizers.plumbing import (
     hyperparameters,
     squared_magnitude,
 )
+from jaxopt_lab.optimizers.radam import radam
+from jaxopt_lab.optimizers.rprop import RpropState, rprop
 from jaxopt_lab.optimizers.schedule_free import (
     ScheduleFreeState,
     schedule_free_adamw,
@@ -72,8 +91,15 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "nesterov": nesterov,
     "adagrad": adagrad,
     "rmsprop": rmsprop,
+    "adadelta": adadelta,
     "adam": adam,
     "adamw": adamw,
+    "amsgrad": amsgrad,
+    "adamax": adamax,
+    "nadam": nadam,
+    "nadamw": nadamw,
+    "radam": radam,
+    "rprop": rprop,
     "adafactor": adafactor,
     "lion": lion,
     "lamb": lamb,
@@ -85,22 +111,30 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
 __all__ = [
     "COMPLEX_CONVENTIONS",
     "OPTIMIZERS",
+    "AdadeltaState",
     "AdafactorState",
     "AdagradState",
     "AdamState",
+    "AdamaxState",
+    "AmsgradState",
     "LambState",
     "LionState",
     "MomentumState",
     "MuonState",
+    "NadamState",
     "RmspropState",
-    "Schedule",
+    "RpropState",
     "ScalarOrSchedule",
+    "Schedule",
     "ScheduleFreeState",
     "SgdState",
+    "adadelta",
     "adafactor",
     "adagrad",
     "adam",
+    "adamax",
     "adamw",
+    "amsgrad",
     "apply_updates",
     "check_eps",
     "check_hyperparameter",
@@ -110,9 +144,13 @@ __all__ = [
     "lion",
     "momentum",
     "muon",
+    "nadam",
+    "nadamw",
     "nesterov",
     "orthogonalize",
+    "radam",
     "rmsprop",
+    "rprop",
     "schedule_free_adamw",
     "schedule_free_eval_params",
     "sgd",

@@ -49,15 +49,18 @@ so a rule never sees them (and every rule written later gets them for free):
     (:func:`squared_magnitude`; the fields that hold such squares, declared as
     ``real_fields``, are real arrays). ``"torch"``: each complex number is two
     reals (``torch.view_as_real``): the rule runs on a real view with a
-    trailing axis of 2, and every state field is stored complex, like the
-    param. A rule that is not defined on complex numbers (a sign, a
-    comparison) declares ``complex_rule=False``: complex params are then
-    accepted only with ``complex_convention="torch"``.
+    trailing axis of 2, and every state field shaped like the param is stored
+    complex, like the param, each of its two reals starting at the field's
+    initial value (torch: ``full_like(p, complex(v, v))``); a field shaped by a
+    function (a per-leaf scalar) stays real. A rule that is not defined on
+    complex numbers (a sign, a comparison) declares ``complex_rule=False``:
+    complex params are then accepted only with ``complex_convention="torch"``.
 
 Validation
 ----------
 :func:`hyperparameters` checks, when an optimizer is built, that each declared
-hyperparameter is a real number (not a string or a bool), a scalar (not a
+hyperparameter is a real number (not a string or a bool; ``None`` only where
+the default or the annotation allows it), a scalar (not a
 multi-element array that would broadcast silently), and finite; a schedule is
 called once with count 0 (where it can be called concretely) and must return
 such a number. When ``init`` sees the params, each concrete value is cast to
@@ -114,6 +117,11 @@ def squared_magnitude(x: jax.Array) -> jax.Array:
 
 def _is_concrete(value: Any) -> bool:
     return not isinstance(value, jax.core.Tracer)
+
+
+def is_concrete(value: Any) -> bool:
+    """True for a value known when the optimizer is built (not a ``jit``/``vmap`` tracer)."""
+    return _is_concrete(value)
 
 
 def check_hyperparameter(
@@ -482,7 +490,10 @@ def elementwise_optimizer(
 
     def field_dtype(field: str, param: Any) -> np.dtype:
         dtype = _working_dtype(_leaf_dtype(param), state_dtype)
-        if field in real_fields and not torch_convention:
+        # Real fields are real in the optax convention; in torch's, a field like
+        # the param is complex (viewed as pairs), one shaped by a function (a
+        # per-leaf scalar) stays real.
+        if field in real_fields and (not torch_convention or callable(initial_values[field])):
             return _real_dtype(dtype)
         return dtype
 
@@ -501,13 +512,17 @@ def elementwise_optimizer(
     def init(params):
         _check_inexact_leaves(params, "params")
         check_complex(params)
+        def initial(param, field, value):
+            dtype = field_dtype(field, param)
+            if torch_convention and jnp.issubdtype(dtype, jnp.complexfloating):
+                # Two reals each starting at the value (torch: full_like(p, complex(v, v))).
+                value = value if callable(value) else value * (1 + 1j)
+            return _initial_leaf(param, value, dtype)
+
         moments = {
             field: None
             if value is None
-            else jax.tree.map(
-                lambda p, field=field, value=value: _initial_leaf(p, value, field_dtype(field, p)),
-                params,
-            )
+            else jax.tree.map(lambda p, field=field, value=value: initial(p, field, value), params)
             for field, value in initial_values.items()
         }
         extra = {"structure": _skeleton(params)} if keeps_structure else {}
@@ -564,8 +579,9 @@ def elementwise_optimizer(
             if as_pairs:  # torch: each complex number is two reals
                 rule_grad = _real_view(grad)
                 rule_param = None if param is None else _real_view(param)
+                paired = {field for field, moment in moments.items() if jnp.iscomplexobj(moment)}
                 moments = {
-                    field: _real_view(moment.astype(compute_dtype))
+                    field: _real_view(moment.astype(compute_dtype)) if field in paired else moment
                     for field, moment in moments.items()
                 }
             leaf_state = state._replace(count=count, **moments)
@@ -577,7 +593,7 @@ def elementwise_optimizer(
             update_leaves.append(update.astype(output_dtype))
             for field in fields:
                 moment = getattr(new_leaf_state, field)
-                if as_pairs:
+                if as_pairs and field in paired:
                     moment = _complex_view(moment)
                 new_moment_leaves[field].append(moment.astype(moment_leaves[field][index].dtype))
 
@@ -630,6 +646,11 @@ def one_minus_power(base: Any, exponent: jax.Array) -> jax.Array:
 # --------------------------------------------------------------------------- declarations
 
 
+def _optional(parameter: inspect.Parameter) -> bool:
+    """An argument that defaults to ``None``, or is annotated ``... | None``, may be ``None``."""
+    return parameter.default is None or "None" in str(parameter.annotation)
+
+
 def _schedulable(parameter: inspect.Parameter) -> bool:
     """An argument annotated ``ScalarOrSchedule`` (or ``Schedule``) may be a function."""
     return "Schedule" in str(parameter.annotation)
@@ -646,7 +667,7 @@ def hyperparameters(*names: str) -> Callable[[Callable], Callable]:
 
     Every call of the decorated optimizer validates the declared arguments
     (see the module docstring): a real, finite scalar (``None`` where that is
-    the default), or a schedule where the argument is annotated
+    the default or the annotation allows it), or a schedule where the argument is annotated
     ``ScalarOrSchedule``; and its ``init`` rejects a value that is not finite
     in the working dtype of a leaf.
     """
@@ -665,7 +686,7 @@ def hyperparameters(*names: str) -> Callable[[Callable], Callable]:
             values = {}
             for name in names:
                 value = bound.arguments[name]
-                if value is None and parameters[name].default is None:
+                if value is None and _optional(parameters[name]):
                     continue
                 values[name] = _check_number(
                     name, value, schedulable=_schedulable(parameters[name])
