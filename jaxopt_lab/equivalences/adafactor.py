@@ -23,8 +23,9 @@ _OPTAX = (
     "optax has no relative step and factors only leaves whose two largest dims are >= 128 "
     "(min_dim_size_to_factor; the (8, 16) kernel is not). Its default learning_rate=None is "
     "a step of rms(p) per step (lr = 1 here): on these gradients the params overflow float32 "
-    "at step 129 (identical until then, within 3 ulps); 1e-2 is torch's and the paper's cap. optax computes the decay 1 − t^−0.8 "
-    "in float32 even for float64 params (factorized._decay_rate_pow)"
+    "at step 129 (identical until then, within 3 ulps); 1e-2 is torch's and the paper's cap. "
+    "optax computes the decay 1 − t^−0.8 in float32 even for float64 params "
+    "(factorized._decay_rate_pow)"
 )
 _TORCH = (
     "torch floors instead of adding eps₁ (max(V, eps₁²), eps₁ the dtype's machine epsilon): "
