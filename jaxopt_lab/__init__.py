@@ -19,7 +19,8 @@ from jaxopt_lab.optimizers import (
     sgd,
 )
 from jaxopt_lab.problems import PROBLEMS, Problem, as_problem
-from jaxopt_lab.sweep import SweepResult, hyperparameter_names, sweep, trajectory
+from jaxopt_lab.grid import hyperparameter_names
+from jaxopt_lab.two_d import SweepResult, sweep, sweep_to_file, trajectory
 
 __all__ = [
     "MnistData",
@@ -48,5 +49,6 @@ __all__ = [
     "rmsprop",
     "sgd",
     "sweep",
+    "sweep_to_file",
     "trajectory",
 ]

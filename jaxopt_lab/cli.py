@@ -173,7 +173,7 @@ def run_trajectories(args) -> int:
 
     from jaxopt_lab.optimizers import OPTIMIZERS
     from jaxopt_lab.plots import plot_trajectories
-    from jaxopt_lab.sweep import trajectory
+    from jaxopt_lab.two_d import trajectory
 
     parser = args.parser
     problem = _problem_from_args(parser, args.problem)
@@ -289,7 +289,8 @@ def run_sweep(args) -> int:
 
     from jaxopt_lab.optimizers import OPTIMIZERS
     from jaxopt_lab.plots import plot_sweep
-    from jaxopt_lab.sweep import hyperparameter_names, sweep
+    from jaxopt_lab.grid import hyperparameter_names
+    from jaxopt_lab.two_d import sweep
 
     parser = args.parser
     problem = _problem_from_args(parser, args.problem)
@@ -761,7 +762,7 @@ def _demo_two_d(out_dir: Path) -> list[str]:
     from jaxopt_lab.optimizers import OPTIMIZERS
     from jaxopt_lab.plots import display_name, plot_sweep, plot_trajectories
     from jaxopt_lab.problems import PROBLEMS
-    from jaxopt_lab.sweep import sweep, trajectory
+    from jaxopt_lab.two_d import sweep, trajectory
 
     problem, steps = PROBLEMS["seed_bowl"], 30
     names = SEED_OPTIMIZERS.split(",")

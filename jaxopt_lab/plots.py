@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from jaxopt_lab.problems import Function2D, Problem, as_problem
-from jaxopt_lab.sweep import SweepResult
+from jaxopt_lab.two_d import SweepResult
 
 
 def _save(figure: Figure, path: str | Path | None) -> Figure:
@@ -374,7 +374,7 @@ def plot_sweep(
     of diverged runs grey, the best cell starred.
 
     Args:
-      results: a :class:`~jaxopt_lab.sweep.SweepResult` or ``{label: result}``,
+      results: a :class:`~jaxopt_lab.two_d.SweepResult` or ``{label: result}``,
         all over grids with the same axis names.
       path: where to save the PNG (optional).
       title: the figure's title.

@@ -11,7 +11,7 @@ import pytest
 
 import jaxopt_lab
 from jaxopt_lab.plots import plot_sweep, plot_trajectories
-from jaxopt_lab.sweep import sweep, trajectory
+from jaxopt_lab.two_d import sweep, trajectory
 
 
 def test_trajectory_figure_has_one_panel_per_optimizer_with_its_path(tmp_path):
@@ -93,7 +93,7 @@ def test_plot_sweep_rejects_three_axes_and_mixed_grids():
 
 
 def test_zero_losses_stay_on_a_log_axis_drawn_at_a_floor():
-    from jaxopt_lab.sweep import SweepResult
+    from jaxopt_lab.two_d import SweepResult
 
     result = SweepResult(
         axes={"learning_rate": np.array([0.1, 1.0, 10.0])},

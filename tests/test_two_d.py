@@ -17,7 +17,8 @@ import pytest
 
 import jaxopt_lab
 from jaxopt_lab import reference
-from jaxopt_lab.sweep import DIVERGENCE_FACTOR, SweepResult, hyperparameter_names, sweep, trajectory
+from jaxopt_lab.grid import hyperparameter_names
+from jaxopt_lab.two_d import DIVERGENCE_FACTOR, SweepResult, sweep, trajectory
 
 SEED_SETTINGS = {"sgd": 0.95, "momentum": 0.1, "adagrad": 1.5, "adam": 0.3}
 REPO = Path(__file__).resolve().parents[1]
@@ -147,7 +148,7 @@ def test_chunked_sweep_equals_the_single_chunk_sweep():
 
 def test_blocked_sweep_equals_one_trajectory_per_point(x64, monkeypatch):
     # Blocks of 4 points: 10 points run as two blocks inside lax.map plus a remainder.
-    monkeypatch.setattr(importlib.import_module("jaxopt_lab.sweep"), "CPU_BLOCK_POINTS", 4)
+    monkeypatch.setattr(importlib.import_module("jaxopt_lab.two_d"), "CPU_BLOCK_POINTS", 4)
     learning_rates = np.geomspace(1e-3, 1.0, 10)
     result = sweep("momentum", {"learning_rate": learning_rates}, "rosenbrock", steps=15)
     for index, learning_rate in enumerate(learning_rates):
@@ -195,10 +196,10 @@ SHARDED_SCRIPT = textwrap.dedent(
     """
     import importlib, json, sys
     import jax, numpy as np
-    from jaxopt_lab.sweep import sweep
+    from jaxopt_lab.two_d import sweep
 
     # Blocks of 2 points: 3 points per device run as a block and a remainder.
-    importlib.import_module("jaxopt_lab.sweep").CPU_BLOCK_POINTS = 2
+    importlib.import_module("jaxopt_lab.two_d").CPU_BLOCK_POINTS = 2
 
     assert jax.device_count() == 4, jax.devices()
     report = {}
