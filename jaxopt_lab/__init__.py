@@ -2,6 +2,7 @@
 
 from jaxopt_lab import checkpoint, data, flat, mnist
 from jaxopt_lab.data import MnistData, load_mnist
+from jaxopt_lab.grid import hyperparameter_names
 from jaxopt_lab.optimizers import (
     OPTIMIZERS,
     AdagradState,
@@ -19,7 +20,6 @@ from jaxopt_lab.optimizers import (
     sgd,
 )
 from jaxopt_lab.problems import PROBLEMS, Problem, as_problem
-from jaxopt_lab.grid import hyperparameter_names
 from jaxopt_lab.two_d import SweepResult, sweep, sweep_to_file, trajectory
 
 __all__ = [

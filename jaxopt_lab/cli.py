@@ -287,9 +287,9 @@ def run_sweep(args) -> int:
     import json
     from pathlib import Path
 
+    from jaxopt_lab.grid import hyperparameter_names
     from jaxopt_lab.optimizers import OPTIMIZERS
     from jaxopt_lab.plots import plot_sweep
-    from jaxopt_lab.grid import hyperparameter_names
     from jaxopt_lab.two_d import sweep
 
     parser = args.parser
@@ -699,13 +699,14 @@ def run_mnist_sweep(args) -> int:
     try:
         result = sweep(
             OPTIMIZERS[args.optimizer],
-            args.learning_rates,
-            args.seeds,
+            {"learning_rate": args.learning_rates},
             data,
             args.iterations,
             args.batch_size,
+            seeds=args.seeds,
             sizes=sizes,
         )
+
     except ValueError as error:
         print(f"jaxopt-lab mnist-sweep: error: {error}", file=sys.stderr)
         return 2
@@ -715,7 +716,7 @@ def run_mnist_sweep(args) -> int:
         "iterations": args.iterations,
         "batch_size": args.batch_size,
         "sizes": list(sizes),
-        "learning_rates": result.learning_rates.tolist(),
+        "learning_rates": result.axes["learning_rate"].tolist(),
         "seeds": result.seeds.tolist(),
         "final_loss": [[_json_number(v) for v in row] for row in result.final_loss],
         "test_accuracy": [[_json_number(v) for v in row] for row in result.test_accuracy],
@@ -726,7 +727,7 @@ def run_mnist_sweep(args) -> int:
     }
     (args.out / "sweep.json").write_text(json.dumps(summary, indent=1) + "\n")
     figure = plot_mnist_sweep(
-        result.learning_rates,
+        result.axes["learning_rate"],
         result.final_loss,
         label=args.optimizer,
         title=f"{display_name(args.optimizer)} on MNIST, {args.iterations} iterations",
@@ -734,7 +735,7 @@ def run_mnist_sweep(args) -> int:
     figure.savefig(args.out / "sweep.png", dpi=120)
     print("| learning rate | final train loss (mean over seeds) | test accuracy (mean) |")
     print("|---:|---:|---:|")
-    for index, learning_rate in enumerate(result.learning_rates):
+    for index, learning_rate in enumerate(result.axes["learning_rate"]):
         print(
             f"| {learning_rate:.3g} | {np.mean(result.final_loss[index]):.4f} "
             f"| {np.mean(result.test_accuracy[index]):.4f} |"

@@ -35,6 +35,7 @@ import functools
 import inspect
 import math
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -252,9 +253,11 @@ class GridMap:
         device count); default :func:`default_chunk_size` of ``bytes_per_point``.
       bytes_per_point: a generous estimate of one point's working memory.
       block: on a CPU, points vmapped at once inside the program (``None``: all).
+      precompile: compile ahead of the first chunk and time it (``compile_seconds``);
+        otherwise jit's own cache compiles on first use, and reuses across maps.
 
     Attributes: ``shape`` (the grid's), ``point_count``, ``device_count``,
-    ``chunk_size`` (the one used), ``chunk_count``.
+    ``chunk_size`` (the one used), ``chunk_count``, ``compile_seconds``.
     """
 
     def __init__(
@@ -266,6 +269,7 @@ class GridMap:
         chunk_size: int | None = None,
         bytes_per_point: int = 1024,
         block: int | None = None,
+        precompile: bool = False,
     ):
         self.point_function = point_function
         self.axes = {name: np.asarray(values) for name, values in axes.items()}
@@ -283,6 +287,8 @@ class GridMap:
         self.chunk_size = -(-chunk // self.device_count) * self.device_count
         self.chunk_count = -(-self.point_count // self.chunk_size)
         self.block = block
+        self.precompile = precompile
+        self.compile_seconds = 0.0
 
     def points(self, first: int, count: int) -> dict[str, np.ndarray]:
         """The hyperparameters of points ``first .. first + count - 1`` (C order), padded
@@ -321,6 +327,10 @@ class GridMap:
                 points = self.points(first, self.chunk_size)
                 if point_sharding is not None:
                     points = {name: _put(v, point_sharding) for name, v in points.items()}
+                if self.precompile and first == 0:
+                    begin = time.perf_counter()
+                    program = program.lower(points, *replicated).compile()
+                    self.compile_seconds = time.perf_counter() - begin
                 output = program(points, *replicated)
                 if pending is not None:
                     yield fetch(*pending)

@@ -16,15 +16,20 @@ each iteration's batch from ``fold_in(batch_key, iteration)``: the same seed
 gives the same numbers bit for bit, and a run resumed from a saved
 :class:`CompareCarry` continues exactly where it stopped.
 
-:func:`sweep` trains learning rates x seeds networks of one optimizer at once
-(``vmap``), sharded over devices where there are several (``shard_map``).
+:func:`sweep` trains a network for every point of a hyperparameter grid x seeds
+at once (``vmap``), sharded over devices and hosts by :class:`jaxopt_lab.grid.GridMap`.
+
+Seeds are integers in [0, 2**32): ``jax.random.key`` keeps 32 bits of a seed,
+so 2**32 would train the same network as 0, and -1 the same as 2**32 - 1;
+both are refused.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -32,9 +37,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import lax
-from jax.sharding import Mesh, PartitionSpec
 
 from jaxopt_lab.data import MnistData
+from jaxopt_lab.grid import GridMap, as_make_optimizer, grid_axes
 
 DEFAULT_SIZES = (784, 100, 100, 100, 100, 10)
 """The seed's network: 784 inputs, four hidden layers of 100, 10 classes."""
@@ -187,7 +192,72 @@ def first_nonfinite(losses: np.ndarray, names: Sequence[str]) -> dict[str, int]:
 def _check_positive(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value > np.iinfo(np.int32).max:  # iterations are counted in int32
+        raise ValueError(f"{name} must be at most 2**31 - 1, got {value!r}")
     return int(value)
+
+
+MAX_SEED = 2**32 - 1
+"""Seeds are integers in [0, MAX_SEED]: ``jax.random.key`` keeps 32 bits of a seed."""
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` as an int, or ``ValueError`` if it is not an integer in [0, 2**32)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ValueError(f"{name} must be an integer in [0, 2**32), got {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(
+            f"{name} must be in [0, 2**32), got {seed}: a random key keeps 32 bits, so "
+            "larger or negative seeds would repeat other seeds' networks"
+        )
+    return int(seed)
+
+
+def _check_sizes(sizes: Any) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(size) for size in sizes)
+    except (TypeError, ValueError):
+        raise ValueError(f"sizes must be a sequence of layer sizes, got {sizes!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"sizes must be at least two positive layer sizes, got {sizes}")
+    return sizes
+
+
+def _check_data(data: Any, sizes: tuple[int, ...], dtype: Any) -> tuple[np.ndarray, ...]:
+    """The four arrays of ``data`` (images in ``dtype``, labels int32), checked as the file
+    loader checks its files: as many labels as images, labels in ``0 .. sizes[-1] - 1``,
+    images ``(n, sizes[0])`` and finite, at least one training and one test example."""
+    if not all(hasattr(data, field) for field in MnistData._fields):
+        raise TypeError(f"data must be an MnistData (or have its four fields), got {data!r}")
+    classes = sizes[-1]
+    arrays = []
+    for split in ("train", "test"):
+        images = np.asarray(getattr(data, f"{split}_images"))
+        labels = np.asarray(getattr(data, f"{split}_labels"))
+        where = f"data.{split}_images"
+        if images.ndim != 2 or images.shape[1] != sizes[0]:
+            raise ValueError(
+                f"{where} has shape {images.shape}; sizes[0] = {sizes[0]} needs (n, {sizes[0]})"
+            )
+        if len(images) == 0:
+            raise ValueError(f"{where} is empty: at least one example is needed")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise ValueError(
+                f"data.{split}_labels has shape {labels.shape}; {where} has {len(images)} "
+                f"images, so ({len(images)},) is needed"
+            )
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"data.{split}_labels must be integers, got dtype {labels.dtype}")
+        if labels.min() < 0 or labels.max() >= classes:
+            bad = labels.min() if labels.min() < 0 else labels.max()
+            raise ValueError(
+                f"data.{split}_labels holds {int(bad)}, outside 0..{classes - 1} "
+                f"(the network has {classes} classes)"
+            )
+        if not np.issubdtype(images.dtype, np.number) or not np.all(np.isfinite(images)):
+            raise ValueError(f"{where} must hold finite numbers")
+        arrays += [images.astype(np.dtype(dtype), copy=False), labels.astype(np.int32)]
+    return tuple(arrays)
 
 
 def _check_optimizers(optimizers: Any) -> tuple[tuple[str, ...], tuple]:
@@ -291,17 +361,15 @@ def compare(
     iterations = _check_positive("iterations", iterations)
     batch_size = _check_positive("batch_size", batch_size)
     chunk_size = _check_positive("chunk_size", chunk_size)
-    train_images = jnp.asarray(data.train_images, dtype)
-    train_labels = jnp.asarray(data.train_labels, jnp.int32)
-    if train_images.ndim != 2 or train_images.shape[1] != sizes[0]:
-        raise ValueError(
-            f"data.train_images has shape {train_images.shape}; sizes[0] = {sizes[0]} "
-            "needs (n, sizes[0])"
-        )
+    seed = check_seed(seed)
+    sizes = _check_sizes(sizes)
+    train_images, train_labels, test_images, test_labels = map(
+        jnp.asarray, _check_data(data, sizes, dtype)
+    )
     if start is None:
         carry = initial_carry(optimizers, iterations, seed, sizes=sizes, dtype=dtype)
     else:
-        carry = _check_carry(start, len(names), iterations)
+        carry = _check_carry(start, optimizers, iterations, seed, sizes, dtype)
     _, batch_key = seed_keys(seed)
 
     params, states = carry.params, carry.states
@@ -328,8 +396,6 @@ def compare(
             on_chunk(carry)
 
     diverged = first_nonfinite(losses, names)
-    test_images = jnp.asarray(data.test_images, dtype)
-    test_labels = jnp.asarray(data.test_labels, jnp.int32)
     evaluate = jax.jit(accuracy)
     test_accuracy = np.array(
         [
@@ -348,17 +414,42 @@ def compare(
     )
 
 
-def _check_carry(carry: Any, n_optimizers: int, iterations: int) -> CompareCarry:
+def _check_carry(carry: Any, optimizers: dict, iterations: int, seed: int, sizes, dtype) -> Any:
+    """``carry`` if it has exactly the structure, shapes and dtypes of this run's carry.
+
+    A carry saved from other optimizers (another state structure), another
+    network or another iteration count is refused, naming the first difference.
+    """
     if not isinstance(carry, CompareCarry):
-        carry = CompareCarry(*carry)
+        try:
+            carry = CompareCarry(*carry)
+        except TypeError:
+            raise ValueError(f"start must be a CompareCarry, got {type(carry).__name__}") from None
+    n_optimizers = len(optimizers)
     losses_shape = np.shape(carry.losses)
     if losses_shape != (n_optimizers, iterations):
         raise ValueError(
             f"start.losses has shape {losses_shape}, expected {(n_optimizers, iterations)} "
             "(the same optimizers and iterations as the run it was saved from)"
         )
-    if len(carry.params) != n_optimizers or len(carry.states) != n_optimizers:
-        raise ValueError(f"start holds {len(carry.params)} networks, expected {n_optimizers}")
+    expected = jax.eval_shape(
+        lambda: initial_carry(optimizers, iterations, seed, sizes=sizes, dtype=dtype)
+    )
+    got_leaves, got_structure = jax.tree_util.tree_flatten_with_path(carry)
+    want_leaves, want_structure = jax.tree_util.tree_flatten_with_path(expected)
+    if got_structure != want_structure:
+        raise ValueError(
+            "start does not have the structure of this run's carry (saved from other "
+            f"optimizers or another network?)\n  start: {got_structure}\n  "
+            f"expected: {want_structure}"
+        )
+    for (path, got), (_, want) in zip(got_leaves, want_leaves, strict=True):
+        got_dtype = np.dtype(getattr(got, "dtype", None) or np.result_type(got))
+        if np.shape(got) != want.shape or got_dtype != want.dtype:
+            raise ValueError(
+                f"start{jax.tree_util.keystr(path)} has shape {np.shape(got)} and dtype "
+                f"{got_dtype}; this run needs {want.shape} {want.dtype}"
+            )
     if not 0 <= int(carry.iteration) <= iterations:
         raise ValueError(f"start.iteration = {int(carry.iteration)} outside [0, {iterations}]")
     return carry
@@ -368,66 +459,36 @@ def _check_carry(carry: Any, n_optimizers: int, iterations: int) -> CompareCarry
 
 
 class MnistSweepResult(NamedTuple):
-    """What :func:`sweep` returns; arrays carry the grid axes ``(learning_rate, seed)``.
+    """What :func:`sweep` returns; arrays carry the grid's axes, then the seed's.
 
-    ``losses[learning_rate, seed, iteration]``: train loss after each update.
-    ``final_loss[learning_rate, seed]``: mean of the last ``final_window``
-    losses. ``test_accuracy[learning_rate, seed]``: after the last iteration.
+    ``axes``: each swept hyperparameter's values, then ``"seed"``: the grid is
+    their full product. ``losses[*axes, iteration]``: train loss after each
+    update. ``final_loss[*axes]``: mean of the last ``final_window`` losses.
+    ``test_accuracy[*axes]``: after the last iteration.
     """
 
-    learning_rates: np.ndarray
-    seeds: np.ndarray
+    axes: dict[str, np.ndarray]
     losses: np.ndarray
     final_loss: np.ndarray
     test_accuracy: np.ndarray
     compile_seconds: float
     run_seconds: float
     device_count: int
+    chunk_count: int = 1
+
+    @property
+    def seeds(self) -> np.ndarray:
+        return self.axes["seed"]
 
 
-def sweep(
-    make_optimizer: Callable[[jax.Array], optax.GradientTransformation],
-    learning_rates: Sequence[float] | np.ndarray,
-    seeds: Sequence[int] | np.ndarray,
-    data: MnistData,
-    iterations: int = 500,
-    batch_size: int = 128,
-    *,
-    sizes: Sequence[int] = DEFAULT_SIZES,
-    dtype: Any = jnp.float32,
-    final_window: int = 100,
-    devices: Sequence[jax.Device] | None = None,
-) -> MnistSweepResult:
-    """Train ``len(learning_rates) * len(seeds)`` networks at once; losses and accuracies.
+@functools.lru_cache(maxsize=64)
+def _sweep_point_function(make_optimizer, sizes, dtype, iterations, batch_size):
+    """One network of the sweep: ``(losses, test accuracy)`` of a grid point."""
 
-    Point ``(learning_rate, seed)`` is exactly the network that
-    ``compare({"x": make_optimizer(learning_rate)}, data, iterations,
-    batch_size, seed)`` trains (same initial weights, same batches), up to
-    float rounding of the batched matrix products. ``make_optimizer`` receives
-    the learning rate as a traced scalar (``vmap``), e.g. ``jaxopt_lab.adam``.
-
-    The points are split over ``devices`` (default: all of ``jax.devices()``)
-    with ``shard_map`` when there are several; each device trains its share
-    with ``vmap``, with no communication.
-    """
-    iterations = _check_positive("iterations", iterations)
-    batch_size = _check_positive("batch_size", batch_size)
-    final_window = _check_positive("final_window", final_window)
-    learning_rates = np.asarray(learning_rates, np.float32).reshape(-1)
-    seeds = np.asarray(seeds).reshape(-1)
-    if learning_rates.size == 0 or seeds.size == 0:
-        raise ValueError("learning_rates and seeds must each hold at least one value")
-    if not np.all(np.isfinite(learning_rates)) or np.any(learning_rates < 0):
-        raise ValueError(f"learning_rates must be finite and >= 0, got {learning_rates}")
-    if not np.issubdtype(seeds.dtype, np.integer):
-        raise ValueError(f"seeds must be integers, got {seeds!r}")
-    devices = list(jax.devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("devices must name at least one device")
-
-    def train_one(learning_rate, seed, train_images, train_labels, test_images, test_labels):
-        optimizer = make_optimizer(learning_rate)
-        init_key, batch_key = seed_keys(seed)
+    def train_one(point, train_images, train_labels, test_images, test_labels):
+        point = dict(point)
+        init_key, batch_key = seed_keys(point.pop("seed"))
+        optimizer = make_optimizer(**point)
         params = init_mlp(init_key, sizes, dtype)
 
         def body(carry, iteration):
@@ -443,52 +504,75 @@ def sweep(
         )
         return losses, accuracy(params, test_images, test_labels).astype(jnp.float32)
 
-    grid_lr, grid_seed = np.meshgrid(learning_rates, seeds, indexing="ij")
-    point_lr, point_seed = grid_lr.reshape(-1), grid_seed.reshape(-1).astype(np.int32)
-    n_points = point_lr.size
-    batched = jax.vmap(train_one, in_axes=(0, 0, None, None, None, None))
-    if len(devices) > 1:
-        padded = math.ceil(n_points / len(devices)) * len(devices)
-        point_lr = np.pad(point_lr, (0, padded - n_points), mode="edge")
-        point_seed = np.pad(point_seed, (0, padded - n_points), mode="edge")
-        mesh = Mesh(np.asarray(devices), ("points",))
-        points, replicated = PartitionSpec("points"), PartitionSpec()
-        batched = jax.shard_map(
-            batched,
-            mesh=mesh,
-            in_specs=(points, points, replicated, replicated, replicated, replicated),
-            out_specs=(points, points),
-            # No collectives inside; optimizer states start as unvarying zeros and
-            # become per-device in the scan, which the vma check would reject.
-            check_vma=False,
-        )
-    arguments = (
-        jnp.asarray(point_lr),
-        jnp.asarray(point_seed),
-        jnp.asarray(data.train_images, dtype),
-        jnp.asarray(data.train_labels, jnp.int32),
-        jnp.asarray(data.test_images, dtype),
-        jnp.asarray(data.test_labels, jnp.int32),
+    return train_one
+
+
+def sweep(
+    make_optimizer: Callable[..., optax.GradientTransformation] | str,
+    grid: Mapping[str, Any],
+    data: MnistData,
+    iterations: int = 500,
+    batch_size: int = 128,
+    *,
+    seeds: Sequence[int] = (0,),
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    dtype: Any = jnp.float32,
+    final_window: int = 100,
+    devices: Sequence[jax.Device] | None = None,
+    chunk_size: int | None = None,
+) -> MnistSweepResult:
+    """Train a network for every point of ``grid`` x ``seeds`` at once; losses and accuracies.
+
+    ``grid`` is ``{hyperparameter: values}`` as for :func:`jaxopt_lab.sweep`
+    (names from :func:`~jaxopt_lab.grid.hyperparameter_names`); ``seeds`` is
+    the last axis. Point ``(**hyperparameters, seed)`` is exactly the network
+    that ``compare({"x": make_optimizer(**hyperparameters)}, data, iterations,
+    batch_size, seed)`` trains (same initial weights, same batches), up to
+    float rounding of the batched matrix products. ``make_optimizer`` receives
+    the hyperparameters traced (``vmap``): e.g. ``jaxopt_lab.adam``.
+
+    The points run through :class:`~jaxopt_lab.grid.GridMap`: split over
+    ``devices`` (default every device of every host) with ``shard_map``, in
+    chunks of ``chunk_size`` networks (default: all at once).
+    """
+    make_optimizer = as_make_optimizer(make_optimizer)
+    iterations = _check_positive("iterations", iterations)
+    batch_size = _check_positive("batch_size", batch_size)
+    final_window = _check_positive("final_window", final_window)
+    sizes = _check_sizes(sizes)
+    if isinstance(grid, Mapping) and "seed" in grid:
+        raise ValueError("grid: pass the seeds as seeds=..., not as a grid axis")
+    axes = grid_axes(make_optimizer, grid, dtype)
+    seeds = np.asarray(seeds).reshape(-1)
+    if seeds.size == 0:
+        raise ValueError("seeds must hold at least one seed")
+    for seed in seeds.tolist():
+        check_seed(seed, "seeds")
+    axes["seed"] = seeds.astype(np.uint32)
+    arrays = _check_data(data, sizes, dtype)
+    grid_map = GridMap(
+        _sweep_point_function(make_optimizer, sizes, np.dtype(dtype), iterations, batch_size),
+        axes,
+        devices=devices,
+        chunk_size=chunk_size if chunk_size is not None else math.prod(map(len, axes.values())),
+        precompile=True,
     )
     begin = time.perf_counter()
-    compiled = jax.jit(batched).lower(*arguments).compile()
-    compile_seconds = time.perf_counter() - begin
-    begin = time.perf_counter()
-    losses, test_accuracy = jax.block_until_ready(compiled(*arguments))
-    run_seconds = time.perf_counter() - begin
+    losses, test_accuracy = grid_map.collect(*arrays)
+    elapsed = time.perf_counter() - begin
 
-    grid = (learning_rates.size, seeds.size)
-    losses = np.asarray(losses)[:n_points].reshape(*grid, iterations)
+    shape = grid_map.shape
+    losses = losses.reshape(*shape, iterations)
     window = min(final_window, iterations)
     return MnistSweepResult(
-        learning_rates=learning_rates,
-        seeds=seeds,
+        axes=axes,
         losses=losses,
         final_loss=losses[..., -window:].mean(axis=-1),
-        test_accuracy=np.asarray(test_accuracy)[:n_points].reshape(grid),
-        compile_seconds=compile_seconds,
-        run_seconds=run_seconds,
-        device_count=len(devices),
+        test_accuracy=test_accuracy.reshape(shape),
+        compile_seconds=grid_map.compile_seconds,
+        run_seconds=elapsed - grid_map.compile_seconds,
+        device_count=grid_map.device_count,
+        chunk_count=grid_map.chunk_count,
     )
 
 

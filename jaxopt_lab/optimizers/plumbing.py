@@ -230,7 +230,8 @@ def hyperparameters(*names: str) -> Callable[[Callable], Callable]:
     records the names as its ``hyperparameters`` attribute: the arguments that
     may be Python numbers, JAX arrays or tracers (so ``jax.vmap`` can sweep
     them), as opposed to switches (``eps_hat``, ``centered``) and dtypes.
-    ``jaxopt_lab.grid.hyperparameter_names`` reads this list (sweeps, the command line), and nothing else.
+    ``jaxopt_lab.grid.hyperparameter_names`` reads this list (for sweeps and the
+    command line), and nothing else.
     """
 
     def declare(make_optimizer: Callable) -> Callable:
