@@ -44,6 +44,10 @@ from jaxopt_lab.grid import GridMap, as_make_optimizer, grid_axes
 DEFAULT_SIZES = (784, 100, 100, 100, 100, 10)
 """The seed's network: 784 inputs, four hidden layers of 100, 10 classes."""
 
+TUTORIAL_OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
+"""The tutorial's comparison, each at the lab's defaults (the tutorial's): SGD 0.01,
+Momentum 0.01/0.9, AdaGrad 0.01, Adam 0.001."""
+
 Params = list[dict[str, jax.Array]]
 
 

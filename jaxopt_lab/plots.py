@@ -102,12 +102,13 @@ def plot_mnist_sweep(
     *,
     label: str = "",
     title: str | None = None,
+    axis_name: str = "learning rate",
 ) -> Figure:
-    """Final train loss against learning rate (log x axis).
+    """Final train loss against learning rate (or the hyperparameter ``axis_name``).
 
-    ``final_loss[learning_rate, seed]``: one faint point per seed and a line
-    through the mean over seeds. Non-finite losses (diverged runs) are shown
-    as red crosses at the top of the axis.
+    ``final_loss[learning_rate, ...]``: one faint point per seed (and per value
+    of any other axis) and a line through their mean; log x axis for positive
+    values. Non-finite losses (diverged runs) are shown as red crosses at the top.
     """
     learning_rates = np.asarray(learning_rates, np.float64)
     final_loss = np.asarray(final_loss, np.float64).reshape(learning_rates.size, -1)
@@ -124,9 +125,10 @@ def plot_mnist_sweep(
         top = np.nanmax(np.where(finite, final_loss, np.nan)) if finite.any() else 1.0
         bad = ~finite.all(axis=1)
         axes.plot(learning_rates[bad], np.full(bad.sum(), top), "x", color="red", label="diverged")
-    axes.set_xscale("log")
+    if np.all(learning_rates > 0):
+        axes.set_xscale("log")
     axes.set_yscale("log")
-    axes.set_xlabel("learning rate")
+    axes.set_xlabel(axis_name.replace("_", " "))
     axes.set_ylabel("final train loss")
     if title:
         axes.set_title(title)

@@ -38,6 +38,18 @@ DIVERGENCE_FACTOR = 1e3
 """By default a run has diverged when its final loss exceeds
 ``DIVERGENCE_FACTOR * (|f(start)| + 1)`` (or is not finite)."""
 
+TUTORIAL_LEARNING_RATES = {
+    "sgd": 0.95,
+    "momentum": 0.1,
+    "adagrad": 1.5,
+    "adam": 0.3,
+    "nesterov": 0.1,
+    "rmsprop": 0.3,
+    "adamw": 0.3,
+}
+"""The tutorial's figure: its four optimizers and learning rates on its bowl (30
+steps from (-7, 2)); the others get rates that move visibly in 30 steps there."""
+
 CPU_BLOCK_POINTS = 4096
 """On a CPU device the points of a chunk run in blocks of this many, one block
 after another inside the compiled program (``lax.map`` with ``batch_size``), so
