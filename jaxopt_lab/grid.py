@@ -145,17 +145,19 @@ def grid_axes(
                 f"unknown hyperparameter {name!r} in grid; valid hyperparameters of "
                 f"{getattr(make_optimizer, '__name__', 'the optimizer')}: {', '.join(valid)}"
             )
-        try:
-            array = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError):
-            array = np.array([np.nan])
+        array = np.asarray(values)
+        if array.dtype.kind not in "fiu":  # no float64 copy of a float32 axis of 10^8 points
+            try:
+                array = np.asarray(values, dtype=np.float64)
+            except (TypeError, ValueError):
+                array = np.array([np.nan])
         if array.ndim == 0:
             array = array.reshape(1)
         if array.ndim != 1 or array.size == 0 or not np.all(np.isfinite(array)):
             raise ValueError(
                 f"grid[{name!r}] must be a non-empty 1-D array of finite numbers, got {values!r}"
             )
-        axes[name] = array.astype(np.dtype(dtype))
+        axes[name] = array.astype(np.dtype(dtype), copy=False)
     if axes:
         for extreme in (np.min, np.max):
             make_optimizer(**{name: extreme(values) for name, values in axes.items()})

@@ -22,7 +22,7 @@ import optax
 from jaxopt_lab.data import MnistData
 
 DEFAULT_SIZES = (784, 100, 100, 100, 100, 10)
-"""The seed's network: 784 inputs, four hidden layers of 100, 10 classes."""
+"""The tutorial's network: 784 inputs, four hidden layers of 100, 10 classes."""
 
 Params = list[dict[str, jax.Array]]
 
@@ -35,7 +35,7 @@ def init_mlp(
 ) -> Params:
     """He-initialised MLP parameters: a list of ``{"w": (n_in, n_out), "b": (n_out,)}``.
 
-    ``w = sqrt(2 / n_in) * N(0, 1)``, ``b = 0``: the seed's
+    ``w = sqrt(2 / n_in) * N(0, 1)``, ``b = 0``: the tutorial's
     ``MultiLayerNet(weight_init_std="relu")`` (He et al., 2015).
     """
     sizes = tuple(int(size) for size in sizes)
@@ -61,9 +61,9 @@ def mlp_logits(params: Params, images: jax.Array) -> jax.Array:
 
 
 def loss(params: Params, images: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy of integer ``labels`` (the seed's ``SoftmaxWithLoss``).
+    """Mean softmax cross-entropy of integer ``labels`` (the tutorial's ``SoftmaxWithLoss``).
 
-    Computed with ``log_softmax`` (the seed adds 1e-7 inside the log instead;
+    Computed with ``log_softmax`` (the tutorial adds 1e-7 inside the log instead;
     the two differ by less than 1e-6 unless a probability is below ~1e-5).
     """
     log_probabilities = jax.nn.log_softmax(mlp_logits(params, images))
@@ -83,10 +83,10 @@ def train_step(
     images: jax.Array,
     labels: jax.Array,
 ) -> tuple[Params, Any, jax.Array]:
-    """One step of the seed's loop: gradient, update, then the loss on the same batch.
+    """One step of the tutorial's loop: gradient, update, then the loss on the same batch.
 
     Returns ``(params, state, loss)`` where ``loss`` is measured *after* the
-    update, as the seed appends it to ``train_loss``.
+    update, as the tutorial appends it to ``train_loss``.
     """
     grads = jax.grad(loss)(params, images, labels)
     updates, state = optimizer.update(grads, state, params)
@@ -108,7 +108,7 @@ def batch_indices(
 ) -> jax.Array:
     """The training indices of ``iteration``: ``batch_size`` draws with replacement.
 
-    The JAX counterpart of the seed's ``np.random.choice(train_size,
+    The JAX counterpart of the tutorial's ``np.random.choice(train_size,
     batch_size)``, keyed by ``fold_in(batch_key, iteration)`` so that any
     iteration's batch can be drawn without drawing the ones before it.
     """

@@ -197,8 +197,8 @@ def compare(
     Args:
       optimizers: name -> optimizer; the order is the order of the result's rows.
       data: MNIST (or any images/labels of that form) from :func:`jaxopt_lab.data.load_mnist`.
-      iterations: total training iterations (the seed: 2000).
-      batch_size: examples per iteration, drawn with replacement (the seed: 128).
+      iterations: total training iterations (the tutorial: 2000).
+      batch_size: examples per iteration, drawn with replacement (the tutorial: 128).
       seed: the only source of randomness (initial weights and batches).
       sizes: layer sizes; ``sizes[0]`` must match the images' width.
       dtype: parameter and compute dtype.
@@ -315,7 +315,7 @@ def _check_carry(carry: Any, optimizers: dict, iterations: int, seed: int, sizes
 
 
 class MnistSweepResult(NamedTuple):
-    """What :func:`sweep` returns; arrays carry the grid's axes, then the seed's.
+    """What :func:`sweep` returns; arrays carry the grid's axes, then the tutorial's.
 
     ``axes``: each swept hyperparameter's values, then ``"seed"``: the grid is
     their full product. ``losses[*axes, iteration]``: train loss after each
@@ -436,7 +436,7 @@ def sweep(
 
 
 def smooth_curve(values: Sequence[float] | np.ndarray) -> np.ndarray:
-    """The seed's loss-curve smoothing (``common/util.py`` ``smooth_curve``).
+    """The tutorial's loss-curve smoothing (``common/util.py`` ``smooth_curve``).
 
     A convolution with a normalised Kaiser window of length 11 and beta 2, the
     series extended at each end by its reflection; the output has the input's

@@ -35,7 +35,7 @@ DISPLAY_NAMES = {
     "adam": "Adam",
     "adamw": "AdamW",
 }
-"""How the seed writes each optimizer's name in its figures and logs."""
+"""How the tutorial writes each optimizer's name in its figures and logs."""
 
 
 def display_name(name: str) -> str:
@@ -48,7 +48,7 @@ def display_name(name: str) -> str:
 
 
 MNIST_MARKERS = {"sgd": "o", "momentum": "x", "adagrad": "s", "adam": "D"}
-"""The seed's markers; other optimizers cycle through ``_EXTRA_MARKERS``."""
+"""The tutorial's markers; other optimizers cycle through ``_EXTRA_MARKERS``."""
 _EXTRA_MARKERS = ("^", "v", "P", "*", "<", ">", "h")
 
 
@@ -60,12 +60,12 @@ def plot_mnist_losses(
     ylim: tuple[float, float] | None = (0.0, 1.0),
     title: str | None = None,
 ) -> Figure:
-    """The seed's loss-curve figure: train loss against iteration, one line per optimizer.
+    """The tutorial's loss-curve figure: train loss against iteration, one line per optimizer.
 
-    Each curve is smoothed with the seed's ``smooth_curve`` (a Kaiser window of
+    Each curve is smoothed with the tutorial's ``smooth_curve`` (a Kaiser window of
     11, beta 2; :func:`jaxopt_lab.mnist.smooth_curve`) and marked every
-    ``markevery`` iterations with the seed's markers; the y axis is cut at
-    ``ylim`` as in the seed (``None``: automatic). A curve that becomes NaN or
+    ``markevery`` iterations with the tutorial's markers; the y axis is cut at
+    ``ylim`` as in the tutorial (``None``: automatic). A curve that becomes NaN or
     infinite is drawn up to there and ends with a red cross.
     """
     from jaxopt_lab.mnist import smooth_curve
@@ -171,7 +171,7 @@ def plot_trajectories(
     columns: int | None = None,
     title: str | None = None,
 ) -> Figure:
-    """The seed's figure: one panel per optimizer, its trajectory over the contours of f.
+    """The tutorial's figure: one panel per optimizer, its trajectory over the contours of f.
 
     Args:
       trajectories: ``{label: positions}``, each positions array of shape

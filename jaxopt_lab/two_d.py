@@ -57,8 +57,9 @@ that each block's state stays in cache through all its steps. Accelerators run
 the whole chunk at once."""
 
 SAMPLE_POINTS = 250_000
-""":func:`sweep_to_file` keeps at most about this many points (a strided
-sub-grid, plus the best point's row and column) for plotting."""
+SAMPLE_PER_AXIS = 10_000
+""":func:`sweep_to_file` keeps a strided sub-grid of at most about ``SAMPLE_POINTS``
+points, and ``SAMPLE_PER_AXIS`` values of any one axis, for plotting."""
 
 STREAM_CHUNK_POINTS = 1 << 20
 """:func:`sweep_to_file`'s default chunk: bounds its memory whatever the grid."""
@@ -424,7 +425,7 @@ def sweep(
 
 def _sample_indices(shape: tuple[int, ...], limit: int) -> list[np.ndarray]:
     """Strided indices along each axis, their product at most about ``limit`` points."""
-    per_axis = max(2, int(limit ** (1 / len(shape))))
+    per_axis = min(SAMPLE_PER_AXIS, max(2, int(limit ** (1 / len(shape)))))
     return [np.unique(np.linspace(0, n - 1, min(n, per_axis)).astype(np.int64)) for n in shape]
 
 

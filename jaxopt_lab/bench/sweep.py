@@ -1,17 +1,17 @@
 """How fast is a compiled learning-rate sweep?
 
-Adam on the seed's bowl (x²/20 + y²) from (-7, 2), 30 steps, float32, for every
+Adam on the tutorial's bowl (x²/20 + y²) from (-7, 2), 30 steps, float32, for every
 learning rate of a 10,000-point log grid, three ways in one process:
 
 * ``lab``: ``jaxopt_lab.sweep`` -- one call, one compiled, vmapped ``lax.scan``
   (compile time reported apart: the first call minus the median call);
-* ``seed loop``: the seed's way, a Python loop over ``reference.Adam`` objects on
-  the ``{"x", "y"}`` dict with the analytic gradient (float64, as the seed
+* ``tutorial loop``: the tutorial's way, a Python loop over ``reference.Adam`` objects on
+  the ``{"x", "y"}`` dict with the analytic gradient (float64, as the tutorial
   runs). Timed on a subset of the grid and scaled linearly to the full grid;
-* ``numpy vectorised``: the seed's Adam written once over the learning-rate
+* ``numpy vectorised``: the tutorial's Adam written once over the learning-rate
   axis in float32 NumPy (x and y as separate arrays, in-place moment updates:
   the fastest plain NumPy form we found);
-* ``seed class vectorised``: the seed's ``reference.Adam`` class itself, fed
+* ``tutorial class vectorised``: the tutorial's ``reference.Adam`` class itself, fed
   arrays (learning rates and positions) instead of scalars.
 
 Plus a 1,000,000-point sweep in one call and a width series (trajectory-steps
@@ -46,8 +46,8 @@ STEPS = 30
 START = (-7.0, 2.0)
 
 
-def seed_loop(learning_rates: np.ndarray, steps: int = STEPS) -> np.ndarray:
-    """The seed's way: one ``reference.Adam`` per learning rate, a Python loop of updates."""
+def tutorial_loop(learning_rates: np.ndarray, steps: int = STEPS) -> np.ndarray:
+    """The tutorial's way: one ``reference.Adam`` per learning rate, a Python loop of updates."""
     finals = np.empty((len(learning_rates), 2))
     for index, learning_rate in enumerate(learning_rates):
         params = {"x": START[0], "y": START[1]}
@@ -60,7 +60,7 @@ def seed_loop(learning_rates: np.ndarray, steps: int = STEPS) -> np.ndarray:
 
 
 def numpy_vectorised(learning_rates: np.ndarray, steps: int = STEPS) -> np.ndarray:
-    """The seed's Adam over the learning-rate axis in float32 NumPy; final positions ``(n, 2)``.
+    """The tutorial's Adam over the learning-rate axis in float32 NumPy; final positions ``(n, 2)``.
 
     x and y are separate contiguous arrays and the moments are updated in
     place: the fastest plain NumPy form we found (an ``(n, 2)`` layout with a
@@ -84,8 +84,8 @@ def numpy_vectorised(learning_rates: np.ndarray, steps: int = STEPS) -> np.ndarr
     return np.stack([x, y], axis=-1)
 
 
-def seed_class_vectorised(learning_rates: np.ndarray, steps: int = STEPS) -> np.ndarray:
-    """The seed's ``reference.Adam`` class fed float32 arrays instead of scalars."""
+def tutorial_class_vectorised(learning_rates: np.ndarray, steps: int = STEPS) -> np.ndarray:
+    """The tutorial's ``reference.Adam`` class fed float32 arrays instead of scalars."""
     learning_rates = np.asarray(learning_rates, dtype=np.float32)
     params = {
         "x": np.full(len(learning_rates), START[0], dtype=np.float32),
@@ -130,9 +130,9 @@ def width_series(widths: list[int], *, repeats: int = 5) -> list[dict[str, Any]]
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """Run the benchmark; ``quick`` shrinks the seed subset, the big sweep and the series."""
+    """Run the benchmark; ``quick`` shrinks the tutorial subset, the big sweep and the series."""
     points = 10_000
-    seed_subset = 20 if quick else 200
+    tutorial_subset = 20 if quick else 200
     big = 100_000 if quick else 1_000_000
     widths = [10**k for k in range(2, 6 if quick else 7)]
     learning_rates = np.geomspace(1e-4, 10.0, points)
@@ -148,13 +148,13 @@ def run(quick: bool = False) -> dict[str, Any]:
         lambda: _lab_sweep(make_adam, learning_rates).final_loss, repeats=21, warmup=2
     )
 
-    subset = learning_rates[:: points // seed_subset][:seed_subset]
-    seed_subset_seconds = timing.median_seconds(lambda: seed_loop(subset), repeats=3, warmup=0)
-    seed = seed_subset_seconds * points / seed_subset
+    subset = learning_rates[:: points // tutorial_subset][:tutorial_subset]
+    tutorial_subset_seconds = timing.median_seconds(lambda: tutorial_loop(subset), repeats=3, warmup=0)
+    tutorial = tutorial_subset_seconds * points / tutorial_subset
     vectorised = timing.median_seconds(lambda: numpy_vectorised(learning_rates), repeats=11)
-    seed_class = timing.median_seconds(lambda: seed_class_vectorised(learning_rates), repeats=7)
+    tutorial_class = timing.median_seconds(lambda: tutorial_class_vectorised(learning_rates), repeats=7)
 
-    # The three agree (float32 against the seed's float64: loose, and only
+    # The three agree (float32 against the tutorial's float64: loose, and only
     # where the run converges to a sane point, i.e. did not diverge).
     finite = ~lab_result.diverged
     np.testing.assert_allclose(
@@ -162,7 +162,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         rtol=1e-3, atol=1e-3,
     )
     np.testing.assert_allclose(
-        lab_result.final_position[:: points // seed_subset][:seed_subset], seed_loop(subset),
+        lab_result.final_position[:: points // tutorial_subset][:tutorial_subset], tutorial_loop(subset),
         rtol=1e-3, atol=1e-3,
     )
 
@@ -178,10 +178,10 @@ def run(quick: bool = False) -> dict[str, Any]:
     rows = [
         _row(f"lab (jaxopt_lab.sweep, one call, {device_count} device(s))", points, lab,
              compile_seconds=max(first_call - lab, 0.0)),
-        _row("seed loop (reference.Adam per rate)", points, seed,
-             note=f"timed on {seed_subset} rates, scaled linearly"),
+        _row("tutorial loop (reference.Adam per rate)", points, tutorial,
+             note=f"timed on {tutorial_subset} rates, scaled linearly"),
         _row("numpy vectorised (float32, in place)", points, vectorised),
-        _row("seed class vectorised (reference.Adam on arrays)", points, seed_class),
+        _row("tutorial class vectorised (reference.Adam on arrays)", points, tutorial_class),
         _row("lab, one call", big, big_seconds, compile_seconds=max(big_first - big_seconds, 0.0)),
     ]
     if device_count > 1:
@@ -197,9 +197,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         "quick": quick,
         "rows": rows,
         "summary": {
-            "speedup_vs_seed_loop": seed / lab,
+            "speedup_vs_tutorial_loop": tutorial / lab,
             "speedup_vs_numpy_vectorised": vectorised / lab,
-            "speedup_vs_seed_class_vectorised": seed_class / lab,
+            "speedup_vs_tutorial_class_vectorised": tutorial_class / lab,
             "lab_seconds_10k": lab,
             "lab_device_count": device_count,
             "lab_compile_seconds": max(first_call - lab, 0.0),
@@ -222,9 +222,9 @@ def markdown(result: dict[str, Any]) -> str:
     summary = result["summary"]
     lines += [
         "",
-        f"lab vs seed loop: {summary['speedup_vs_seed_loop']:,.0f}x; "
+        f"lab vs tutorial loop: {summary['speedup_vs_tutorial_loop']:,.0f}x; "
         f"vs numpy vectorised: {summary['speedup_vs_numpy_vectorised']:.1f}x; "
-        f"vs seed class vectorised: {summary['speedup_vs_seed_class_vectorised']:.1f}x",
+        f"vs tutorial class vectorised: {summary['speedup_vs_tutorial_class_vectorised']:.1f}x",
     ]
     return "\n".join(lines)
 

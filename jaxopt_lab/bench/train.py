@@ -1,13 +1,13 @@
-"""The seed's MNIST comparison: the lab's compiled program against the NumPy reference.
+"""The tutorial's MNIST comparison: the lab's compiled program against the NumPy reference.
 
 Two measurements:
 
-1. **Comparison.** SGD, Momentum, AdaGrad and Adam (the seed's defaults) each
-   train the seed's 784-100-100-100-100-10 MLP for 2000 iterations of batch
+1. **Comparison.** SGD, Momentum, AdaGrad and Adam (the tutorial's defaults) each
+   train the tutorial's 784-100-100-100-100-10 MLP for 2000 iterations of batch
    128: the lab's ``mnist.compare`` (one ``lax.scan`` program, compile time
-   reported apart) against the seed's experiment written in NumPy (its
+   reported apart) against the tutorial's experiment written in NumPy (its
    ``MultiLayerNet`` forward/backward and the reference optimizer classes,
-   float64 weights as in the seed, and a float32 variant). The NumPy loop runs
+   float64 weights as in the tutorial, and a float32 variant). The NumPy loop runs
    fewer iterations and is scaled to the full count (its cost per iteration is
    constant); the row says how many it ran.
 2. **Sweep.** ``mnist.sweep`` training learning rates x seeds Adam networks at
@@ -74,10 +74,10 @@ def load_data(data_dir: str | None = None) -> tuple[jaxopt_lab.MnistData, str]:
 
 
 class NumpyMlp:
-    """The seed's ``MultiLayerNet`` (He init, ReLU, softmax cross-entropy) in NumPy.
+    """The tutorial's ``MultiLayerNet`` (He init, ReLU, softmax cross-entropy) in NumPy.
 
-    ``params`` is the seed's flat dict ``W1, b1, ..., W5, b5``; ``gradient``
-    is its backward pass. ``dtype`` float64 is the seed as written (its weights
+    ``params`` is the tutorial's flat dict ``W1, b1, ..., W5, b5``; ``gradient``
+    is its backward pass. ``dtype`` float64 is the tutorial as written (its weights
     come from ``np.random.randn``); float32 matches the lab's precision.
     """
 
@@ -116,7 +116,7 @@ class NumpyMlp:
         for index in range(self.layers, 0, -1):
             grads[f"W{index}"] = activations[index - 1].T @ delta
             grads[f"b{index}"] = delta.sum(axis=0)
-            # The seed's Affine layers compute the input gradient in every layer,
+            # The tutorial's Affine layers compute the input gradient in every layer,
             # the first included (where it is thrown away): so does this reference.
             delta = delta @ self.params[f"W{index}"].T
             if index > 1:
@@ -125,7 +125,7 @@ class NumpyMlp:
 
 
 def numpy_comparison(data, iterations: int, dtype) -> tuple[float, np.ndarray]:
-    """The seed's loop in NumPy for ``iterations``; seconds and the last losses."""
+    """The tutorial's loop in NumPy for ``iterations``; seconds and the last losses."""
     rng = np.random.default_rng(0)
     images = data.train_images.astype(dtype, copy=False)
     networks = {name: NumpyMlp(dtype=dtype) for name in SEED_OPTIMIZERS}
@@ -133,7 +133,7 @@ def numpy_comparison(data, iterations: int, dtype) -> tuple[float, np.ndarray]:
     losses = np.zeros((len(networks), iterations))
     start = time.perf_counter()
     for iteration in range(iterations):
-        batch = rng.choice(len(images), BATCH_SIZE)  # the seed's draw, with replacement
+        batch = rng.choice(len(images), BATCH_SIZE)  # the tutorial's draw, with replacement
         x, t = images[batch], data.train_labels[batch]
         for row, (name, network) in enumerate(networks.items()):
             optimizers[name].update(network.params, network.gradient(x, t))
@@ -181,7 +181,7 @@ def run(quick: bool = False, data_dir: str | None = None) -> dict[str, Any]:
         rows.append(
             {
                 "case": f"NumPy reference, {np.dtype(dtype).name}"
-                + (" (the seed as written)" if dtype == np.float64 else ""),
+                + (" (the tutorial as written)" if dtype == np.float64 else ""),
                 "iterations": iterations,
                 "iterations_timed": numpy_iterations,
                 "seconds": scaled,
@@ -194,14 +194,16 @@ def run(quick: bool = False, data_dir: str | None = None) -> dict[str, Any]:
     learning_rates = [1e-3, 3e-3] if quick else [3e-4, 1e-3, 3e-3, 1e-2]
     seeds = [0, 1]
     together = jaxopt_lab.mnist.sweep(
-        jaxopt_lab.adam, learning_rates, seeds, data, sweep_iterations, BATCH_SIZE
+        jaxopt_lab.adam, {"learning_rate": learning_rates}, data, sweep_iterations, BATCH_SIZE,
+        seeds=seeds,
     )
     networks = len(learning_rates) * len(seeds)
     one_by_one_run = one_by_one_compile = 0.0
     for learning_rate in learning_rates:
         for seed in seeds:
             single = jaxopt_lab.mnist.sweep(
-                jaxopt_lab.adam, [learning_rate], [seed], data, sweep_iterations, BATCH_SIZE
+                jaxopt_lab.adam, {"learning_rate": [learning_rate]}, data, sweep_iterations,
+                BATCH_SIZE, seeds=[seed],
             )
             one_by_one_run += single.run_seconds
             one_by_one_compile += single.compile_seconds
@@ -228,7 +230,7 @@ def run(quick: bool = False, data_dir: str | None = None) -> dict[str, Any]:
         "quick": quick,
         "rows": rows,
         "summary": {
-            "speedup_vs_seed_numpy_float64": numpy_seconds["float64"] / lab_seconds,
+            "speedup_vs_tutorial_numpy_float64": numpy_seconds["float64"] / lab_seconds,
             "speedup_vs_numpy_float32": numpy_seconds["float32"] / lab_seconds,
             "lab_compile_seconds": compile_seconds,
             "sweep_speedup_vs_one_by_one": one_by_one_run / together.run_seconds,
@@ -250,7 +252,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Data: {result['data']}. Device: {result['machine']['device']} "
         f"({result['machine']['platform']}).",
-        f"Lab vs the seed's NumPy (float64): {summary['speedup_vs_seed_numpy_float64']:.1f}x; "
+        f"Lab vs the tutorial's NumPy (float64): {summary['speedup_vs_tutorial_numpy_float64']:.1f}x; "
         f"vs NumPy float32: {summary['speedup_vs_numpy_float32']:.1f}x "
         f"(compile {summary['lab_compile_seconds']:.1f} s, not included).",
         f"Sweep: {summary['sweep_networks_per_second']:.2f} networks/s, "

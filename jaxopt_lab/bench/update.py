@@ -8,7 +8,7 @@ state)`` on four sides:
 - ``pytree``: the lab optimizer on the tree, jitted, params and state donated;
 - ``flat``: the same optimizer on one flat buffer (``jaxopt_lab.flat``);
 - ``optax``: optax's optimizer with the same formula, jitted and donated;
-- ``numpy``: the seed's NumPy class (its own defaults) on dicts of float32 arrays.
+- ``numpy``: the tutorial's NumPy class (its own defaults) on dicts of float32 arrays.
 
 For each: the median time of a step, the compile time, the effective bandwidth
 (the bytes the update must read and write: params, grads and each moment read,
@@ -54,7 +54,7 @@ CHECK_MAX_SIZE = 10**7
 
 @dataclass(frozen=True)
 class Pair:
-    """A lab optimizer, the optax optimizer with the same formula, and the seed's class."""
+    """A lab optimizer, the optax optimizer with the same formula, and the tutorial's class."""
 
     lab: Callable[[], optax.GradientTransformation]
     optax: Callable[[], optax.GradientTransformation]
@@ -77,7 +77,7 @@ PAIRS: dict[str, Pair] = {
         lambda: optax.sgd(0.01, momentum=0.9, nesterov=True),
         1,
         REFERENCES["nesterov"],
-        "optax keeps b = 0.9 b + g; the seed's class is its own variant",
+        "optax keeps b = 0.9 b + g; the tutorial's class is its own variant",
     ),
     "adagrad": Pair(
         lambda: jaxopt_lab.adagrad(0.01, initial_accumulator_value=0.1, eps_in_sqrt=True),
@@ -242,7 +242,7 @@ class JaxSide:
 
 
 class NumpySide:
-    """The seed's NumPy class updating a dict of float32 arrays in place."""
+    """The tutorial's NumPy class updating a dict of float32 arrays in place."""
 
     compile_s = None
     xla_bytes = None
