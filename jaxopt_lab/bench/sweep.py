@@ -149,10 +149,14 @@ def run(quick: bool = False) -> dict[str, Any]:
     )
 
     subset = learning_rates[:: points // tutorial_subset][:tutorial_subset]
-    tutorial_subset_seconds = timing.median_seconds(lambda: tutorial_loop(subset), repeats=3, warmup=0)
+    tutorial_subset_seconds = timing.median_seconds(
+        lambda: tutorial_loop(subset), repeats=3, warmup=0
+    )
     tutorial = tutorial_subset_seconds * points / tutorial_subset
     vectorised = timing.median_seconds(lambda: numpy_vectorised(learning_rates), repeats=11)
-    tutorial_class = timing.median_seconds(lambda: tutorial_class_vectorised(learning_rates), repeats=7)
+    tutorial_class = timing.median_seconds(
+        lambda: tutorial_class_vectorised(learning_rates), repeats=7
+    )
 
     # The three agree (float32 against the tutorial's float64: loose, and only
     # where the run converges to a sane point, i.e. did not diverge).
@@ -162,7 +166,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         rtol=1e-3, atol=1e-3,
     )
     np.testing.assert_allclose(
-        lab_result.final_position[:: points // tutorial_subset][:tutorial_subset], tutorial_loop(subset),
+        lab_result.final_position[:: points // tutorial_subset][:tutorial_subset],
+        tutorial_loop(subset),
         rtol=1e-3, atol=1e-3,
     )
 

@@ -252,7 +252,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Data: {result['data']}. Device: {result['machine']['device']} "
         f"({result['machine']['platform']}).",
-        f"Lab vs the tutorial's NumPy (float64): {summary['speedup_vs_tutorial_numpy_float64']:.1f}x; "
+        "Lab vs the tutorial's NumPy (float64): "
+        f"{summary['speedup_vs_tutorial_numpy_float64']:.1f}x; "
         f"vs NumPy float32: {summary['speedup_vs_numpy_float32']:.1f}x "
         f"(compile {summary['lab_compile_seconds']:.1f} s, not included).",
         f"Sweep: {summary['sweep_networks_per_second']:.2f} networks/s, "
