@@ -13,12 +13,25 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import signal
 import sys
-import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+
+from jaxopt_lab import crosscheck, demo
+from jaxopt_lab.bench import suite
+from jaxopt_lab.console import CtrlC, TutorialLog
+from jaxopt_lab.data import CorruptIdxFileError, MnistNotFoundError, load_mnist
+from jaxopt_lab.files import check_writable_folder
+from jaxopt_lab.grid import grid_axes, with_settings
+from jaxopt_lab.mnist import DEFAULT_SIZES
+from jaxopt_lab.outputs import write_mnist_sweep, write_sweeps, write_trajectories
+from jaxopt_lab.problems import PROBLEMS
+from jaxopt_lab.report import markdown_table
+from jaxopt_lab.runs import RESULT_HEADERS, RunConfig, RunError, TrainingRun, result_rows
+from jaxopt_lab.specs import parse_grid_axis, parse_optimizer
 
 # --------------------------------------------------------------------------- argument types
 
@@ -45,8 +58,6 @@ def integer(low: int, high: int):
 
 
 def optimizer_spec(text: str):
-    from jaxopt_lab.specs import parse_optimizer
-
     try:
         return parse_optimizer(text)
     except ValueError as error:
@@ -54,8 +65,6 @@ def optimizer_spec(text: str):
 
 
 def grid_axis(text: str):
-    from jaxopt_lab.specs import parse_grid_axis
-
     try:
         return parse_grid_axis(text)
     except ValueError as error:
@@ -88,26 +97,21 @@ def add_out_argument(parser) -> None:
 
 
 def writable_out(args) -> Path:
-    from jaxopt_lab.files import check_writable_folder
-
     try:
         return check_writable_folder(args.out)
     except OSError as error:
         args.parser.error(f"--out: {error.strerror or error}")
 
 
-def as_specs(values) -> tuple:
-    from jaxopt_lab.specs import parse_optimizer
-
+def specs_from(parser, values) -> tuple:
+    """The parsed ``--optimizer`` values (argparse leaves defaults unparsed), each once."""
     values = values if isinstance(values, list | tuple) else [values]
-    return tuple(parse_optimizer(v) if isinstance(v, str) else v for v in values)
-
-
-def unique_labels(parser, specs) -> None:
+    specs = tuple(optimizer_spec(v) if isinstance(v, str) else v for v in values)
     labels = [spec.label for spec in specs]
     for label in labels:
         if labels.count(label) > 1:
             parser.error(f"--optimizer {label!r} is listed twice")
+    return specs
 
 
 def grid_from(parser, axes) -> dict:
@@ -123,9 +127,7 @@ def grid_from(parser, axes) -> dict:
 
 def check_grid(parser, specs, grid) -> None:
     """Each optimizer accepts every swept name and every value (before anything runs)."""
-    import numpy as np
 
-    from jaxopt_lab.grid import grid_axes, with_settings
 
     extremes = {name: np.array([values.min(), values.max()]) for name, values in grid.items()}
     for spec in specs:
@@ -149,10 +151,7 @@ def add_check_parser(subparsers) -> None:
 
 
 def run_check(args) -> int:
-    import numpy as np
 
-    from jaxopt_lab import crosscheck
-    from jaxopt_lab.report import markdown_table
 
     libraries = crosscheck.available_libraries()
     missing = sorted(set(crosscheck.LIBRARIES) - set(libraries))
@@ -215,15 +214,7 @@ def add_problem_arguments(parser, steps_default: int) -> None:
     parser.add_argument("--start", type=start_point, help="X,Y (default: the problem's)")
 
 
-def jax_default_float():
-    import jax.numpy as jnp
-
-    return jnp.result_type(float)
-
-
 def problem_from(parser, name: str):
-    from jaxopt_lab.problems import PROBLEMS
-
     if name not in PROBLEMS:
         parser.error(f"unknown problem {name!r}; valid problems: {', '.join(PROBLEMS)}")
     return PROBLEMS[name]
@@ -246,37 +237,13 @@ def add_trajectories_parser(subparsers) -> None:
 
 
 def run_trajectories(args) -> int:
-    import numpy as np
-
-    from jaxopt_lab.files import save_figure, write_json
-    from jaxopt_lab.plots import plot_trajectories
-    from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, trajectory
-
-    parser = args.parser
-    problem = problem_from(parser, args.problem)
-    specs = as_specs(args.optimizer)
-    unique_labels(parser, specs)
+    problem = problem_from(args.parser, args.problem)
+    specs = specs_from(args.parser, args.optimizer)
     out = writable_out(args)
-    positions, record = {}, {}
-    for spec in specs:
-        optimizer = spec.build(learning_rate=TUTORIAL_LEARNING_RATES[spec.name])
-        learning_rate = spec.settings.get("learning_rate", TUTORIAL_LEARNING_RATES[spec.name])
-        path = np.asarray(trajectory(optimizer, problem, args.start, args.steps))
-        only_rate = set(spec.settings) <= {"learning_rate"}
-        label = f"{spec.name} (lr={learning_rate:g})" if only_rate else spec.label
-        positions[label] = path
-        final_loss = float(problem.function(path[-1]))
-        record[spec.label] = {"learning_rate": learning_rate, "settings": dict(spec.settings),
-                              "positions": path, "final_loss": final_loss}  # fmt: skip
-        print(f"{label:24s} final position ({path[-1, 0]:.6g}, {path[-1, 1]:.6g})  "
-              f"f = {final_loss:.6g}")  # fmt: skip
-    save_figure(plot_trajectories(positions, problem), out / "trajectories.png",
-                bbox_inches="tight")  # fmt: skip
-    first = next(iter(positions.values()))
-    write_json(out / "trajectories.json", {
-        "problem": problem.name, "steps": args.steps, "start": first[0],
-        "minima": [list(m) for m in problem.minima], "optimizers": record,
-    })  # fmt: skip
+    for record in write_trajectories(out, specs, problem, args.start, args.steps).values():
+        x, y = record["positions"][-1]
+        print(f"{record['label']:24s} final position ({x:.6g}, {y:.6g})  "
+              f"f = {record['final_loss']:.6g}")  # fmt: skip
     print(f"wrote {out / 'trajectories.png'} and {out / 'trajectories.json'}")
     return 0
 
@@ -304,36 +271,18 @@ def add_sweep_parser(subparsers) -> None:
 
 
 def run_sweep(args) -> int:
-    import re
-
-    from jaxopt_lab.files import save_figure, write_json
-    from jaxopt_lab.grid import with_settings
-    from jaxopt_lab.plots import plot_sweep
-    from jaxopt_lab.two_d import STREAM_CHUNK_POINTS, sweep_to_file
-
     parser = args.parser
     problem = problem_from(parser, args.problem)
-    specs = as_specs(args.optimizer)
-    unique_labels(parser, specs)
+    specs = specs_from(parser, args.optimizer)
     grid = grid_from(parser, args.param)
     if len(grid) > 2:
         parser.error(f"at most two --param axes can be drawn; got {', '.join(grid)}")
     check_grid(parser, specs, grid)
     out = writable_out(args)
-    # In the run's dtype once (as sweep() would per optimizer): 4 bytes a point, not 8 + 4.
-    grid = {name: values.astype(jax_default_float()) for name, values in grid.items()}
+    # In the run's dtype (float32) once, as sweep() would per optimizer: 4 bytes a point.
+    grid = {name: values.astype("float32") for name, values in grid.items()}
     args.param = None  # drop the float64 originals
-
-    summaries = {}
-    for spec in specs:
-        points_file = out / f"sweep_{re.sub(r'[^A-Za-z0-9_.=-]+', '_', spec.label)}.parquet"
-        summaries[spec.label] = sweep_to_file(
-            with_settings(spec.name, spec.settings), grid, problem, points_file, args.start,
-            args.steps, chunk_size=args.chunk_size or STREAM_CHUNK_POINTS,
-        )  # fmt: skip
-    save_figure(plot_sweep({label: s.sample for label, s in summaries.items()}),
-                out / "sweep.png", bbox_inches="tight")  # fmt: skip
-    write_json(out / "sweep.json", {label: s.to_dict() for label, s in summaries.items()})
+    summaries = write_sweeps(out, specs, grid, problem, args.start, args.steps, args.chunk_size)
     for label, summary in summaries.items():
         if summary.best is None:
             print(f"{label}: all {summary.point_count} runs diverged")
@@ -377,7 +326,6 @@ def add_training_arguments(parser, iterations: int) -> None:
 
 def data_loader(args):
     """A function loading MNIST as asked; its errors become one-line parser errors."""
-    from jaxopt_lab.data import CorruptIdxFileError, MnistNotFoundError, load_mnist
 
     def load():
         try:
@@ -393,8 +341,6 @@ def data_loader(args):
 
 
 def run_config(args, specs):
-    from jaxopt_lab.runs import RunConfig
-
     extra = {"sizes": args.sizes} if args.sizes else {}
     return RunConfig(specs, args.iterations, args.batch_size, args.seed, **extra)
 
@@ -420,15 +366,10 @@ def add_mnist_parser(subparsers) -> None:
 
 
 def run_mnist(args) -> int:
-    import time
 
-    from jaxopt_lab.console import TutorialLog
-    from jaxopt_lab.plots import display_name
-    from jaxopt_lab.runs import RunError, TrainingRun
 
     parser = args.parser
-    specs = as_specs(args.optimizer)
-    unique_labels(parser, specs)
+    specs = specs_from(parser, args.optimizer)
     config = run_config(args, specs)
     run = TrainingRun(args.out, config, checkpoint_every=args.checkpoint_every,
                       resume=args.resume)  # fmt: skip
@@ -459,13 +400,7 @@ def run_mnist(args) -> int:
         print(f"interrupted at iteration {summary['iterations_done']}; wrote what there is "
               f"to {args.out}", file=sys.stderr)  # fmt: skip
         return 130
-    print(f"test accuracy after {args.iterations} iterations (and mean train loss of the "
-          "last 100):")  # fmt: skip
-    for label in summary["optimizers"]:
-        accuracy, final = summary["test_accuracy"][label], summary["final_mean_loss"][label]
-        shown = "diverged" if accuracy is None else f"{accuracy:.4f}"
-        print(f"  {display_name(label):<12} {shown:>8}   "
-              f"({'n/a' if final is None else f'{final:.4f}'})")  # fmt: skip
+    print(markdown_table(result_rows(summary), RESULT_HEADERS, align=["left", "right", "right"]))
     print(f"compiled in {summary['compile_seconds']:.1f} s, ran in {summary['run_seconds']:.1f} "
           f"s; wrote {args.out / 'losses.json'} and {args.out / 'loss_curves.png'}")  # fmt: skip
     return 0
@@ -492,19 +427,12 @@ def add_mnist_sweep_parser(subparsers) -> None:
 
 
 def run_mnist_sweep(args) -> int:
-    import numpy as np
 
-    from jaxopt_lab.files import save_figure, write_json
-    from jaxopt_lab.grid import with_settings
-    from jaxopt_lab.mnist import DEFAULT_SIZES, sweep
-    from jaxopt_lab.plots import display_name, plot_mnist_sweep
-    from jaxopt_lab.report import markdown_table
-    from jaxopt_lab.specs import parse_grid_axis
 
     parser = args.parser
-    (spec,) = as_specs(args.optimizer)
-    texts = ["learning_rate=1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1"]
-    grid = grid_from(parser, args.param or [parse_grid_axis(text) for text in texts])
+    (spec,) = specs_from(parser, args.optimizer)
+    default = "learning_rate=1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1"
+    grid = grid_from(parser, args.param or [parse_grid_axis(default)])
     check_grid(parser, [spec], grid)
     if len(set(args.seed)) != len(args.seed):
         parser.error("--seed: a seed is listed twice")
@@ -513,25 +441,13 @@ def run_mnist_sweep(args) -> int:
         parser.error(f"--param x --seed: {networks} networks; at most 100,000 at once")
     out = writable_out(args)
     data = data_loader(args)()
-    sizes = tuple(args.sizes) if args.sizes else DEFAULT_SIZES
-    result = sweep(with_settings(spec.name, spec.settings), grid, data, args.iterations,
-                   args.batch_size, seeds=args.seed, sizes=sizes)  # fmt: skip
-    write_json(out / "sweep.json", {
-        "optimizer": spec.label, "iterations": args.iterations, "batch_size": args.batch_size,
-        "sizes": list(sizes), "axes": result.axes, "final_loss": result.final_loss,
-        "test_accuracy": result.test_accuracy, "compile_seconds": result.compile_seconds,
-        "run_seconds": result.run_seconds, "networks_per_second": networks / result.run_seconds,
-        "device_count": result.device_count,
-    })  # fmt: skip
-    first = next(iter(grid))
-    title = f"{display_name(spec.label)} on MNIST, {args.iterations} iterations"
-    mean_axes = tuple(range(1, result.final_loss.ndim))
-    save_figure(plot_mnist_sweep(result.axes[first], result.final_loss, label=spec.label,
-                                 title=title, axis_name=first), out / "sweep.png")  # fmt: skip
-    rows = [[f"{value:.3g}", f"{loss:.4f}", f"{accuracy:.4f}"] for value, loss, accuracy in zip(
-        result.axes[first], np.mean(result.final_loss, axis=mean_axes),
-        np.mean(result.test_accuracy, axis=mean_axes), strict=True)]  # fmt: skip
-    print(markdown_table(rows, [first, "final train loss (mean)", "test accuracy (mean)"],
+    result = write_mnist_sweep(out, spec, grid, data, args.iterations, args.batch_size,
+                               args.seed, args.sizes or DEFAULT_SIZES)  # fmt: skip
+    first, mean_axes = next(iter(grid)), tuple(range(1, result.final_loss.ndim))
+    rows = zip(result.axes[first], np.mean(result.final_loss, axis=mean_axes),
+               np.mean(result.test_accuracy, axis=mean_axes), strict=True)  # fmt: skip
+    print(markdown_table([[f"{v:.3g}", f"{loss:.4f}", f"{acc:.4f}"] for v, loss, acc in rows],
+                         [first, "final train loss (mean)", "test accuracy (mean)"],
                          align=["right"] * 3))  # fmt: skip
     print(f"{networks} networks on {result.device_count} device(s): compiled in "
           f"{result.compile_seconds:.1f} s, trained in {result.run_seconds:.1f} s "
@@ -552,11 +468,7 @@ def add_demo_parser(subparsers) -> None:
 
 
 def run_demo(args) -> int:
-    from jaxopt_lab.console import TutorialLog
-    from jaxopt_lab.demo import run_demo, tutorial_config
-    from jaxopt_lab.runs import RunError
-
-    config = tutorial_config(args.iterations, args.batch_size, args.seed, args.sizes)
+    config = demo.tutorial_config(args.iterations, args.batch_size, args.seed, args.sizes)
     writable_out(args)
     log = TutorialLog(args.iterations)
 
@@ -565,7 +477,7 @@ def run_demo(args) -> int:
         log(chunk)
 
     try:
-        result = run_demo(args.out, config, data_loader(args), on_chunk, args.ctrl_c.stop)
+        result = demo.run_demo(args.out, config, data_loader(args), on_chunk, args.ctrl_c.stop)
     except RunError as error:
         args.parser.error(str(error))
     finally:
@@ -582,8 +494,6 @@ def run_demo(args) -> int:
 
 
 def add_bench_parser(subparsers) -> None:
-    from jaxopt_lab.bench import suite
-
     parser = subparsers.add_parser(
         "bench", help="run the benchmark suite (" + ", ".join(suite.BENCHMARKS) + ")",
     )  # fmt: skip
@@ -592,8 +502,6 @@ def add_bench_parser(subparsers) -> None:
 
 
 def run_bench(args) -> int:
-    from jaxopt_lab.bench import suite
-
     return suite.run_from_args(args)
 
 
@@ -621,40 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class CtrlC:
-    """SIGINT while a run trains (after its first chunk): stop at the next chunk boundary
-    and write what there is. Any other time (imports, loading data, compiling), or a
-    second Ctrl-C: exit at once with status 130. A ``KeyboardInterrupt`` raised inside
-    JAX's compiler callbacks can crash the interpreter at exit (a segmentation fault),
-    so Ctrl-C never raises one here; nothing is lost, as every file is written atomically.
-    """
-
-    def __init__(self, command: str):
-        self.command = command
-        self.stop = threading.Event()
-        self.deferrable = False
-
-    def __enter__(self) -> CtrlC:
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self.handle)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-
-    def handle(self, signum, frame) -> None:
-        if self.deferrable and not self.stop.is_set():
-            self.stop.set()
-            return
-        sys.stdout.flush()
-        print(f"jaxopt-lab {self.command}: interrupted", file=sys.stderr, flush=True)
-        os._exit(130)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+
     with CtrlC(args.command) as args.ctrl_c:
         return args.run(args)
 

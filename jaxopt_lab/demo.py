@@ -25,7 +25,7 @@ from jaxopt_lab.optimizers import OPTIMIZERS
 from jaxopt_lab.plots import display_name, plot_sweep, plot_trajectories
 from jaxopt_lab.problems import PROBLEMS
 from jaxopt_lab.report import Image, Paragraph, Report, Section, Table, write_report
-from jaxopt_lab.runs import RunConfig, RunResult, TrainingRun
+from jaxopt_lab.runs import RESULT_HEADERS, RunConfig, RunResult, TrainingRun, result_rows
 from jaxopt_lab.specs import parse_optimizers
 from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, sweep, trajectory
 
@@ -81,11 +81,6 @@ def mnist_section(summary: dict[str, Any] | None, missing: str | None = None) ->
             else "The MNIST run was interrupted before its first results."
         ))  # fmt: skip
         return section
-    rows = []
-    for name in summary["optimizers"]:
-        final, accuracy = summary["final_mean_loss"][name], summary["test_accuracy"][name]
-        rows.append([display_name(name), "n/a" if final is None else f"{final:.4f}",
-                     "diverged" if accuracy is None else f"{accuracy:.4f}"])  # fmt: skip
     timing = (
         f"(compiled in {summary['compile_seconds']:.1f} s, ran in {summary['run_seconds']:.1f} s)"
         if "compile_seconds" in summary else "(interrupted)"
@@ -99,8 +94,7 @@ def mnist_section(summary: dict[str, Any] | None, missing: str | None = None) ->
             f"trained in one compiled program {timing}."
         ),
         Image("mnist/loss_curves.png", "MNIST train loss"),
-        Table(["optimizer", "mean train loss, last 100 iterations", "test accuracy"], rows,
-              ["left", "right", "right"]),
+        Table(RESULT_HEADERS, result_rows(summary), ["left", "right", "right"]),
         Paragraph("The tutorial reports SGD about 0.2, Momentum about 0.06-0.1, AdaGrad and "
                   "Adam about 0.03. Every loss: [mnist/losses.json](mnist/losses.json)."),
     ]  # fmt: skip

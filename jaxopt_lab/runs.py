@@ -168,6 +168,19 @@ def summarize(config: RunConfig, losses: np.ndarray, test_accuracy: Any, **info:
     })  # fmt: skip
 
 
+RESULT_HEADERS = ["optimizer", "mean train loss, last 100 iterations", "test accuracy"]
+
+
+def result_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """One row per optimizer of a summary: its name, final mean loss and test accuracy."""
+    rows = []
+    for label in summary["optimizers"]:
+        final, accuracy = summary["final_mean_loss"][label], summary["test_accuracy"][label]
+        rows.append([display_name(label), "n/a" if final is None else f"{final:.4f}",
+                     "diverged" if accuracy is None else f"{accuracy:.4f}"])  # fmt: skip
+    return rows
+
+
 class TrainingRun:
     """A run of :func:`jaxopt_lab.mnist.compare` that owns ``folder``; see the module doc.
 
