@@ -160,7 +160,7 @@ def run_check(args) -> int:
         "steps of fixed N(0, 1) gradients from the same N(0, 1) params.\n"
         f"Tolerance where the formulas agree: {crosscheck.ULPS_PER_STEP:g} ulp of each leaf's "
         f"scale per step; float64 against the tutorial also relative error <= "
-        f"{crosscheck.SEED_FLOAT64_RTOL:g}. 'rel': max|a-b|/max|b| per leaf, 'ulps': that "
+        f"{crosscheck.TUTORIAL_FLOAT64_RTOL:g}. 'rel': max|a-b|/max|b| per leaf, 'ulps': that "
         "in units of eps, 'elem ulps': largest elementwise ulp distance.\n"
     )
     columns = ["optimizer", "library", "lab", "other", "dtype"]

@@ -9,14 +9,14 @@ and the first step at which either side went non-finite. A side may be:
 - a ``torch.optim`` class, or ``functools.partial`` of one with its settings
   (``partial(torch.optim.Adam, lr=1e-3)``), or a :class:`TorchSide`;
 - a Keras 3 optimizer instance (run on Keras's JAX backend);
-- one of the seed's reference objects (``reference.Adam()``), or anything with
-  the seed's ``update(params_dict, grads_dict)`` method.
+- one of the tutorial's reference objects (``reference.Adam()``), or anything with
+  the tutorial's ``update(params_dict, grads_dict)`` method.
 
 Because the gradients are fixed rather than computed from the params, errors do
 not feed back through a model: what is measured is the optimizers' arithmetic.
 
 ``EQUIVALENCES`` is the README's equivalence table as data: for each lab
-optimizer and each of the seed, optax, torch.optim and Keras, the settings that
+optimizer and each of the tutorial, optax, torch.optim and Keras, the settings that
 make the two agree (or a note on why they cannot), and the tolerance the
 ``jaxopt-lab check`` command and the tests hold them to.
 """
@@ -104,7 +104,7 @@ class OptaxSide:
 
 
 class ReferenceSide:
-    """An object with the seed's ``update(params, grads)`` on dicts (copied, never mutated)."""
+    """An object with the tutorial's ``update(params, grads)`` on dicts (copied, never mutated)."""
 
     def __init__(self, optimizer: Any):
         self.optimizer = optimizer
@@ -196,7 +196,7 @@ def as_side(optimizer: Any) -> Any:
     raise TypeError(
         f"cannot compare {optimizer!r}: expected an optax/lab GradientTransformation, a "
         "torch.optim class (or functools.partial of one), a Keras optimizer, or an object "
-        "with the seed's update(params, grads) method"
+        "with the tutorial's update(params, grads) method"
     )
 
 
@@ -401,7 +401,7 @@ def assert_equivalent(
 
 # --------------------------------------------------------------------------- the table
 
-LIBRARIES = ("seed", "optax", "torch", "keras")
+LIBRARIES = ("tutorial", "optax", "torch", "keras")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -439,27 +439,27 @@ _KERAS_LR = (
     "that rounded value."
 )
 EQUIVALENCES: tuple[Equivalence, ...] = (
-    # The seed (jaxopt_lab.reference): the lab's defaults.
-    Equivalence("sgd", "seed", {}, "reference.SGD"),
-    Equivalence("momentum", "seed", {}, "reference.Momentum"),
+    # The tutorial (jaxopt_lab.reference): the lab's defaults.
+    Equivalence("sgd", "tutorial", {}, "reference.SGD"),
+    Equivalence("momentum", "tutorial", {}, "reference.Momentum"),
     Equivalence(
         "nesterov",
-        "seed",
+        "tutorial",
         {},
         "reference.Nesterov",
         agrees=False,
-        note="The seed's Nesterov steps p += m²·v − (1+m)·lr·g, not the standard m·v − lr·g "
+        note="The tutorial's Nesterov steps p += m²·v − (1+m)·lr·g, not the standard m·v − lr·g "
         "that optax, torch and Keras share: different trajectories.",
     ),
-    Equivalence("adagrad", "seed", {}, "reference.AdaGrad"),
-    Equivalence("rmsprop", "seed", {}, "reference.RMSprop"),
-    Equivalence("adam", "seed", {}, "reference.Adam"),
+    Equivalence("adagrad", "tutorial", {}, "reference.AdaGrad"),
+    Equivalence("rmsprop", "tutorial", {}, "reference.RMSprop"),
+    Equivalence("adam", "tutorial", {}, "reference.Adam"),
     Equivalence(
         "adamw",
-        "seed",
+        "tutorial",
         {"weight_decay": 0.0},
         "reference.Adam",
-        note="The seed has no AdamW; without weight decay it is the seed's Adam.",
+        note="The tutorial has no AdamW; without weight decay it is the tutorial's Adam.",
     ),
     # optax.
     Equivalence("sgd", "optax", {}, "optax.sgd", {"learning_rate": 0.01}),
@@ -609,11 +609,11 @@ params (``jaxopt-lab check``): AdamW against torch and Keras, which apply the
 weight decay as a separate update, drift to about 210 ulps after 1000 steps;
 every other row where the formula is the same stays within 6 ulps after 1000
 steps (the worst single step: 0.74 ulps per step, at step 1). Rounding
-differences add a fraction of an ulp per step; a different formula (the seed's
+differences add a fraction of an ulp per step; a different formula (the tutorial's
 Nesterov, a wrong eps placement) costs thousands of ulps within a few steps.
 """
-SEED_FLOAT64_RTOL = 1e-12
-"""In float64 the lab matches the seed's NumPy code to a relative error of 1e-12
+TUTORIAL_FLOAT64_RTOL = 1e-12
+"""In float64 the lab matches the tutorial's NumPy code to a relative error of 1e-12
 after 1000 steps (measured: at most 7e-16), leaving room for 10^3 times the
 rounding that was seen."""
 DIFFERS_ABOVE = 1e-3
@@ -685,15 +685,15 @@ def check_row(row: Equivalence, dtype: Any, steps: int = 1000, seed: int = 0) ->
             )
         )
     else:
-        rtol = SEED_FLOAT64_RTOL if row.library == "seed" and dtype == np.float64 else None
+        rtol = TUTORIAL_FLOAT64_RTOL if row.library == "tutorial" and dtype == np.float64 else None
         failure = tolerance_failure(comparison, ulps_per_step=ULPS_PER_STEP, rtol=rtol)
     return CheckResult(row, dtype, comparison, failure)
 
 
 def available_libraries() -> list[str]:
-    """The libraries of the table that are importable here (seed and optax always are)."""
+    """The libraries of the table that are importable here (the tutorial and optax always are)."""
     import importlib.util
 
-    found = ["seed", "optax"]
+    found = ["tutorial", "optax"]
     found += [name for name in ("torch", "keras") if importlib.util.find_spec(name) is not None]
     return found

@@ -76,7 +76,7 @@ def test_mnist_killed_and_resumed_matches_an_uninterrupted_run(small_mnist, tmp_
     )
     deadline = time.monotonic() + 120
     seen = []
-    for line in process.stdout:  # the seed's log: a header every 100 iterations
+    for line in process.stdout:  # the tutorial's log: a header every 100 iterations
         seen.append(line)
         if line.startswith("===========iteration:200"):
             process.send_signal(signal.SIGKILL)

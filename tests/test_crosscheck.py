@@ -54,10 +54,11 @@ def test_identical_optimizers_do_not_part():
 
 
 def test_reference_side_is_not_mutated():
-    seed_adam = reference.Adam()
+    tutorial_adam = reference.Adam()
     params = {"w": np.ones(3)}
-    crosscheck.compare(jaxopt_lab.adam(), seed_adam, params, crosscheck.random_gradients(params, 5))
-    assert seed_adam.iter == 0 and seed_adam.m is None
+    gradients = crosscheck.random_gradients(params, 5)
+    crosscheck.compare(jaxopt_lab.adam(), tutorial_adam, params, gradients)
+    assert tutorial_adam.iter == 0 and tutorial_adam.m is None
 
 
 def test_first_nonfinite_step_is_reported():
@@ -103,7 +104,7 @@ def test_bad_input_is_named():
 
 
 def _importable(row):
-    return row.library in ("seed", "optax") or importlib.util.find_spec(row.library) is not None
+    return row.library in ("tutorial", "optax") or importlib.util.find_spec(row.library) is not None
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

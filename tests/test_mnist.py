@@ -1,4 +1,4 @@
-"""The MLP, the side-by-side comparison and the sweep, against the seed's NumPy code."""
+"""The MLP, the side-by-side comparison and the sweep, against the tutorial's NumPy code."""
 
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ def synthetic_data(n_train=256, n_test=64, features=20, classes=3, seed=0) -> Mn
     return MnistData(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:])
 
 
-# ------------------------------------------------------------------------- the seed's net in NumPy
+# ----------------------------------------------------------------- the tutorial's net in NumPy
 
 
 def numpy_forward(params, images):
-    """The seed's MultiLayerNet forward pass (Affine, ReLU, ..., Affine), keeping activations."""
+    """The tutorial's MultiLayerNet forward pass (Affine, ReLU, ..., Affine), with activations."""
     activations = [images]
     for index, layer in enumerate(params):
         out = activations[-1] @ layer["w"] + layer["b"]
@@ -44,7 +44,7 @@ def numpy_forward(params, images):
 
 
 def numpy_loss_and_grads(params, images, labels):
-    """Softmax cross-entropy and the seed's backward pass ((softmax - onehot) / batch, ...)."""
+    """Softmax cross-entropy and the tutorial's backward pass ((softmax - onehot) / batch, ...)."""
     activations = numpy_forward(params, images)
     logits = activations[-1]
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -124,7 +124,7 @@ SEED_OPTIMIZERS = {
 
 
 def test_compare_reproduces_the_seeds_numpy_experiment(x64):
-    """compare() against the seed's loop: NumPy backprop and the seed's optimizer classes."""
+    """compare() against the tutorial's loop: NumPy backprop and its optimizer classes."""
     data = synthetic_data()
     iterations, batch_size, seed = 40, 32, 3
     result = mnist.compare(
@@ -140,7 +140,7 @@ def test_compare_reproduces_the_seeds_numpy_experiment(x64):
     init_key, batch_key = mnist.seed_keys(seed)
     initial = to_numpy(mnist.init_mlp(init_key, SMALL_SIZES, jnp.float64))
     networks = {name: to_numpy(initial) for name in SEED_OPTIMIZERS}  # copies: updated in place
-    # The seed's optimizers update a flat dict of arrays: W1, b1, W2, ...
+    # The tutorial's optimizers update a flat dict of arrays: W1, b1, W2, ...
     flat = {name: {} for name in SEED_OPTIMIZERS}
     optimizers = {name: make_reference() for name, (_, make_reference) in SEED_OPTIMIZERS.items()}
     train_images = np.asarray(data.train_images, np.float64)
@@ -155,7 +155,7 @@ def test_compare_reproduces_the_seeds_numpy_experiment(x64):
             flat_grads = {}
             for index, grad in enumerate(grads):
                 flat_grads[f"W{index}"], flat_grads[f"b{index}"] = grad["w"], grad["b"]
-            optimizers[name].update(flat[name], flat_grads)  # in place, as the seed does
+            optimizers[name].update(flat[name], flat_grads)  # in place, as the tutorial does
             expected[row, iteration], _ = numpy_loss_and_grads(networks[name], images, labels)
     assert result.names == tuple(SEED_OPTIMIZERS)
     # float64 on both sides; only summation order differs, amplified a little by 40 steps.
@@ -387,12 +387,12 @@ def test_smooth_curve_is_a_normalised_symmetric_window():
         mnist.smooth_curve(np.zeros((3, 20)))
 
 
-# --------------------------------------------------------------------------- the seed's result
+# --------------------------------------------------------------------------- the tutorial's result
 
 
 @pytest.mark.slow
 def test_seed_defaults_on_real_mnist_give_the_seeds_order_and_ranges(mnist_dir):
-    """The seed's experiment: 2000 iterations, its defaults; ~10-25 s on 2 CPU cores."""
+    """The tutorial's experiment: 2000 iterations, its defaults; ~10-25 s on 2 CPU cores."""
     result = mnist.compare(
         {
             "sgd": jaxopt_lab.sgd(0.01),
@@ -403,7 +403,7 @@ def test_seed_defaults_on_real_mnist_give_the_seeds_order_and_ranges(mnist_dir):
         load_mnist("idx", mnist_dir),
     )
     final = dict(zip(result.names, result.losses[:, -100:].mean(axis=1), strict=True))
-    # The seed's figure: SGD ~0.2, Momentum ~0.06-0.1, AdaGrad and Adam ~0.03. Seeds 0 and 1
+    # The tutorial's figure: SGD ~0.2, Momentum ~0.06-0.1, AdaGrad and Adam ~0.03. Seeds 0 and 1
     # gave 0.217/0.069/0.033/0.042 and 0.204/0.060/0.028/0.040; the bounds leave room for
     # other seeds and platforms.
     assert 0.12 < final["sgd"] < 0.35

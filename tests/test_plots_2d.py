@@ -1,4 +1,4 @@
-"""The 2-D figures: the seed's trajectory panels and the sweep lines and heatmaps.
+"""The 2-D figures: the tutorial's trajectory panels and the sweep lines and heatmaps.
 
 Figures are checked through what they draw (the plotted data, scales, markers),
 not pixels.

@@ -34,7 +34,7 @@ def test_values_match_closed_forms(x64, name, xy, expected):
 
 
 def test_bowl_gradient_is_the_seeds_analytic_one(x64):
-    # The seed's gradient is (x / 10, 2 y); x/10 and 2x/20 differ by at most an ulp.
+    # The tutorial's gradient is (x / 10, 2 y); x/10 and 2x/20 differ by at most an ulp.
     xy = jnp.asarray([-7.0, 2.0], dtype=jnp.float64)
     np.testing.assert_allclose(PROBLEMS["bowl"].gradient(xy), [-0.7, 4.0], rtol=1e-15)
 

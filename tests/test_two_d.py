@@ -1,4 +1,4 @@
-"""Trajectories and sweeps against the seed's NumPy classes, closed forms and unswept runs."""
+"""Trajectories and sweeps against the tutorial's NumPy classes, closed forms and unswept runs."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def seed_reference_trajectory(name: str, learning_rate: float, steps: int = 30) -> np.ndarray:
-    """The seed's loop: its class on {"x", "y"} float64 with the analytic gradient (x/10, 2y)."""
+    """The tutorial's loop: its class on {"x", "y"} float64, the analytic gradient (x/10, 2y)."""
     params = {"x": np.float64(-7.0), "y": np.float64(2.0)}
     optimizer = reference.REFERENCES[name](lr=learning_rate)
     positions = [(params["x"], params["y"])]
@@ -38,7 +38,7 @@ def seed_reference_trajectory(name: str, learning_rate: float, steps: int = 30) 
 
 @pytest.mark.parametrize("name, learning_rate", SEED_SETTINGS.items())
 def test_trajectory_matches_the_seed_reference_in_float64(x64, name, learning_rate):
-    # The issue's bar: 1e-12 in float64. The lab and the seed differ only in the
+    # The issue's bar: 1e-12 in float64. The lab and the tutorial differ only in the
     # order of a few roundings per step (x/10 vs 2x/20, lr*(c*m/d) vs (lr*c)*m/d).
     positions = trajectory(jaxopt_lab.OPTIMIZERS[name](learning_rate), "bowl", steps=30)
     assert positions.shape == (31, 2) and positions.dtype == jnp.float64
