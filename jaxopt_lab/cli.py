@@ -280,7 +280,7 @@ def run_sweep(args) -> int:
     check_grid(parser, specs, grid)
     out = writable_out(args)
     # In the run's dtype (float32) once, as sweep() would per optimizer: 4 bytes a point.
-    grid = {name: values.astype("float32") for name, values in grid.items()}
+    grid = {name: values.astype("float32", copy=False) for name, values in grid.items()}
     args.param = None  # drop the float64 originals
     summaries = write_sweeps(out, specs, grid, problem, args.start, args.steps, args.chunk_size)
     for label, summary in summaries.items():

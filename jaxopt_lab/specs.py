@@ -110,6 +110,22 @@ def parse_optimizers(texts: list[str] | tuple[str, ...]) -> tuple[OptimizerSpec,
 
 
 MAX_AXIS_POINTS = 10**9
+BLOCKWISE_ABOVE = 1 << 22
+"""Ranges of more points are computed block by block straight into float32 (4 bytes a point,
+where ``numpy.geomspace`` would hold several float64 temporaries of the whole range)."""
+
+
+def _blockwise_range(low: float, high: float, count: int, log: bool) -> np.ndarray:
+    values = np.empty(count, np.float32)
+    first, last = (math.log10(low), math.log10(high)) if log else (low, high)
+    step = (last - first) / (count - 1)
+    block = 1 << 20
+    for begin in range(0, count, block):
+        index = np.arange(begin, min(begin + block, count), dtype=np.float64)
+        chunk = first + step * index
+        values[begin : begin + len(index)] = 10.0**chunk if log else chunk
+    values[0], values[-1] = low, high  # exact ends, as numpy sets them
+    return values
 
 
 def parse_grid_axis(text: str) -> tuple[str, np.ndarray]:
@@ -134,9 +150,11 @@ def parse_grid_axis(text: str) -> tuple[str, np.ndarray]:
             raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}") from None
         if not 1 <= count <= MAX_AXIS_POINTS:
             raise ValueError(f"--param {text!r}: COUNT must be in [1, {MAX_AXIS_POINTS:.0e}]")
+        if scale == "log" and (low <= 0 or high <= 0):
+            raise ValueError(f"--param {text!r}: a log range needs LOW, HIGH > 0")
+        if count > BLOCKWISE_ABOVE:
+            return name, _blockwise_range(low, high, count, scale == "log")
         if scale == "log":
-            if low <= 0 or high <= 0:
-                raise ValueError(f"--param {text!r}: a log range needs LOW, HIGH > 0")
             return name, np.geomspace(low, high, count)
         return name, np.linspace(low, high, count)
     return name, np.array([_number(part, f"--param {text!r}") for part in body.split(",")])
