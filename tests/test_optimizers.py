@@ -15,7 +15,7 @@ import jaxopt_lab
 from jaxopt_lab import reference
 from jaxopt_lab.optimizers import OPTIMIZERS, hyperparameters, sgd
 
-SEED_DEFAULTS = ["sgd", "momentum", "adagrad", "rmsprop", "adam"]
+TUTORIAL_DEFAULTS = ["sgd", "momentum", "adagrad", "rmsprop", "adam"]
 
 
 def run_lab(optimizer, params, gradient_sequence):
@@ -42,7 +42,7 @@ def normwise_error(a, b):
     return np.max(np.abs(a - b)) / np.max(np.abs(b))
 
 
-@pytest.mark.parametrize("name", SEED_DEFAULTS)
+@pytest.mark.parametrize("name", TUTORIAL_DEFAULTS)
 def test_defaults_match_seed_numpy_in_float64(name, x64):
     # The tutorial's classes mutate a flat dict; the lab runs over a nested tree with
     # the same arrays. 300 steps in float64: the tutorial and the lab use the same

@@ -20,7 +20,7 @@ from jaxopt_lab import reference
 from jaxopt_lab.grid import hyperparameter_names
 from jaxopt_lab.two_d import DIVERGENCE_FACTOR, SweepResult, sweep, trajectory
 
-SEED_SETTINGS = {"sgd": 0.95, "momentum": 0.1, "adagrad": 1.5, "adam": 0.3}
+TUTORIAL_SETTINGS = {"sgd": 0.95, "momentum": 0.1, "adagrad": 1.5, "adam": 0.3}
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -36,7 +36,7 @@ def seed_reference_trajectory(name: str, learning_rate: float, steps: int = 30) 
     return np.asarray(positions, dtype=np.float64)
 
 
-@pytest.mark.parametrize("name, learning_rate", SEED_SETTINGS.items())
+@pytest.mark.parametrize("name, learning_rate", TUTORIAL_SETTINGS.items())
 def test_trajectory_matches_the_seed_reference_in_float64(x64, name, learning_rate):
     # The bar: 1e-12 in float64. The lab and the tutorial differ only in the
     # order of a few roundings per step (x/10 vs 2x/20, lr*(c*m/d) vs (lr*c)*m/d).

@@ -39,7 +39,7 @@ from jaxopt_lab.bench import timing
 from jaxopt_lab.report import markdown_table
 
 NAME = "train"
-SEED_OPTIMIZERS = {
+TUTORIAL_OPTIMIZERS = {
     "sgd": (lambda: jaxopt_lab.sgd(0.01), lambda: reference.SGD(0.01)),
     "momentum": (lambda: jaxopt_lab.momentum(0.01, 0.9), lambda: reference.Momentum(0.01, 0.9)),
     "adagrad": (lambda: jaxopt_lab.adagrad(0.01), lambda: reference.AdaGrad(0.01)),
@@ -128,8 +128,8 @@ def numpy_comparison(data, iterations: int, dtype) -> tuple[float, np.ndarray]:
     """The tutorial's loop in NumPy for ``iterations``; seconds and the last losses."""
     rng = np.random.default_rng(0)
     images = data.train_images.astype(dtype, copy=False)
-    networks = {name: NumpyMlp(dtype=dtype) for name in SEED_OPTIMIZERS}
-    optimizers = {name: make() for name, (_, make) in SEED_OPTIMIZERS.items()}
+    networks = {name: NumpyMlp(dtype=dtype) for name in TUTORIAL_OPTIMIZERS}
+    optimizers = {name: make() for name, (_, make) in TUTORIAL_OPTIMIZERS.items()}
     losses = np.zeros((len(networks), iterations))
     start = time.perf_counter()
     for iteration in range(iterations):
@@ -150,7 +150,7 @@ def run(quick: bool = False, data_dir: str | None = None) -> dict[str, Any]:
     iterations = 200 if quick else 2000
     numpy_iterations = 20 if quick else 100
     repeats = 1 if quick else 3
-    optimizers = {name: make() for name, (make, _) in SEED_OPTIMIZERS.items()}
+    optimizers = {name: make() for name, (make, _) in TUTORIAL_OPTIMIZERS.items()}
     rows = []
 
     results = [

@@ -541,7 +541,7 @@ def bias_corrections(leaf_state: Any, b1: Any, b2: Any, dtype: Any) -> tuple[jax
     """``(1 - b1**t, 1 - b2**t)`` for the 1-based step t, accurate, in at least float32.
 
     Each is :func:`one_minus_power`: accurate to a few ulps of the working
-    dtype, as the book's NumPy code and torch (which compute it in double) are,
+    dtype, as the tutorial's NumPy code and torch (which compute it in double) are,
     where optax and Keras compute ``1 - b2**t`` in float32 from b2 rounded to
     float32 (0.999 becomes 0.99900001, so ``1 - b2`` is off by 1.3e-5). In
     bfloat16, 0.999 rounds to 1, so the computation is in at least float32; a
