@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from jaxopt_lab import demo, equivalences
 from jaxopt_lab.bench import suite
@@ -174,14 +175,20 @@ def run_check(args) -> int:
         "(max|a-b| / max|b| per leaf, in units of the dtype's eps) at every step, plus a "
         "documented growth per step for rows that round differently by design.\n"
     )
-    failures = []
+    failures, total = [], 2 * sum(1 for row in rows if row.library not in missing and row.other)
+    progress = tqdm(total=total, file=sys.stderr, unit="row", leave=False,
+                    disable=not sys.stderr.isatty())  # fmt: skip
 
     def report(result):
+        progress.set_postfix_str(result.row.name, refresh=False)
+        progress.update()
         if not result.passed:
             failures.append(result)
-            print(f"FAIL {result.row.name} ({result.dtype}): {result.failure}")
+            progress.write(f"FAIL {result.row.name} ({result.dtype}): {result.failure}",
+                           file=sys.stdout)  # fmt: skip
 
-    results = equivalences.run_table(rows, args.steps, on_result=report)
+    with progress:
+        results = equivalences.run_table(rows, args.steps, on_result=report)
     print(equivalences.render_markdown(results, args.steps))
     print("\nIn short:\n" + "\n".join(equivalences.in_short(rows)))
     if missing:

@@ -77,8 +77,8 @@ def test_two_axis_sweep_from_the_command_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["sweep", "--optimizer", "adamax", "--param", "learning_rate=0.1"],
-         "unknown optimizer 'adamax'; valid optimizers: sgd, momentum"),
+        (["sweep", "--optimizer", "adamm", "--param", "learning_rate=0.1"],
+         "unknown optimizer 'adamm'; valid optimizers: sgd, momentum"),
         (["sweep", "--param", "momentum=0.9"],
          "unknown hyperparameter 'momentum' in grid; valid hyperparameters of adam: "
          "learning_rate, b1"),

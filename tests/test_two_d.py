@@ -178,8 +178,8 @@ def test_bad_arguments_get_clear_errors():
         sweep("adam", {"b1": [0.9, 1.5]}, "bowl")
     with pytest.raises(ValueError, match="unknown hyperparameter 'lr'.*: learning_rate"):
         sweep(lambda learning_rate: jaxopt_lab.sgd(learning_rate), {"lr": [0.1]}, "bowl")
-    with pytest.raises(ValueError, match="unknown optimizer 'adamax'.*adam"):
-        sweep("adamax", grid, "bowl")
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'.*adam"):
+        sweep("adamm", grid, "bowl")
     with pytest.raises(ValueError, match="unknown problem"):
         sweep("adam", grid, "seed_bowl")
     with pytest.raises(ValueError, match="grid must be a non-empty mapping"):
