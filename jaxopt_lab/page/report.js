@@ -83,6 +83,13 @@
     return String(Number(value.toPrecision(digits || 3)));
   }
 
+  /* Tick labels: 1e-4, 0.01, 2.5, 1e4. */
+  function tickText(value) {
+    const size = Math.abs(value);
+    if (size !== 0 && (size < 1e-3 || size >= 1e4)) return value.toExponential().replace("e+", "e");
+    return String(Number(value.toPrecision(6)));
+  }
+
   const round = (v) => Math.round(Math.max(-LIMIT, Math.min(LIMIT, v)) * 100) / 100;
 
   function markerPath(kind, x, y, r) {
@@ -157,7 +164,8 @@
     const w = width - margin.left - margin.right, h = height - margin.top - margin.bottom;
     const root = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": o.label }, parent);
     const fx = o.xLog ? Math.log10 : (v) => v, fy = o.yLog ? Math.log10 : (v) => v;
-    const [x0, x1] = [fx(o.x[0]), fx(o.x[1])], [y0, y1] = [fy(o.y[0]), fy(o.y[1])];
+    const pad = (o.pad || 0) * (fx(o.x[1]) - fx(o.x[0]));
+    const [x0, x1] = [fx(o.x[0]) - pad, fx(o.x[1]) + pad], [y0, y1] = [fy(o.y[0]), fy(o.y[1])];
     const c = {
       svg: root, left: margin.left, top: margin.top, w, h,
       x: (v) => margin.left + (fx(v) - x0) / (x1 - x0 || 1) * w,
@@ -180,13 +188,13 @@
       const px = round(c.x(t));
       const g = svg("g", { class: "tick" }, axes);
       svg("line", { x1: px, x2: px, y1: margin.top + h, y2: margin.top + h + 4 }, g);
-      svg("text", { x: px, y: margin.top + h + 15, "text-anchor": "middle" }, g).textContent = fmt(t);
+      svg("text", { x: px, y: margin.top + h + 15, "text-anchor": "middle" }, g).textContent = tickText(t);
     }
     for (const t of ticks(o.yLog, y0, y1)) {
       const py = round(c.y(t));
       const g = svg("g", { class: "tick" }, axes);
       svg("line", { x1: margin.left - 4, x2: margin.left, y1: py, y2: py }, g);
-      svg("text", { x: margin.left - 6, y: py + 3.5, "text-anchor": "end" }, g).textContent = fmt(t);
+      svg("text", { x: margin.left - 6, y: py + 3.5, "text-anchor": "end" }, g).textContent = tickText(t);
     }
     svg("text", { x: margin.left + w / 2, y: height - 4, "text-anchor": "middle" }, axes).textContent = o.xLabel;
     svg("text", { x: 12, y: margin.top + h / 2, "text-anchor": "middle", transform: `rotate(-90 12 ${margin.top + h / 2})` }, axes).textContent = o.yLabel;
@@ -489,7 +497,7 @@
     legend(root, names);
     const span = values.length > 1 ? [values[0], values[values.length - 1]] : [values[0] / 2, values[0] * 2];
     const c = chart(box, {
-      id: `${id}-sweep`, width: 720, height: 320, x: span, xLog: data.log_x,
+      id: `${id}-sweep`, width: 720, height: 320, x: span, xLog: data.log_x, pad: 0.04,
       y: [0, Number.isFinite(high) ? high * 1.08 : 1], right: 24,
       xLabel: data.axis + (data.others.length ? ` (mean over ${data.others.join(", ")})` : ""),
       yLabel: `final train loss, ${data.iterations} it.`, label: `${data.optimizer}: final loss against ${data.axis}`,
