@@ -144,14 +144,14 @@ def run_demo(
     The MNIST run's folder is checked and locked before anything else runs
     (raising :class:`jaxopt_lab.runs.RunError`); if ``load_data`` raises
     :class:`~jaxopt_lab.data.MnistNotFoundError` the report says so and the
-    2-D part stands alone. The explorer's sweeps (:func:`~jaxopt_lab.explorer.explore_two_d`,
-    25 small programs) run in a second thread meanwhile, on the core that the
-    rest leaves idle; after ``stop`` the page keeps the static figure instead.
+    2-D part stands alone. The explorer's sweeps (:func:`~jaxopt_lab.explorer.explore_two_d`:
+    the tutorial's four optimizers on the five problems, 20 small programs) run in a
+    second thread meanwhile; after ``stop`` the page keeps the static figure instead.
     """
     folder = Path(folder)
     halt = threading.Event()  # the explorer stops between its programs once set
     with TrainingRun(folder / "mnist", config) as run, ThreadPoolExecutor(1) as pool:
-        explorer = pool.submit(explore_two_d, stop=halt)
+        explorer = pool.submit(explore_two_d, TUTORIAL_OPTIMIZERS, stop=halt)
         try:
             two_d = two_d_section(folder)
             try:
