@@ -923,6 +923,58 @@ def run_bench(args) -> int:
     return suite.run_from_args(args)
 
 
+# --------------------------------------------------------------------------- port
+
+
+def add_port_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "port",
+        help="port a torch.optim or Keras optimizer to lab/optax code and prove it equal",
+        description="Print the lab/optax code equivalent to a torch.optim (or Keras) optimizer "
+        "with its scheduler and clipping, then run both on the same random gradients and "
+        "print their per-step agreement. The texts are parsed as Python literals, never run.",
+    )
+    parser.add_argument("optimizer", help='e.g. "AdamW(lr=3e-4, weight_decay=0.1)"; param '
+                        'groups: "AdamW([{\'lr\': 1e-3}, {\'weight_decay\': 0.0}], lr=3e-4)"')
+    parser.add_argument("--scheduler", help='e.g. "OneCycleLR(max_lr=1e-3, total_steps=1000)"')
+    parser.add_argument("--clip-grad-norm", type=float, help="torch clip_grad_norm_ max_norm")
+    parser.add_argument("--clip-norm-type", type=float, default=2.0, help="its norm_type")
+    parser.add_argument("--clip-grad-value", type=float, help="torch clip_grad_value_")
+    parser.add_argument("--scheduler-every", type=int, default=1,
+                        help="optimizer steps per scheduler.step() (default 1)")
+    parser.add_argument("--from", dest="library", choices=("torch", "keras"), default="torch")
+    parser.add_argument("--steps", type=int, default=1000, help="steps to compare (default 1000)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=run_port, parser=parser)
+
+
+def run_port(args) -> int:
+    from jaxopt_lab.port import PortError
+    from jaxopt_lab.port.command import port_run
+
+    try:
+        run = port_run(
+            args.optimizer,
+            args.scheduler,
+            library=args.library,
+            clip_grad_norm=args.clip_grad_norm,
+            clip_grad_value=args.clip_grad_value,
+            clip_norm_type=args.clip_norm_type,
+            scheduler_every=args.scheduler_every,
+            steps=args.steps,
+            dtype=args.dtype,
+            seed=args.seed,
+        )
+    except (ValueError, PortError, ImportError) as error:
+        print(f"jaxopt-lab port: error: {error}", file=sys.stderr)
+        return 2
+    print(f"# {run.description}\n")
+    print(run.code)
+    print("\n".join(run.report_lines()))
+    return 0 if run.failure is None else 1
+
+
 # --------------------------------------------------------------------------- main
 
 SUBCOMMAND_PARSERS = [
@@ -933,6 +985,7 @@ SUBCOMMAND_PARSERS = [
     add_mnist_sweep_parser,
     add_demo_parser,
     add_bench_parser,
+    add_port_parser,
 ]
 
 
