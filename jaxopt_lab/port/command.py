@@ -101,6 +101,16 @@ def _group_params(count: int, seed: int) -> tuple[dict[str, np.ndarray], dict[st
     return params, group_of
 
 
+def _has_call(value: Any) -> bool:
+    if isinstance(value, CallText):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_has_call(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_call(item) for item in value.values())
+    return False
+
+
 def _torch_builder(optimizer: CallText, scheduler: CallText | None, group_indices: list[int]):
     """``build(tensors) -> (optimizer, scheduler)`` from the parsed texts."""
     import torch
@@ -110,6 +120,14 @@ def _torch_builder(optimizer: CallText, scheduler: CallText | None, group_indice
         isinstance(optimizer_class, type) and issubclass(optimizer_class, torch.optim.Optimizer)
     ):
         raise ValueError(f"torch.optim has no optimizer {optimizer.name!r}")
+    for key, value in optimizer.kwargs.items():
+        if _has_call(value):
+            raise ValueError(
+                f"{optimizer.name}: {key}={value.name if isinstance(value, CallText) else ''}"
+                "(...) is a call; a torch optimizer's arguments are literals"
+            )
+    if any(_has_call(arg) for arg in optimizer.args):
+        raise ValueError(f"{optimizer.name}: its param groups must be literals")
     overrides = optimizer.args[0] if optimizer.args else None
     if optimizer.args and (
         len(optimizer.args) != 1
