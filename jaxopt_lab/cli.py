@@ -932,10 +932,13 @@ def add_port_parser(subparsers) -> None:
         help="port a torch.optim or Keras optimizer to lab/optax code and prove it equal",
         description="Print the lab/optax code equivalent to a torch.optim (or Keras) optimizer "
         "with its scheduler and clipping, then run both on the same random gradients and "
-        "print their per-step agreement. The texts are parsed as Python literals, never run.",
+        "print their per-step agreement. The texts are parsed as Python literals, never run. "
+        "--matrix runs the port's whole test matrix; --conventions measures how far naive "
+        "ports land from the library.",
     )
-    parser.add_argument("optimizer", help='e.g. "AdamW(lr=3e-4, weight_decay=0.1)"; param '
-                        'groups: "AdamW([{\'lr\': 1e-3}, {\'weight_decay\': 0.0}], lr=3e-4)"')
+    parser.add_argument("optimizer", nargs="?", help='e.g. "AdamW(lr=3e-4, weight_decay=0.1)"; '
+                        'param groups: "AdamW([{\'lr\': 1e-3}, {\'weight_decay\': 0.0}], '
+                        'lr=3e-4)"')
     parser.add_argument("--scheduler", help='e.g. "OneCycleLR(max_lr=1e-3, total_steps=1000)"')
     parser.add_argument("--clip-grad-norm", type=float, help="torch clip_grad_norm_ max_norm")
     parser.add_argument("--clip-norm-type", type=float, default=2.0, help="its norm_type")
@@ -946,6 +949,10 @@ def add_port_parser(subparsers) -> None:
     parser.add_argument("--steps", type=int, default=1000, help="steps to compare (default 1000)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--matrix", action="store_true",
+                        help="run every case of the port's matrix in float32 and float64")
+    parser.add_argument("--conventions", action="store_true",
+                        help="measure each naive-port convention against the library")
     parser.set_defaults(run=run_port, parser=parser)
 
 
@@ -953,6 +960,12 @@ def run_port(args) -> int:
     from jaxopt_lab.port import PortError
     from jaxopt_lab.port.command import port_run
 
+    if args.matrix or args.conventions:
+        return _run_port_tables(args)
+    if args.optimizer is None:
+        print("jaxopt-lab port: error: give an optimizer call, --matrix or --conventions",
+              file=sys.stderr)
+        return 2
     try:
         run = port_run(
             args.optimizer,
@@ -973,6 +986,34 @@ def run_port(args) -> int:
     print(run.code)
     print("\n".join(run.report_lines()))
     return 0 if run.failure is None else 1
+
+
+def _run_port_tables(args) -> int:
+    from jaxopt_lab.port import conventions, matrix
+
+    failures = 0
+    if args.matrix:
+        rows = [["library", "case", "dtype", "worst ulps of the leaf's scale",
+                 "largest per step", "worst relative error", "verdict"]]
+        for case, run in matrix.run_matrix(steps=args.steps):
+            result = run.comparison
+            per_step = result.max_scaled_ulps / np.arange(1, result.steps + 1)
+            failures += run.failure is not None
+            rows.append([case.library, f"`{case.label}`", result.dtype.name,
+                         f"{result.max_scaled_ulps.max():.2f}", f"{per_step.max():.3f}",
+                         f"{result.max_rel_error.max():.1e}",
+                         "agree" if run.failure is None else "FAIL"])
+        print(_markdown_table(rows))
+        print(f"\n{len(rows) - 1 - failures} agree, {failures} fail ({args.steps} steps)\n")
+    if args.conventions:
+        rows = [["convention", "naive port", "naive: float32 ulps", "naive: float64 rel.",
+                 "port: float32 ulps", "port: float64 rel."]]
+        for measured in conventions.measure_all(steps=args.steps):
+            rows.append([measured.convention.title, measured.convention.naive_port,
+                         f"{measured.naive_ulps:.1f}", f"{measured.naive_relative:.1e}",
+                         f"{measured.port_ulps:.1f}", f"{measured.port_relative:.1e}"])
+        print(_markdown_table(rows))
+    return 1 if failures else 0
 
 
 # --------------------------------------------------------------------------- main

@@ -23,7 +23,7 @@ import pytest
 
 import jaxopt_lab
 from jaxopt_lab import cli, crosscheck, port
-from jaxopt_lab.port import command, matrix
+from jaxopt_lab.port import command, conventions, matrix
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_KERAS = importlib.util.find_spec("keras") is not None
@@ -451,3 +451,39 @@ def test_port_command_error_path(capsys, argv, message):
     assert status == 2
     assert error.startswith("jaxopt-lab port: error: ") and message in error
     assert error.count("\n") == 1  # one line
+
+
+@needs_torch
+def test_port_command_tables(capsys, monkeypatch):
+    monkeypatch.setattr(matrix, "CASES", matrix.TORCH_CASES[-1:])
+    monkeypatch.setattr(conventions, "CONVENTIONS", conventions.CONVENTIONS[2:3])
+    status = cli.main(["port", "--matrix", "--conventions", "--steps", "20"])
+    output = capsys.readouterr().out
+    assert status == 0
+    assert "| torch | `Adam(lr=1e-3)` | float32 |" in output
+    assert "2 agree, 0 fail (20 steps)" in output
+    assert "| torch's AdamW scales p by 1 - lr*wd" in output
+    assert cli.main(["port"]) == 2
+
+
+# --------------------------------------------------------------------------- naive ports
+
+
+SENSITIVE = ["clip_grad_norm_ adds 1e-6", "Adam(weight_decay=) is L2", "OneCycleLR ends",
+             "stepped once per epoch", "Keras's clipnorm"]
+
+
+@pytest.mark.parametrize("title", SENSITIVE)
+def test_naive_ports_fail_where_the_port_agrees(title):
+    """Sensitivity: each convention, done naively, breaks the check the port passes.
+
+    float64 is where a convention shows at once (the float32 bound, 1 ulp of the
+    leaf's scale per step, is looser than some of them).
+    """
+    (convention,) = [c for c in conventions.CONVENTIONS if title in c.title]
+    if not (HAS_TORCH and (convention.library == "torch" or HAS_KERAS)):
+        pytest.skip("the library is not installed")
+    measured = conventions.measure(convention, steps=100, dtypes=[np.float64])
+    assert measured.port_relative <= 1e-12
+    assert measured.naive_relative > 1e-12
+    assert measured.naive_relative > 1000 * measured.port_relative

@@ -260,6 +260,98 @@ class PortRun:
         return lines
 
 
+@dataclasses.dataclass
+class Prepared:
+    """The library side of a port, built from the texts, and the port of it.
+
+    ``library_side`` steps the live library (a
+    :class:`~jaxopt_lab.crosscheck.TorchTrainingSide` or a Keras optimizer);
+    ``live`` is the ``(optimizer, scheduler)`` the recipe was read from.
+    """
+
+    description: str
+    params: dict[str, np.ndarray]
+    group_of: dict[str, int] | None
+    library_side: Any
+    live: tuple
+    recipe: Recipe
+
+
+def prepare(
+    optimizer: str,
+    scheduler: str | None = None,
+    *,
+    library: str = "torch",
+    clip_grad_norm: float | None = None,
+    clip_grad_value: float | None = None,
+    clip_norm_type: float = 2.0,
+    scheduler_every: int = 1,
+    steps: int = 1000,
+    seed: int = 0,
+) -> Prepared:
+    """Parse the texts, build the live library objects, and port them (see :func:`port_run`)."""
+    from jaxopt_lab.port.keras_optimizers import keras_recipe
+    from jaxopt_lab.port.torch_optimizers import torch_recipe
+
+    if library not in ("torch", "keras"):
+        raise ValueError(f"library must be 'torch' or 'keras', got {library!r}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    optimizer_text = parse_call(optimizer, what="optimizer")
+    if library == "keras":
+        if scheduler is not None or clip_grad_norm is not None or clip_grad_value is not None:
+            raise ValueError(
+                "with --from keras, give the schedule as learning_rate=... and clipping as "
+                "clipnorm/global_clipnorm/clipvalue inside the optimizer's call"
+            )
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+        try:
+            live = _keras_optimizer(optimizer_text)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"keras.optimizers.{optimizer_text.name}: {error}") from None
+        params, _ = _group_params(1, seed)
+        return Prepared(
+            f"keras.optimizers.{optimizer.strip()}", params, None, live, (live,),
+            keras_recipe(live),
+        )
+    scheduler_text = parse_call(scheduler, what="scheduler") if scheduler else None
+    first = optimizer_text.args[0] if optimizer_text.args else None
+    groups = len(first) if isinstance(first, list) and first else 1
+    params, group_of = _group_params(groups, seed)
+    build = _torch_builder(optimizer_text, scheduler_text, jax.tree.leaves(group_of))
+    import torch
+
+    try:
+        live = build([torch.zeros(np.shape(leaf)) for leaf in jax.tree.leaves(params)])
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(f"torch rejected it: {error}") from None
+    recipe = torch_recipe(
+        *live,
+        clip_grad_norm=clip_grad_norm,
+        clip_grad_value=clip_grad_value,
+        clip_norm_type=clip_norm_type,
+        scheduler_every=scheduler_every,
+        group_of=group_of if groups > 1 else None,
+        steps=steps,
+    )
+    side = crosscheck.TorchTrainingSide(
+        build,
+        clip_grad_norm=clip_grad_norm,
+        clip_grad_value=clip_grad_value,
+        clip_norm_type=clip_norm_type,
+        scheduler_every=scheduler_every,
+    )
+    description = f"torch.optim.{optimizer.strip()}" + (
+        f" + lr_scheduler.{scheduler.strip()}" if scheduler else ""
+    )
+    return Prepared(description, params, group_of if groups > 1 else None, side, live, recipe)
+
+
+def compiled(transformation: optax.GradientTransformation) -> optax.GradientTransformation:
+    """The same transformation with a jitted ``init`` (one compilation, not one per op)."""
+    return optax.GradientTransformation(jax.jit(transformation.init), transformation.update)
+
+
 def port_run(
     optimizer: str,
     scheduler: str | None = None,
@@ -275,76 +367,31 @@ def port_run(
 ) -> PortRun:
     """Port the library call in ``optimizer`` (and ``scheduler``) and compare it with the library.
 
+    Both run ``steps`` steps from the same N(0, 1) params (a 16x8 weight and a
+    16 bias per param group) over the same N(0, 1) gradients, in ``dtype``.
     Raises ``ValueError`` (bad text or arguments) or ``PortError`` (what the
     port does not cover), each with a one-line message.
     """
-    from jaxopt_lab.port.keras_optimizers import keras_recipe
-    from jaxopt_lab.port.torch_optimizers import torch_recipe
-
-    if library not in ("torch", "keras"):
-        raise ValueError(f"library must be 'torch' or 'keras', got {library!r}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    optimizer_text = parse_call(optimizer, what="optimizer")
-    if library == "keras":
-        if scheduler is not None or clip_grad_norm is not None or clip_grad_value is not None:
-            raise ValueError(
-                "with --from keras, give the schedule as learning_rate=... and clipping as "
-                "clipnorm/global_clipnorm/clipvalue inside the optimizer's call"
-            )
-        os.environ.setdefault("KERAS_BACKEND", "jax")
-        try:
-            live = _keras_optimizer(optimizer_text)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"keras.optimizers.{optimizer_text.name}: {error}") from None
-        recipe = keras_recipe(live)
-        params, _ = _group_params(1, seed)
-        other = live
-        description = f"keras.optimizers.{optimizer.strip()}"
-    else:
-        scheduler_text = parse_call(scheduler, what="scheduler") if scheduler else None
-        groups = len(optimizer_text.args[0]) if optimizer_text.args and isinstance(
-            optimizer_text.args[0], list) else 1
-        params, group_of = _group_params(groups, seed)
-        indices = jax.tree.leaves(group_of)
-        build = _torch_builder(optimizer_text, scheduler_text, indices)
-        import torch
-
-        try:
-            live_optimizer, live_scheduler = build(
-                [torch.zeros(np.shape(leaf)) for leaf in jax.tree.leaves(params)]
-            )
-        except (TypeError, ValueError, KeyError) as error:
-            raise ValueError(f"torch rejected it: {error}") from None
-        recipe = torch_recipe(
-            live_optimizer,
-            live_scheduler,
-            clip_grad_norm=clip_grad_norm,
-            clip_grad_value=clip_grad_value,
-            clip_norm_type=clip_norm_type,
-            scheduler_every=scheduler_every,
-            group_of=group_of if groups > 1 else None,
-            steps=steps,
-        )
-        other = crosscheck.TorchTrainingSide(
-            build,
-            clip_grad_norm=clip_grad_norm,
-            clip_grad_value=clip_grad_value,
-            clip_norm_type=clip_norm_type,
-            scheduler_every=scheduler_every,
-        )
-        description = f"torch.optim.{optimizer.strip()}" + (
-            f" + lr_scheduler.{scheduler.strip()}" if scheduler else ""
-        )
-    gradients = crosscheck.random_gradients(params, steps, seed=seed + 1)
-    ported = recipe.build()
-    # One compiled init instead of one small compilation per eager operation.
-    ported = optax.GradientTransformation(jax.jit(ported.init), ported.update)
-    comparison = crosscheck.compare(ported, other, params, gradients, dtype=dtype)
+    prepared = prepare(
+        optimizer,
+        scheduler,
+        library=library,
+        clip_grad_norm=clip_grad_norm,
+        clip_grad_value=clip_grad_value,
+        clip_norm_type=clip_norm_type,
+        scheduler_every=scheduler_every,
+        steps=steps,
+        seed=seed,
+    )
+    gradients = crosscheck.random_gradients(prepared.params, steps, seed=seed + 1)
+    comparison = crosscheck.compare(
+        compiled(prepared.recipe.build()), prepared.library_side, prepared.params, gradients,
+        dtype=dtype,
+    )
     ulps_per_step = 1.0
     rtol = 1e-12 if dtype == np.float64 else None
     failure = crosscheck.tolerance_failure(comparison, ulps_per_step=ulps_per_step, rtol=rtol)
-    return PortRun(description, recipe, comparison, failure, ulps_per_step)
+    return PortRun(prepared.description, prepared.recipe, comparison, failure, ulps_per_step)

@@ -152,13 +152,13 @@ CASES = TORCH_CASES + KERAS_CASES
 
 
 def run_matrix(
-    cases: Sequence[PortCase] = CASES,
+    cases: Sequence[PortCase] | None = None,
     *,
     steps: int = 1000,
     dtypes: Sequence[str] = ("float32", "float64"),
 ) -> Iterator[tuple[PortCase, PortRun]]:
-    """Run every case in every dtype; yields ``(case, run)`` as each finishes."""
-    for case in cases:
+    """Run every case (default: :data:`CASES`) in every dtype; yields ``(case, run)``."""
+    for case in CASES if cases is None else cases:
         for dtype in dtypes:
             yield case, port_run(
                 case.optimizer,
