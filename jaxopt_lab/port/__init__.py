@@ -35,6 +35,7 @@ from jaxopt_lab.port.recipe import Recipe
 from jaxopt_lab.port.torch_optimizers import (
     adagrad_lr_decay,
     from_torch,
+    scheduled,
     torch_dampening,
     torch_decoupled_weight_decay,
     torch_recipe,
@@ -59,6 +60,7 @@ __all__ = [
     "keras_weight_decay",
     "param_groups",
     "recipe",
+    "scheduled",
     "torch_dampening",
     "torch_decoupled_weight_decay",
     "torch_recipe",

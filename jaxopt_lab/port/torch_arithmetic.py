@@ -6,7 +6,7 @@ closed form that ``SequentialLR`` calls at a milestone, and the
 ``_initial_step`` every scheduler takes when it is built. Expressions are
 copied in torch's order, so that the floats are torch's, bit for bit
 (``tests/test_port_schedules.py`` checks every one against the live torch).
-They act on :class:`_Optimizer`, a list of param-group dicts, exactly as torch's
+They act on :class:`SimulatedOptimizer`, a list of param-group dicts, exactly as torch's
 act on ``optimizer.param_groups``. The specs they are built from live in
 :mod:`jaxopt_lab.port.torch_schedules`.
 """
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-class _Optimizer:
+class SimulatedOptimizer:
     """What a scheduler touches of a torch optimizer: its param groups and defaults."""
 
     def __init__(self, groups: Sequence[Mapping[str, Any]]):
@@ -28,7 +28,7 @@ class _Optimizer:
         self.defaults = dict(self.param_groups[0]) if self.param_groups else {}
 
 
-def _values(optimizer: _Optimizer, key: str) -> list:
+def _values(optimizer: SimulatedOptimizer, key: str) -> list:
     return [group[key] for group in optimizer.param_groups]
 
 
@@ -37,7 +37,7 @@ class _Scheduler:
 
     has_closed_form = False
 
-    def __init__(self, optimizer: _Optimizer):
+    def __init__(self, optimizer: SimulatedOptimizer):
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
@@ -288,7 +288,7 @@ class _CosineAnnealingWarmRestarts(_Scheduler):
             group["lr"] = lr
 
 
-def _per_group(name: str, optimizer: _Optimizer, value: Any) -> list:
+def _per_group(name: str, optimizer: SimulatedOptimizer, value: Any) -> list:
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
             raise ValueError(
@@ -489,7 +489,7 @@ _SIMULATIONS = {
 }
 
 
-def build(spec: Any, optimizer: _Optimizer) -> _Scheduler:
+def build(spec: Any, optimizer: SimulatedOptimizer) -> _Scheduler:
     """The simulation of ``spec`` (a :mod:`~jaxopt_lab.port.torch_schedules` spec) on
     ``optimizer``, built as torch builds it (with its initial step)."""
     try:

@@ -132,12 +132,22 @@ def _chain(*parts: Any) -> Any:
     return parts[0] if len(parts) == 1 else call("optax.chain", *parts)
 
 
-def _injected(factory: str, scheduled: dict[str, Any], **settings: Any) -> Call:
-    """``optax.inject_hyperparams(factory, static_args=<all but the scheduled>)(...)``."""
-    parameters = inspect.signature(Ref(factory).resolve()).parameters
-    static = tuple(name for name in parameters if name not in scheduled)
-    wrapper = call("optax.inject_hyperparams", Ref(factory), static_args=static)
-    return call(wrapper, **scheduled, **settings)
+def scheduled(factory: Callable, **arguments: Any) -> optax.GradientTransformation:
+    """``factory(**arguments)``, with each callable argument a schedule of the step count.
+
+    ``optax.inject_hyperparams`` with every other argument static, so that
+    constants stay Python numbers (injecting them as float32 arrays changes
+    the arithmetic, optax#1532): ``scheduled(jaxopt_lab.adam,
+    learning_rate=lr_schedule, b1=b1_schedule, b2=0.95)``.
+    """
+    schedules = {name for name, value in arguments.items() if callable(value)}
+    static = [name for name in inspect.signature(factory).parameters if name not in schedules]
+    return optax.inject_hyperparams(factory, static_args=static)(**arguments)
+
+
+def _injected(factory: str, scheduled_arguments: dict[str, Any], **settings: Any) -> Call:
+    """``port.scheduled(factory, ...)``: the scheduled arguments injected each step."""
+    return call("port.scheduled", Ref(factory), **scheduled_arguments, **settings)
 
 
 def _prefix(options: dict[str, Any], *, coupled_decay: bool = True) -> list:

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_lab.port.errors import PortError
-from jaxopt_lab.port.torch_arithmetic import _Optimizer, build, one_cycle_total_steps
+from jaxopt_lab.port.torch_arithmetic import SimulatedOptimizer, build, one_cycle_total_steps
 
 # --------------------------------------------------------------------------- specs
 
@@ -205,7 +205,7 @@ def simulate(spec: Any, groups: Sequence[Mapping[str, Any]], epochs: int) -> Sch
         raise ValueError("groups must hold at least one param group")
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
-    optimizer = _Optimizer(groups)
+    optimizer = SimulatedOptimizer(groups)
     scheduler = build(spec, optimizer)
     cycles = _cycles_momentum(spec)
     lrs, momenta = [], []
@@ -416,7 +416,7 @@ def _one_cycle_from_torch(scheduler: Any) -> OneCycleLR:
         **momentum,
     )
     # The recovered arguments must rebuild torch's derived values exactly.
-    rebuilt = _Optimizer([{"lr": g["lr"], "betas": (0.9, 0.999)} for g in groups])
+    rebuilt = SimulatedOptimizer([{"lr": g["lr"], "betas": (0.9, 0.999)} for g in groups])
     simulation = build(dataclasses.replace(spec, cycle_momentum=False), rebuilt)
     for key in ("initial_lr", "max_lr", "min_lr"):
         if [g[key] for g in rebuilt.param_groups] != [g[key] for g in groups]:
