@@ -169,7 +169,8 @@ def _grid_axes(
     # Build once with concrete values: the optimizer validates them here (under
     # vmap they are tracers and cannot be checked). Its checks are intervals,
     # so each axis's smallest and largest values stand for the whole axis.
-    make_optimizer(**{name: np.array([v.min(), v.max()]) for name, v in axes.items()})
+    for extreme in (np.min, np.max):
+        make_optimizer(**{name: extreme(v) for name, v in axes.items()})
     return axes
 
 

@@ -379,21 +379,26 @@ BAD_STATE_DTYPES = st.sampled_from([jnp.int32, np.int8, jnp.bool_, "int", "not-a
 
 # optimizer name -> {argument: strategy of invalid values}
 BAD_HYPERPARAMETERS = {
-    "sgd": {"learning_rate": NEGATIVE},
+    "sgd": {"learning_rate": NEGATIVE, "weight_decay": NEGATIVE},
     "momentum": {
         "learning_rate": NEGATIVE,
         "momentum": AT_LEAST_ONE,
+        "dampening": AT_LEAST_ONE,
+        "weight_decay": NEGATIVE,
         "state_dtype": BAD_STATE_DTYPES,
     },
     "nesterov": {
         "learning_rate": NEGATIVE,
         "momentum": AT_LEAST_ONE,
+        "weight_decay": NEGATIVE,
         "state_dtype": BAD_STATE_DTYPES,
     },
     "adagrad": {
         "learning_rate": NEGATIVE,
         "eps": NEGATIVE,
         "initial_accumulator_value": NEGATIVE,
+        "lr_decay": NEGATIVE,
+        "weight_decay": NEGATIVE,
         "state_dtype": BAD_STATE_DTYPES,
     },
     "rmsprop": {
@@ -402,6 +407,7 @@ BAD_HYPERPARAMETERS = {
         "eps": NEGATIVE,
         "initial_scale": NEGATIVE,
         "momentum": AT_LEAST_ONE,
+        "weight_decay": NEGATIVE,
         "state_dtype": BAD_STATE_DTYPES,
     },
     "adam": {
@@ -410,6 +416,7 @@ BAD_HYPERPARAMETERS = {
         "b2": AT_LEAST_ONE,
         "eps": NEGATIVE,
         "eps_root": NEGATIVE,
+        "weight_decay": NEGATIVE,
         "state_dtype": BAD_STATE_DTYPES,
     },
     "adamw": {
@@ -443,7 +450,15 @@ def test_every_hyperparameter_of_every_optimizer_is_covered():
     """The table above lists every numeric hyperparameter each optimizer takes."""
     import inspect
 
-    skip = {"eps_in_sqrt", "eps_hat", "centered"}  # booleans: any value is valid
+    # Switches (tested in test_optimizers.py: a non-bool is a TypeError).
+    skip = {
+        "eps_in_sqrt",
+        "eps_hat",
+        "centered",
+        "maximize",
+        "decoupled_weight_decay",
+        "complex_convention",
+    }
     for name, make in jaxopt_lab.OPTIMIZERS.items():
         arguments = set(inspect.signature(make).parameters) - skip
         assert set(BAD_HYPERPARAMETERS[name]) == arguments, name

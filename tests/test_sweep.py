@@ -156,8 +156,12 @@ def test_blocked_sweep_equals_one_trajectory_per_point(x64, monkeypatch):
 
 
 def test_hyperparameter_names_are_the_numeric_arguments():
-    assert hyperparameter_names("adam") == ("learning_rate", "b1", "b2", "eps", "eps_root")
-    assert hyperparameter_names(jaxopt_lab.momentum) == ("learning_rate", "momentum")
+    assert hyperparameter_names("adam") == (
+        "learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay"
+    )
+    assert hyperparameter_names(jaxopt_lab.momentum) == (
+        "learning_rate", "momentum", "dampening", "weight_decay"
+    )
     assert "momentum" in hyperparameter_names("rmsprop")  # float | None
     assert "centered" not in hyperparameter_names("rmsprop")  # a bool
     assert hyperparameter_names(lambda learning_rate: jaxopt_lab.adam(learning_rate)) == (

@@ -8,11 +8,15 @@ Each function below takes its hyperparameters and returns an
     updates, state = optimizer.update(grads, state, params)
     params = apply_updates(params, updates)
 
-so a lab optimizer drops into ``optax.chain`` and any optax training loop. The
-algorithm of each optimizer is a *leaf rule*: a few lines that update one
-array of parameters, written beside its formula. The pytree plumbing (``None``
-leaves, dtype checks, structure checks, the step count, schedules) lives once,
-in :func:`~jaxopt_lab.optimizers.plumbing.elementwise_optimizer`.
+(an ``optax.GradientTransformationExtraArgs``), so a lab optimizer drops into
+``optax.chain`` and any optax training loop. The algorithm of each optimizer
+is a *leaf rule*: a few lines that update one array of parameters, written
+beside its formula. The pytree plumbing (``None`` leaves, dtype checks,
+structure checks, the step count, schedules, sharding-preserving state) and
+the conventions every optimizer takes as keyword-only knobs (``maximize``,
+coupled or decoupled ``weight_decay``, ``complex_convention``) live once, in
+:func:`~jaxopt_lab.optimizers.plumbing.elementwise_optimizer`; the
+``plumbing`` module docstring describes them.
 
 One module per family: ``sgd`` (SGD, momentum, Nesterov), ``adaptive``
 (AdaGrad, RMSprop), ``adam`` (Adam, AdamW); ``plumbing`` holds what they share.
@@ -39,12 +43,15 @@ import optax
 from jaxopt_lab.optimizers.adam import AdamState, adam, adamw
 from jaxopt_lab.optimizers.adaptive import AdagradState, RmspropState, adagrad, rmsprop
 from jaxopt_lab.optimizers.plumbing import (
+    COMPLEX_CONVENTIONS,
     ScalarOrSchedule,
     Schedule,
     apply_updates,
+    check_eps,
     check_hyperparameter,
     elementwise_optimizer,
     hyperparameters,
+    squared_magnitude,
 )
 from jaxopt_lab.optimizers.sgd import MomentumState, SgdState, momentum, nesterov, sgd
 
@@ -60,6 +67,7 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
 """Every lab optimizer by name, for the CLI and sweeps."""
 
 __all__ = [
+    "COMPLEX_CONVENTIONS",
     "OPTIMIZERS",
     "AdagradState",
     "AdamState",
@@ -72,6 +80,7 @@ __all__ = [
     "adam",
     "adamw",
     "apply_updates",
+    "check_eps",
     "check_hyperparameter",
     "elementwise_optimizer",
     "hyperparameters",
@@ -79,4 +88,5 @@ __all__ = [
     "nesterov",
     "rmsprop",
     "sgd",
+    "squared_magnitude",
 ]

@@ -10,9 +10,12 @@ import optax
 
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
+    check_eps,
     check_hyperparameter,
     elementwise_optimizer,
     hyperparameters,
+    is_concrete_zero,
+    squared_magnitude,
 )
 
 
@@ -37,32 +40,49 @@ class RmspropState(NamedTuple):
     velocity: Any
 
 
-@hyperparameters("learning_rate", "eps", "initial_accumulator_value")
+@hyperparameters("learning_rate", "eps", "initial_accumulator_value", "lr_decay", "weight_decay")
 def adagrad(
     learning_rate: ScalarOrSchedule = 0.01,
     eps: float = 1e-7,
     *,
     initial_accumulator_value: float = 0.0,
     eps_in_sqrt: bool = False,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    complex_convention: str = "optax",
     state_dtype: Any = None,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """AdaGrad.
 
     ``h += g**2;  p -= lr * g / (sqrt(h) + eps)``, h starting at
     ``initial_accumulator_value``; with ``eps_in_sqrt=True``,
-    ``p -= lr * g / sqrt(h + eps)``.
+    ``p -= lr * g / sqrt(h + eps)``. ``lr_decay`` is torch's: the step t
+    (1-based) uses ``lr / (1 + (t - 1) * lr_decay)``.
 
     The defaults are the seed's. ``torch.optim.Adagrad(lr, eps=1e-10)`` is
     ``adagrad(lr, eps=1e-10)``; optax ``adagrad(lr)`` and Keras ``Adagrad(lr)``
-    are ``adagrad(lr, initial_accumulator_value=0.1, eps_in_sqrt=True)``.
+    are ``adagrad(lr, initial_accumulator_value=0.1, eps_in_sqrt=True)``. The
+    other knobs: see ``plumbing``. eps may be 0 only with a positive
+    ``initial_accumulator_value`` (else a zero gradient gives 0/0).
     Duchi, Hazan and Singer (2011), "Adaptive subgradient methods".
     """
     check_hyperparameter("learning_rate", learning_rate)
-    check_hyperparameter("eps", eps)
     check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
+    check_hyperparameter("lr_decay", lr_decay)
+    check_eps(
+        "eps",
+        eps,
+        denominator="sqrt(h) + eps",
+        guarded=not is_concrete_zero(initial_accumulator_value),
+    )
+    decays_lr = not is_concrete_zero(lr_decay)
 
     def rule(grad, state, param, step_size):
-        sum_of_squares = state.sum_of_squares + grad * grad
+        if decays_lr:  # torch: clr = lr / (1 + (t - 1) * lr_decay)
+            step_size = step_size / (1 + state.count * lr_decay)
+        sum_of_squares = state.sum_of_squares + squared_magnitude(grad)
         if eps_in_sqrt:
             denominator = jnp.sqrt(sum_of_squares + eps)
         else:
@@ -75,10 +95,15 @@ def adagrad(
         {"sum_of_squares": initial_accumulator_value},
         learning_rate,
         state_dtype=state_dtype,
+        real_fields=("sum_of_squares",),
+        weight_decay=weight_decay,
+        decoupled_weight_decay=decoupled_weight_decay,
+        maximize=maximize,
+        complex_convention=complex_convention,
     )
 
 
-@hyperparameters("learning_rate", "decay", "eps", "initial_scale", "momentum")
+@hyperparameters("learning_rate", "decay", "eps", "initial_scale", "momentum", "weight_decay")
 def rmsprop(
     learning_rate: ScalarOrSchedule = 0.01,
     decay: float = 0.99,
@@ -88,8 +113,12 @@ def rmsprop(
     initial_scale: float = 0.0,
     centered: bool = False,
     momentum: float | None = None,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    complex_convention: str = "optax",
     state_dtype: Any = None,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """RMSprop.
 
     ``h = decay * h + (1 - decay) * g**2;  p -= lr * g / (sqrt(h) + eps)``, h
@@ -102,20 +131,27 @@ def rmsprop(
     The defaults are the seed's; they equal optax ``rmsprop(lr, decay=0.99,
     eps=1e-7, eps_in_sqrt=False)`` and ``torch.optim.RMSprop(lr, alpha=0.99,
     eps=1e-7)``. Keras ``RMSprop(lr)`` is ``rmsprop(lr, decay=0.9,
-    eps_in_sqrt=True)``. Tieleman and Hinton (2012), Coursera lecture 6.5.
+    eps_in_sqrt=True)``. The other knobs: see ``plumbing``. eps may be 0
+    only with a positive ``initial_scale`` and ``centered=False``.
+    Tieleman and Hinton (2012), Coursera lecture 6.5.
     """
     check_hyperparameter("learning_rate", learning_rate)
     check_hyperparameter("decay", decay, high=1.0)
-    check_hyperparameter("eps", eps)
     check_hyperparameter("initial_scale", initial_scale)
     check_hyperparameter("momentum", momentum, high=1.0, optional=True)
+    check_eps(
+        "eps",
+        eps,
+        denominator="sqrt(h) + eps",
+        guarded=not centered and not is_concrete_zero(initial_scale),
+    )
 
     def rule(grad, state, param, step_size):
-        mean_square = decay * state.mean_square + (1 - decay) * grad * grad
+        mean_square = decay * state.mean_square + (1 - decay) * squared_magnitude(grad)
         variance, mean_gradient = mean_square, None
         if centered:
             mean_gradient = decay * state.mean_gradient + (1 - decay) * grad
-            variance = mean_square - mean_gradient * mean_gradient
+            variance = mean_square - squared_magnitude(mean_gradient)
         if eps_in_sqrt:
             denominator = jnp.sqrt(variance + eps)
         else:
@@ -138,4 +174,9 @@ def rmsprop(
         },
         learning_rate,
         state_dtype=state_dtype,
+        real_fields=("mean_square",),
+        weight_decay=weight_decay,
+        decoupled_weight_decay=decoupled_weight_decay,
+        maximize=maximize,
+        complex_convention=complex_convention,
     )

@@ -1,29 +1,112 @@
-"""The plumbing every lab optimizer shares: checks, the step count, pytrees.
+"""The plumbing every lab optimizer shares: checks, conventions, the step count, pytrees.
 
 An optimizer's algorithm is a *leaf rule* (a few lines that update one array
 of parameters, written beside its formula, in the optimizer's own module);
-:func:`elementwise_optimizer` turns a rule into an ``optax.GradientTransformation``
-and owns everything else once: ``None`` leaves, dtype, structure and shape
-checks, the step count, learning-rate schedules and the state dtype.
-:func:`hyperparameters` declares, beside each optimizer, which of its
-arguments are numbers that ``jax.vmap`` may sweep.
+:func:`elementwise_optimizer` turns a rule into an
+``optax.GradientTransformationExtraArgs`` and owns everything else once:
+``None`` leaves, dtype, structure and shape checks, the step count,
+learning-rate schedules, the state dtype and sharding, and the conventions
+below. :func:`hyperparameters` declares, beside each optimizer, which of its
+arguments are numbers that ``jax.vmap`` may sweep, and validates them.
+
+The protocol
+------------
+``init(params) -> state`` and ``update(grads, state, params=None, **extra_args)
+-> (updates, state)``: optax's ``GradientTransformationExtraArgs`` (extra
+keyword arguments, which optax combinators pass along, are accepted and
+ignored). Every state array is built *like* its param (``jnp.full_like``), so
+it carries the param's sharding (Auto or Explicit mesh) and a jitted
+``fori_loop``/``scan`` over a sharded state keeps its carry type. ``count`` may
+be a Python int (as in a state loaded from elsewhere); it comes back an int32
+that saturates instead of wrapping.
+
+The conventions: keyword-only knobs every optimizer takes, applied here once
+-----------------------------------------------------------------------------
+Each optimizer passes these through to :func:`elementwise_optimizer`, which
+validates them when the optimizer is built and applies them around the rule,
+so a rule never sees them (and every rule written later gets them for free):
+
+``maximize=False``
+    torch's ``maximize``: the gradient is negated before anything else, so the
+    optimizer climbs. (optax: chain ``optax.scale(-1)`` first; Keras: none.)
+``weight_decay=0.0`` and ``decoupled_weight_decay=False``
+    Coupled (``False``, torch's ``weight_decay=`` on SGD, Adam, RMSprop,
+    Adagrad, Adadelta, Adamax, NAdam, RAdam): L2 added to the gradient,
+    ``g <- g + weight_decay * p``, after ``maximize`` (torch's order), before
+    the rule, so it enters the moments. Decoupled (``True``, AdamW's, Keras's
+    ``weight_decay=`` on every optimizer, optax's ``add_decayed_weights``
+    after the scaling, torch's ``decoupled_weight_decay=True``): the rule's
+    update plus ``- lr_t * weight_decay * p``, where ``lr_t`` is the learning
+    rate (schedule) of this step; the moments never see it. torch multiplies
+    ``p *= 1 - lr * wd`` and Keras subtracts ``p * wd * lr`` as their own
+    update of ``p`` before the step: equal in exact arithmetic, one more
+    rounding of ``p`` per step in float (the equivalence table measures it).
+    ``weight_decay`` is a hyperparameter (sweepable); at a concrete 0 nothing
+    is computed and ``update`` needs no params.
+``complex_convention="optax"``
+    How complex params extend the rule. ``"optax"``: complex arithmetic, with
+    ``|g|**2 = (conj(g) * g).real`` wherever the formula squares a gradient
+    (:func:`squared_magnitude`; the fields that hold such squares, declared as
+    ``real_fields``, are real arrays). ``"torch"``: each complex number is two
+    reals (``torch.view_as_real``): the rule runs on a real view with a
+    trailing axis of 2, and every state field is stored complex, like the
+    param. A rule that is not defined on complex numbers (a sign, a
+    comparison) declares ``complex_rule=False``: complex params are then
+    accepted only with ``complex_convention="torch"``.
+
+Validation
+----------
+:func:`hyperparameters` checks, when an optimizer is built, that each declared
+hyperparameter is a real number (not a string or a bool), a scalar (not a
+multi-element array that would broadcast silently), and finite; a schedule is
+called once with count 0 (where it can be called concretely) and must return
+such a number. When ``init`` sees the params, each concrete value is cast to
+the working dtype of each leaf and must still be finite there (1e39 is inf in
+float32). The ranges of each argument (``b1`` in [0, 1), ``eps > 0`` where a
+denominator can be 0, ...) are checked by the optimizer itself with
+:func:`check_hyperparameter`. Traced values (``jit``, ``vmap``) are checked for
+shape and dtype only: their values are unknown when the optimizer is built.
+Every such error is a ``ValueError`` that names the argument and the value; a
+switch that is not a bool is a ``TypeError``.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.experimental.shard_alike import shard_alike
 
 Schedule = Callable[[jax.Array], jax.Array]
 ScalarOrSchedule = float | jax.Array | Schedule
 
 apply_updates = optax.apply_updates
+
+COMPLEX_CONVENTIONS = ("optax", "torch")
+"""``complex_convention`` values: optax's complex arithmetic, torch's pairs of reals."""
+
+_INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+# --------------------------------------------------------------------------- shared maths
+
+
+def squared_magnitude(x: jax.Array) -> jax.Array:
+    """``|x|**2``, real: ``x * x`` for real ``x``, ``(conj(x) * x).real`` for complex.
+
+    Every rule squares a gradient through this, so that it extends to complex
+    params in the optax convention (optax's ``abs_sq``); in the torch
+    convention the rule sees real views and this is ``x * x``.
+    """
+    if jnp.iscomplexobj(x):
+        return (jnp.conj(x) * x).real
+    return x * x
 
 
 # --------------------------------------------------------------------------- checks
@@ -40,40 +123,129 @@ def check_hyperparameter(
     low: float = 0.0,
     high: float | None = None,
     optional: bool = False,
+    low_inclusive: bool = True,
+    why: str = "",
 ) -> None:
     """Raise ``ValueError`` if a concrete ``value`` is outside ``[low, high)``.
 
-    Tracers (``jit``/``vmap`` arguments) and schedules are not checked here: a
-    traced value is unknown when the optimizer is built, and a schedule is a
-    function. Arrays are checked element by element; NaN is always rejected.
+    ``low_inclusive=False`` makes the interval ``(low, high)``; ``why`` is
+    appended to the message. Tracers (``jit``/``vmap`` arguments) and
+    schedules are not checked here: a traced value is unknown when the
+    optimizer is built, and a schedule is a function. NaN is always rejected.
     """
     if value is None and optional:
         return
     if callable(value) or not _is_concrete(value):
         return
-    try:
-        values = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be a number, got {value!r}") from error
-    bad = ~(values >= low)
+    values = _as_float64(name, value)
+    bad = ~(values >= low) if low_inclusive else ~(values > low)
     if high is not None:
         bad |= ~(values < high)
     if np.any(bad):
-        interval = f"[{low}, {high})" if high is not None else f">= {low}"
+        opening = "[" if low_inclusive else "("
+        interval = (
+            f"{opening}{low}, {high})"
+            if high is not None
+            else (f">= {low}" if low_inclusive else f"> {low}")
+        )
         shown = value if values.ndim == 0 else values[bad]
-        raise ValueError(f"{name} must be {interval}, got {shown!r}")
+        raise ValueError(f"{name} must be {interval}, got {shown!r}" + (f" ({why})" if why else ""))
 
 
-def _check_float_leaves(tree: Any, argument: str) -> None:
-    """Raise ``TypeError`` naming the first leaf that is not floating point."""
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        dtype = jnp.result_type(leaf)
-        if not jnp.issubdtype(dtype, jnp.floating):
-            raise TypeError(
-                f"{argument} leaf at {jax.tree_util.keystr(path) or '<root>'} has dtype "
-                f"{dtype}; optimizers need floating-point leaves (cast it, or keep "
-                "it out of the optimized tree)"
+def check_eps(name: str, eps: Any, *, denominator: str, guarded: bool = False) -> None:
+    """Check ``eps >= 0``, and ``eps > 0`` unless ``guarded``.
+
+    ``denominator`` (e.g. ``"sqrt(v) + eps"``) is 0 for a zero gradient when
+    eps is 0, and the step is then 0/0; ``guarded`` says that something else
+    (an ``eps_root``, a positive initial accumulator) keeps it away from 0.
+    """
+    why = f"with eps = 0 and a zero gradient, {denominator} is 0 and the step 0/0"
+    why = "" if guarded else why
+    check_hyperparameter(name, eps, low_inclusive=guarded, why=why)
+
+
+def is_concrete_zero(value: Any) -> bool:
+    """True only for a concrete 0 (a traced value may be anything)."""
+    return _is_concrete(value) and not callable(value) and bool(np.all(np.asarray(value) == 0))
+
+
+def _as_float64(name: str, value: Any) -> np.ndarray:
+    """A concrete real number as a float64 array; ``ValueError`` naming ``name`` otherwise."""
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        dtype = np.asarray(value).dtype
+    dtype = np.dtype(dtype)
+    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)) and (
+        dtype.name != "bfloat16"
+    ):
+        raise ValueError(f"{name} must be a real number, got {value!r} (dtype {dtype})")
+    return np.asarray(value, dtype=np.float64)
+
+
+def _check_number(name: str, value: Any, *, schedulable: bool) -> Any:
+    """Check that a declared hyperparameter is a finite real scalar, or (if allowed) a schedule.
+
+    Returns the value, or a schedule's value at count 0.
+    """
+    if callable(value) and not isinstance(value, (jax.Array, np.ndarray)):
+        if not schedulable:
+            raise ValueError(f"{name} must be a number, got the function {value!r}")
+        return _check_schedule(name, value)
+    if not _is_concrete(value):
+        dtype = value.dtype
+        if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+            raise ValueError(f"{name} must be a real number, got a traced {dtype} value")
+        if value.ndim:
+            raise ValueError(
+                f"{name} must be a scalar, got a traced array of shape {value.shape} "
+                "(under vmap, map over it instead)"
             )
+        return value
+    values = _as_float64(name, value)
+    if values.ndim:
+        raise ValueError(
+            f"{name} must be a scalar, got an array of shape {values.shape}: {value!r} "
+            "(to sweep several values, jax.vmap over the optimizer's construction)"
+        )
+    if not np.isfinite(values):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def _check_schedule(name: str, schedule: Callable) -> Any:
+    try:
+        value = schedule(jnp.zeros([], jnp.int32))
+    except Exception as error:  # noqa: BLE001 - the schedule is user code; name it
+        raise ValueError(
+            f"{name} is a function, so it must be a schedule of the step count; calling it "
+            f"with count 0 raised {type(error).__name__}: {error}"
+        ) from error
+    if callable(value) and not isinstance(value, (jax.Array, np.ndarray)):
+        raise ValueError(f"{name} schedule must return a number at count 0, got {value!r}")
+    return _check_number(f"{name} (the schedule's value at count 0)", value, schedulable=False)
+
+
+def _check_inexact_leaves(tree: Any, argument: str) -> None:
+    """Raise ``TypeError`` naming the first leaf that is neither real nor complex floating."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        dtype = _leaf_dtype(leaf)
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            raise TypeError(
+                f"{argument} leaf at {_path(path)} has dtype "
+                f"{dtype}; optimizers need floating-point (or complex) leaves (cast it, or "
+                "keep it out of the optimized tree)"
+            )
+
+
+def _leaf_dtype(leaf: Any) -> np.dtype:
+    dtype = getattr(leaf, "dtype", None)
+    return np.dtype(dtype) if dtype is not None else jnp.result_type(leaf)
+
+
+def _path(path: Any) -> str:
+    return jax.tree_util.keystr(path) or "<root>"
 
 
 def _check_same_structure(grads: Any, state_tree: Any, argument: str) -> None:
@@ -86,6 +258,28 @@ def _check_same_structure(grads: Any, state_tree: Any, argument: str) -> None:
         )
 
 
+class ArrayPlaceholder(NamedTuple):
+    """Stands for one array of the params in a state's ``structure`` field (holds no data)."""
+
+
+def _skeleton(tree: Any) -> Any:
+    """``tree`` with every array replaced by an :class:`ArrayPlaceholder`: structure, no data."""
+    return jax.tree.map(lambda _: ArrayPlaceholder(), tree)
+
+
+def _check_skeleton(grads: Any, skeleton: Any) -> None:
+    if jax.tree.structure(_skeleton(grads)) != jax.tree.structure(skeleton):
+        state_structure = jax.tree.structure(
+            jax.tree.map(
+                lambda _: 0, skeleton, is_leaf=lambda node: isinstance(node, ArrayPlaceholder)
+            )
+        )
+        raise ValueError(
+            "grads do not have the tree structure the optimizer state was built for.\n"
+            f"  grads: {jax.tree.structure(grads)}\n  state:  {state_structure}"
+        )
+
+
 def _check_same_shapes(grads: Any, other_leaves: list, other: str) -> None:
     """Raise ``ValueError`` naming the first grads leaf whose shape is not ``other``'s.
 
@@ -95,7 +289,7 @@ def _check_same_shapes(grads: Any, other_leaves: list, other: str) -> None:
     for (path, grad), other_leaf in zip(grads_with_paths, other_leaves, strict=True):
         if jnp.shape(grad) != jnp.shape(other_leaf):
             raise ValueError(
-                f"grads leaf at {jax.tree_util.keystr(path) or '<root>'} has shape "
+                f"grads leaf at {_path(path)} has shape "
                 f"{jnp.shape(grad)}; {other} has {jnp.shape(other_leaf)}"
             )
 
@@ -109,6 +303,64 @@ def _check_state_dtype(state_dtype: Any) -> None:
         dtype = None
     if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
         raise ValueError(f"state_dtype must be a floating-point dtype, got {state_dtype!r}")
+
+
+def _check_switch(name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def _working_dtype(leaf_dtype: Any, state_dtype: Any) -> np.dtype:
+    """The dtype a leaf's rule runs in: ``state_dtype`` (complex if the leaf is), or its own."""
+    leaf_dtype = np.dtype(leaf_dtype)
+    if state_dtype is None:
+        return leaf_dtype
+    if jnp.issubdtype(leaf_dtype, jnp.complexfloating):
+        return np.dtype(jnp.promote_types(state_dtype, jnp.complex64))
+    return np.dtype(state_dtype)
+
+
+def _real_dtype(dtype: Any) -> np.dtype:
+    return np.dtype(jnp.finfo(dtype).dtype)
+
+
+def _real_view(x: jax.Array) -> jax.Array:
+    """``torch.view_as_real``: a complex array as reals with a trailing axis of 2."""
+    return jnp.stack([x.real, x.imag], axis=-1)
+
+
+def _complex_view(x: jax.Array) -> jax.Array:
+    """``torch.view_as_complex``: the inverse of :func:`_real_view` (exact)."""
+    return jax.lax.complex(x[..., 0], x[..., 1])
+
+
+def _like(param: Any, value: Any, dtype: Any) -> jax.Array:
+    """An array of ``value`` shaped and sharded like ``param``.
+
+    ``jnp.full_like`` keeps a concrete param's sharding, and an Explicit mesh's
+    under ``jit``; with Auto axes under ``jit`` the tracer carries no sharding,
+    and a constant that does not read ``param`` would land on one device, so
+    ``shard_alike`` ties the two together for the compiler's propagation.
+    """
+    array = jnp.full_like(param, value, dtype=dtype)
+    if isinstance(param, jax.core.Tracer):
+        array, _ = shard_alike(array, param)
+    return array
+
+
+def _count(count: Any) -> jax.Array:
+    """The step count as an array: a Python int (a state loaded from elsewhere) becomes int32."""
+    if isinstance(count, (int, np.integer)) and not isinstance(count, (bool, np.bool_)):
+        if count < 0:
+            raise ValueError(f"the optimizer state's count must be >= 0, got {count}")
+        return jnp.asarray(min(int(count), _INT32_MAX), jnp.int32)
+    count = jnp.asarray(count)
+    if not jnp.issubdtype(count.dtype, jnp.integer) or count.ndim:
+        raise TypeError(
+            f"the optimizer state's count must be an integer scalar, got {count.dtype} "
+            f"of shape {count.shape}"
+        )
+    return count
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -127,49 +379,104 @@ def elementwise_optimizer(
     *,
     state_dtype: Any = None,
     needs_params: bool = False,
-) -> optax.GradientTransformation:
+    real_fields: Iterable[str] = (),
+    complex_rule: bool = True,
+    maximize: bool = False,
+    weight_decay: Any = 0.0,
+    decoupled_weight_decay: bool = False,
+    complex_convention: str = "optax",
+) -> optax.GradientTransformationExtraArgs:
     """Build an ``(init, update)`` pair from a rule that updates one leaf.
 
     Args:
       rule: ``rule(grad, leaf_state, param, step_size) -> (update, leaf_state)``.
-      state_type: the state NamedTuple; its first field is ``count``.
-      initial_values: for each other field, the value its arrays start at, or
+      state_type: the state NamedTuple; its first field is ``count``. A field
+        named ``structure`` (for optimizers without moments) holds the params'
+        tree with an :class:`ArrayPlaceholder` for each array, so that ``update`` can check grads
+        against it when no params are passed.
+      initial_values: for each moment field, the value its arrays start at, or
         ``None`` for a field this configuration does not use.
       learning_rate: a number, an array, or a schedule of the step count
         (called with the count before this step: 0 on the first).
       state_dtype: dtype of the moment arrays (e.g. ``jnp.float32`` for
-        bfloat16 params); default: each param's own dtype. The rule runs in
-        that dtype and updates come back in the params' dtype.
-      needs_params: the rule reads ``param`` (weight decay).
+        bfloat16 params; its complex counterpart for complex params); default:
+        each param's own dtype. The rule runs in that dtype and updates come
+        back in the params' dtype.
+      needs_params: the rule reads ``param``.
+      real_fields: fields that hold squared magnitudes (or maxima of them):
+        real arrays for complex params in the optax convention.
+      complex_rule: the rule is defined on complex numbers (False: complex
+        params need ``complex_convention="torch"``).
+      maximize, weight_decay, decoupled_weight_decay, complex_convention: the
+        conventions of the module docstring.
     """
-
     _check_state_dtype(state_dtype)
+    _check_switch("maximize", maximize)
+    _check_switch("decoupled_weight_decay", decoupled_weight_decay)
+    if complex_convention not in COMPLEX_CONVENTIONS:
+        raise ValueError(
+            f"complex_convention must be one of {COMPLEX_CONVENTIONS}, got {complex_convention!r}"
+        )
+    check_hyperparameter("weight_decay", weight_decay)
+    real_fields = frozenset(real_fields)
+    unknown = real_fields - set(initial_values)
+    if unknown:
+        raise ValueError(f"real_fields {sorted(unknown)} are not fields of {state_type.__name__}")
+    decays = not is_concrete_zero(weight_decay)
+    needs_params = needs_params or decays
+    torch_convention = complex_convention == "torch"
+    keeps_structure = "structure" in state_type._fields
+
+    def field_dtype(field: str, param: Any) -> np.dtype:
+        dtype = _working_dtype(_leaf_dtype(param), state_dtype)
+        if field in real_fields and not torch_convention:
+            return _real_dtype(dtype)
+        return dtype
+
+    def check_complex(params: Any) -> None:
+        if complex_rule or torch_convention:
+            return
+        for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+            if jnp.issubdtype(_leaf_dtype(leaf), jnp.complexfloating):
+                name = rule.__qualname__.split(".")[0]
+                raise TypeError(
+                    f"params leaf at {_path(path)} is complex, and {name}'s rule is not "
+                    "defined on complex numbers; pass complex_convention='torch' to treat "
+                    "each complex number as two reals, as torch does"
+                )
 
     def init(params):
-        _check_float_leaves(params, "params")
+        _check_inexact_leaves(params, "params")
+        check_complex(params)
         moments = {
             field: None
             if value is None
             else jax.tree.map(
-                lambda p, value=value: jnp.full(
-                    jnp.shape(p), value, state_dtype or jnp.result_type(p)
-                ),
+                lambda p, field=field, value=value: _like(p, value, field_dtype(field, p)),
                 params,
             )
             for field, value in initial_values.items()
         }
-        return state_type(count=jnp.zeros([], jnp.int32), **moments)
+        extra = {"structure": _skeleton(params)} if keeps_structure else {}
+        return state_type(count=jnp.zeros([], jnp.int32), **moments, **extra)
 
-    def update(grads, state, params=None):
-        _check_float_leaves(grads, "grads")
+    def update(grads, state, params=None, **extra_args):
+        del extra_args  # optax's GradientTransformationExtraArgs: accepted and ignored
+        _check_inexact_leaves(grads, "grads")
         if needs_params and params is None:
-            raise ValueError("this optimizer applies weight decay: pass params to update()")
+            raise ValueError(
+                "this optimizer reads the params (weight decay, or its rule): pass params "
+                "to update()"
+            )
         grad_leaves, treedef = jax.tree.flatten(grads)
-        fields = [field for field in state_type._fields[1:] if getattr(state, field) is not None]
+        fields = [field for field in initial_values if getattr(state, field) is not None]
         for field in fields:
             _check_same_structure(grads, getattr(state, field), "grads")
+        if keeps_structure:
+            _check_skeleton(grads, state.structure)
         if params is not None:
             _check_same_structure(params, grads, "params")
+            check_complex(params)
         moment_leaves = {field: treedef.flatten_up_to(getattr(state, field)) for field in fields}
         param_leaves = (
             treedef.flatten_up_to(params) if params is not None else [None] * len(grad_leaves)
@@ -178,67 +485,172 @@ def elementwise_optimizer(
             _check_same_shapes(grads, moment_leaves[field], f"the optimizer state's {field}")
         if params is not None:
             _check_same_shapes(grads, param_leaves, "params")
-        step_size = learning_rate(state.count) if callable(learning_rate) else learning_rate
+        count = _count(state.count)
+        step_size = learning_rate(count) if callable(learning_rate) else learning_rate
 
         update_leaves = []
         new_moment_leaves = {field: [] for field in fields}
         for index, (grad, param) in enumerate(zip(grad_leaves, param_leaves)):
             grad = jnp.asarray(grad)
-            compute_dtype = state_dtype or grad.dtype
-            leaf_state = state._replace(**{field: moment_leaves[field][index] for field in fields})
-            update, new_leaf_state = rule(
-                grad.astype(compute_dtype),
-                leaf_state,
-                None if param is None else jnp.asarray(param).astype(compute_dtype),
-                step_size,
-            )
             output_dtype = grad.dtype if param is None else jnp.result_type(param)
+            compute_dtype = _working_dtype(
+                jnp.promote_types(grad.dtype, output_dtype)
+                if jnp.issubdtype(output_dtype, jnp.complexfloating)
+                else grad.dtype,
+                state_dtype,
+            )
+            grad = grad.astype(compute_dtype)
+            param = None if param is None else jnp.asarray(param).astype(compute_dtype)
+            if maximize:
+                grad = -grad
+            if decays and not decoupled_weight_decay:
+                grad = grad + weight_decay * param
+            moments = {field: moment_leaves[field][index] for field in fields}
+            as_pairs = torch_convention and jnp.iscomplexobj(grad)
+            rule_grad, rule_param = grad, param
+            if as_pairs:  # torch: each complex number is two reals
+                rule_grad = _real_view(grad)
+                rule_param = None if param is None else _real_view(param)
+                moments = {
+                    field: _real_view(moment.astype(compute_dtype))
+                    for field, moment in moments.items()
+                }
+            leaf_state = state._replace(count=count, **moments)
+            update, new_leaf_state = rule(rule_grad, leaf_state, rule_param, step_size)
+            if as_pairs:
+                update = _complex_view(update)
+            if decays and decoupled_weight_decay:
+                update = update - step_size * (weight_decay * param)
             update_leaves.append(update.astype(output_dtype))
             for field in fields:
                 moment = getattr(new_leaf_state, field)
+                if as_pairs:
+                    moment = _complex_view(moment)
                 new_moment_leaves[field].append(moment.astype(moment_leaves[field][index].dtype))
 
         new_state = state._replace(
-            count=optax.safe_increment(state.count),
+            count=optax.safe_increment(count),
             **{field: treedef.unflatten(leaves) for field, leaves in new_moment_leaves.items()},
         )
         return treedef.unflatten(update_leaves), new_state
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformationExtraArgs(init, update)
 
 
 def bias_corrections(leaf_state: Any, b1: Any, b2: Any, dtype: Any) -> tuple[jax.Array, jax.Array]:
-    """``(1 - b1**t, 1 - b2**t)`` for the 1-based step t, in at least float32.
+    """``(1 - b1**t, 1 - b2**t)`` for the 1-based step t, accurate, in at least float32.
 
-    In bfloat16, 0.999 rounds to 1, so ``1 - b2**t`` would be 0 and Adam would
-    never move; a float16 step number is inexact past 2048 steps. Computed as
-    optax does, in at least float32, from the count converted before adding
-    one, so that a saturated int32 count cannot wrap to -2**31.
+    Each is :func:`one_minus_power`: accurate to a few ulps of the working
+    dtype, as the book's NumPy code and torch (which compute it in double) are,
+    where optax and Keras compute ``1 - b2**t`` in float32 from b2 rounded to
+    float32 (0.999 becomes 0.99900001, so ``1 - b2`` is off by 1.3e-5). In
+    bfloat16, 0.999 rounds to 1, so the computation is in at least float32; a
+    float16 step number would be inexact past 2048 steps. The count is
+    converted before adding one, so that a saturated int32 count cannot wrap
+    to -2**31. ``dtype`` is the working dtype of the leaf (its real counterpart
+    for complex leaves).
     """
-    wide = jnp.promote_types(dtype, jnp.float32)
-    t = leaf_state.count.astype(wide) + 1
-    return 1 - b1**t, 1 - b2**t
+    wide = jnp.promote_types(_real_dtype(dtype), jnp.float32)
+    t = jnp.asarray(leaf_state.count).astype(wide) + 1
+    return one_minus_power(b1, t), one_minus_power(b2, t)
+
+
+def one_minus_power(base: Any, exponent: jax.Array) -> jax.Array:
+    """``1 - base**exponent`` without cancellation: ``-expm1(exponent * log(base))``.
+
+    For a concrete ``base`` (a Python number) the logarithm is taken in
+    float64, so the result is accurate for the number given, not for its
+    rounding to the working dtype; a traced ``base`` is taken as it is, with
+    ``log1p(base - 1)`` (exact subtraction for base in [0.5, 1]). The result
+    has ``exponent``'s dtype.
+    """
+    dtype = jnp.result_type(exponent)
+    if _is_concrete(base):
+        with np.errstate(divide="ignore"):
+            log_base = np.log(np.asarray(base, np.float64))
+        log_base = jnp.asarray(log_base, dtype)
+    else:
+        log_base = jnp.log1p(jnp.asarray(base, dtype) - 1)
+    return -jnp.expm1(exponent * log_base)
 
 
 # --------------------------------------------------------------------------- declarations
 
 
+def _schedulable(parameter: inspect.Parameter) -> bool:
+    """An argument annotated ``ScalarOrSchedule`` (or ``Schedule``) may be a function."""
+    return "Schedule" in str(parameter.annotation)
+
+
 def hyperparameters(*names: str) -> Callable[[Callable], Callable]:
-    """Declare which arguments of an optimizer are numbers a sweep may vary.
+    """Declare, and validate, the arguments of an optimizer that are numbers a sweep may vary.
 
     ``@hyperparameters("learning_rate", "momentum")`` above an optimizer
     records the names as its ``hyperparameters`` attribute: the arguments that
     may be Python numbers, JAX arrays or tracers (so ``jax.vmap`` can sweep
     them), as opposed to switches (``eps_hat``, ``centered``) and dtypes.
     ``jaxopt_lab.sweep`` and the command line read this list, and nothing else.
+
+    Every call of the decorated optimizer validates the declared arguments
+    (see the module docstring): a real, finite scalar (``None`` where that is
+    the default), or a schedule where the argument is annotated
+    ``ScalarOrSchedule``; and its ``init`` rejects a value that is not finite
+    in the working dtype of a leaf.
     """
 
     def declare(make_optimizer: Callable) -> Callable:
-        parameters = inspect.signature(make_optimizer).parameters
+        signature = inspect.signature(make_optimizer)
+        parameters = signature.parameters
         unknown = [name for name in names if name not in parameters]
         if unknown:
             raise TypeError(f"{make_optimizer.__name__} has no argument {unknown[0]!r}")
-        make_optimizer.hyperparameters = tuple(names)
-        return make_optimizer
+
+        @functools.wraps(make_optimizer)
+        def build(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            values = {}
+            for name in names:
+                value = bound.arguments[name]
+                if value is None and parameters[name].default is None:
+                    continue
+                values[name] = _check_number(
+                    name, value, schedulable=_schedulable(parameters[name])
+                )
+            transformation = make_optimizer(*args, **kwargs)
+            return _checking_init(transformation, values, bound.arguments.get("state_dtype"))
+
+        build.hyperparameters = tuple(names)
+        return build
 
     return declare
+
+
+def _checking_init(
+    transformation: optax.GradientTransformation, values: dict[str, Any], state_dtype: Any
+) -> optax.GradientTransformationExtraArgs:
+    """``transformation`` whose ``init`` first checks ``values`` in each leaf's working dtype."""
+    concrete = {name: value for name, value in values.items() if _is_concrete(value)}
+
+    def init(params):
+        seen = set()
+        for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+            leaf_dtype = _leaf_dtype(leaf)
+            if not jnp.issubdtype(leaf_dtype, jnp.inexact):
+                continue  # the plumbing names this leaf
+            dtype = _real_dtype(_working_dtype(leaf_dtype, state_dtype))
+            if dtype in seen:
+                continue
+            seen.add(dtype)
+            for name, value in concrete.items():
+                with np.errstate(over="ignore"):
+                    cast = np.asarray(np.asarray(value, np.float64).astype(dtype), np.float64)
+                if not np.all(np.isfinite(cast)):
+                    raise ValueError(
+                        f"{name}={value!r} is not finite in {dtype.name}, the working dtype "
+                        f"of params leaf at {_path(path)} (largest {dtype.name}: "
+                        f"{float(jnp.finfo(dtype).max):.4g})"
+                    )
+        return transformation.init(params)
+
+    return optax.GradientTransformationExtraArgs(init, transformation.update)
