@@ -33,7 +33,6 @@ from jaxopt_lab.port.groups import param_groups
 from jaxopt_lab.port.keras_optimizers import from_keras, keras_recipe, keras_weight_decay
 from jaxopt_lab.port.recipe import Recipe
 from jaxopt_lab.port.torch_optimizers import (
-    adagrad_lr_decay,
     from_torch,
     scheduled,
     torch_dampening,
@@ -46,7 +45,6 @@ __all__ = [
     "PortError",
     "Recipe",
     "TabulatedSchedule",
-    "adagrad_lr_decay",
     "clip_grad_norm",
     "clip_grad_value",
     "clipping",

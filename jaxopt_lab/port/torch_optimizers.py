@@ -17,13 +17,14 @@ Which lab/optax setting reproduces which torch form, and why:
   torch's order (``jaxopt_lab.adamw`` folds the decay into the update instead,
   and drifts from torch by about 0.03 ulp a step).
 - ``Adagrad``: ``jaxopt_lab.adagrad`` (eps outside the square root, the
-  accumulator from ``initial_accumulator_value``); ``lr_decay`` divides the
-  learning rate by ``1 + t * lr_decay`` (:func:`adagrad_lr_decay`).
+  accumulator from ``initial_accumulator_value``, ``lr_decay``).
 - ``RMSprop``: ``jaxopt_lab.rmsprop``; with momentum, torch's form
   ``buf = mu*buf + g/avg; p -= lr*buf`` as ``rmsprop(1.0) -> optax.trace ->
   scale by lr`` (the lab's own momentum accumulates ``lr*g/avg``, Keras's form).
-- ``maximize`` is ``optax.scale(-1.0)`` first; ``OneCycleLR``'s cycled momentum
-  or beta1 goes in through ``optax.inject_hyperparams``.
+- ``maximize``, coupled ``weight_decay`` and complex params: the lab's knobs
+  (``maximize``, ``weight_decay``, ``complex_convention="torch"``), or
+  ``optax.scale(-1.0)`` and ``optax.add_decayed_weights`` before ``optax.sgd``;
+  ``OneCycleLR``'s cycled momentum or beta1 goes in through :func:`scheduled`.
 """
 
 from __future__ import annotations
@@ -45,22 +46,6 @@ from jaxopt_lab.port.recipe import Call, Name, Recipe, Ref, call
 
 IGNORED = frozenset({"foreach", "fused", "capturable", "differentiable"})
 """torch options that change how the step runs, not what it computes (ignored)."""
-
-
-def adagrad_lr_decay(learning_rate: Any, lr_decay: float) -> Callable:
-    """torch Adagrad's ``clr = lr / (1 + (step - 1) * lr_decay)`` as a schedule of the count.
-
-    ``learning_rate`` is a number or a schedule (torch's scheduled lr).
-    """
-    lr_decay = float(lr_decay)
-    if not lr_decay >= 0:
-        raise ValueError(f"lr_decay must be >= 0, got {lr_decay!r}")
-
-    def schedule(count):
-        lr = learning_rate(count) if callable(learning_rate) else learning_rate
-        return lr / (1 + jnp.asarray(count) * lr_decay)
-
-    return schedule
 
 
 def torch_decoupled_weight_decay(
@@ -150,19 +135,33 @@ def _injected(factory: str, scheduled_arguments: dict[str, Any], **settings: Any
     return call("port.scheduled", Ref(factory), **scheduled_arguments, **settings)
 
 
-def _prefix(options: dict[str, Any], *, coupled_decay: bool = True) -> list:
-    """torch's first lines: ``grad = -grad`` (maximize), then ``grad += wd * param``."""
+def _prefix(options: dict[str, Any]) -> list:
+    """torch's first lines as optax pieces (for optax.sgd, which has no such knobs):
+    ``grad = -grad`` (maximize), then ``grad += wd * param``."""
     parts = []
-    if options.get("maximize"):
+    if options["maximize"]:
         parts.append(call("optax.scale", -1.0))
-    if coupled_decay and options.get("weight_decay", 0) != 0:
+    if options["weight_decay"] != 0:
         parts.append(call("optax.add_decayed_weights", options["weight_decay"]))
     return parts
 
 
+def _knobs(options: dict[str, Any], *, coupled_decay: bool = True) -> dict[str, Any]:
+    """The lab's torch conventions: ``maximize``, coupled ``weight_decay`` (torch's
+    order: negate, then add ``wd * p``), and torch's complex convention."""
+    knobs: dict[str, Any] = {}
+    if coupled_decay and options["weight_decay"] != 0:
+        knobs["weight_decay"] = options["weight_decay"]
+    if options["maximize"]:
+        knobs["maximize"] = True
+    if options["complex"]:
+        knobs["complex_convention"] = "torch"
+    return knobs
+
+
 def _sgd(options, lr, momentum):
     if momentum is None and options["momentum"] == 0:
-        return _chain(*_prefix(options), call("jaxopt_lab.sgd", lr))
+        return call("jaxopt_lab.sgd", lr, **_knobs(options))
     dampening = None
     if options["dampening"] != 0:
         # torch's first buffer is the gradient itself, undamped; later ones add (1 - d) * g.
@@ -185,34 +184,35 @@ def _adam(options, lr, beta1):
         )
     b1, b2 = options["betas"]
     decoupled = options["decoupled_weight_decay"] and options["weight_decay"] != 0
-    settings = {"b2": b2, "eps": options["eps"]}
+    settings = {"b2": b2, "eps": options["eps"], "eps_hat": False,
+                **_knobs(options, coupled_decay=not decoupled)}
     if beta1 is None:
-        core = call("jaxopt_lab.adam", lr, b1=b1, **settings, eps_hat=False)
+        core = call("jaxopt_lab.adam", lr, b1=b1, **settings)
     else:
-        core = _injected("jaxopt_lab.adam", {"learning_rate": lr, "b1": beta1}, **settings,
-                         eps_hat=False)
+        core = _injected("jaxopt_lab.adam", {"learning_rate": lr, "b1": beta1}, **settings)
     decay = None
     if decoupled:
         decay = call("port.torch_decoupled_weight_decay", options["weight_decay"], lr)
-    return _chain(*_prefix(options, coupled_decay=not decoupled), core, decay)
+    return _chain(core, decay)
 
 
 def _adagrad(options, lr, momentum):
+    settings = {
+        "eps": options["eps"],
+        "initial_accumulator_value": float(options["initial_accumulator_value"]),
+    }
     if options["lr_decay"] != 0:
-        lr = call("port.adagrad_lr_decay", lr, options["lr_decay"])
-    core = call(
-        "jaxopt_lab.adagrad",
-        lr,
-        eps=options["eps"],
-        initial_accumulator_value=float(options["initial_accumulator_value"]),
-    )
-    return _chain(*_prefix(options), core)
+        settings["lr_decay"] = options["lr_decay"]
+    return call("jaxopt_lab.adagrad", lr, **settings, **_knobs(options))
 
 
 def _rmsprop(options, lr, momentum):
-    rms = {"decay": options["alpha"], "eps": options["eps"], "centered": options["centered"]}
+    rms = {"decay": options["alpha"], "eps": options["eps"], **_knobs(options)}
+    if options["centered"]:
+        rms["centered"] = True
     if momentum is None and options["momentum"] == 0:
-        return _chain(*_prefix(options), call("jaxopt_lab.rmsprop", lr, **rms))
+        return call("jaxopt_lab.rmsprop", lr, **rms)
+    # torch's momentum: buf = mu * buf + g / avg; p -= lr * buf.
     if momentum is None:
         trace = call("optax.trace", decay=options["momentum"])
     else:
@@ -220,7 +220,7 @@ def _rmsprop(options, lr, momentum):
     scale = (
         call("optax.scale_by_schedule", lr) if isinstance(lr, Name) else call("optax.scale", lr)
     )
-    return _chain(*_prefix(options), call("jaxopt_lab.rmsprop", 1.0, **rms), trace, scale)
+    return _chain(call("jaxopt_lab.rmsprop", 1.0, **rms), trace, scale)
 
 
 # name -> (the group builder, the hyperparameters it reads)
@@ -283,12 +283,7 @@ def _read_group(name: str, index: int, group: dict, known: frozenset, defaults: 
                 "covered: tensor hyperparameters change torch's arithmetic; give Python numbers"
             )
         options[key] = value
-    for tensor in group["params"]:
-        if tensor.is_complex():
-            raise PortError(
-                f"torch.optim.{name} param group {index} holds a complex parameter: complex "
-                "parameters are not covered (the lab optimizers take real leaves)"
-            )
+    options["complex"] = any(tensor.is_complex() for tensor in group["params"])
     return options
 
 
