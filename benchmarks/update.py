@@ -25,6 +25,7 @@ figures to trust, absolute times less so.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -39,9 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import jaxopt_lab
 from benchmarks import timing
-from jaxopt_lab import crosscheck, flat
+from jaxopt_lab import crosscheck, equivalences, flat
 from jaxopt_lab.reference import REFERENCES
 
 NAME = "update"
@@ -62,48 +62,35 @@ class Pair:
     note: str = ""
 
 
-PAIRS: dict[str, Pair] = {
-    "sgd": Pair(lambda: jaxopt_lab.sgd(0.01), lambda: optax.sgd(0.01), 0, REFERENCES["sgd"]),
-    "momentum": Pair(
-        lambda: jaxopt_lab.momentum(0.01, 0.9),
-        lambda: optax.sgd(0.01, momentum=0.9),
-        1,
-        REFERENCES["momentum"],
-        "optax keeps b = 0.9 b + g (equal in exact arithmetic)",
-    ),
-    "nesterov": Pair(
-        lambda: jaxopt_lab.nesterov(0.01, 0.9),
-        lambda: optax.sgd(0.01, momentum=0.9, nesterov=True),
-        1,
-        REFERENCES["nesterov"],
-        "optax keeps b = 0.9 b + g; the seed's class is its own variant",
-    ),
-    "adagrad": Pair(
-        lambda: jaxopt_lab.adagrad(0.01, initial_accumulator_value=0.1, eps_in_sqrt=True),
-        lambda: optax.adagrad(0.01),
-        1,
-        REFERENCES["adagrad"],
-        "optax uses where(h > 0, rsqrt(h + eps), 0)",
-    ),
-    "rmsprop": Pair(
-        lambda: jaxopt_lab.rmsprop(0.01),
-        lambda: optax.rmsprop(0.01, decay=0.99, eps=1e-7, eps_in_sqrt=False),
-        1,
-        REFERENCES["rmsprop"],
-    ),
-    "adam": Pair(
-        lambda: jaxopt_lab.adam(0.001, eps=1e-8, eps_hat=False),
-        lambda: optax.adam(0.001),
-        2,
-        REFERENCES["adam"],
-    ),
-    "adamw": Pair(
-        lambda: jaxopt_lab.adamw(0.001, eps=1e-8, weight_decay=0.01, eps_hat=False),
-        lambda: optax.adamw(0.001, weight_decay=0.01),
-        2,
-        None,
-    ),
-}
+BENCHMARKED = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+"""The optimizers this benchmark times (each with its optax row of the equivalence table)."""
+
+
+def _moments(optimizer: optax.GradientTransformation) -> int:
+    """How many arrays per param the optimizer's state keeps."""
+    state = optimizer.init(jnp.zeros(1, jnp.float32))
+    return sum(1 for leaf in jax.tree.leaves(state) if jnp.shape(leaf) == (1,))
+
+
+def _pair(name: str) -> Pair:
+    """The lab and optax sides of ``name``'s defaults row against optax, from the table."""
+    row = next(
+        row
+        for row in equivalences.EQUIVALENCES
+        if row.optimizer == name
+        and row.library == "optax"
+        and row.label == "defaults"
+        and row.agrees
+    )
+
+    def other() -> optax.GradientTransformation:
+        return equivalences.resolve(row.other)(**row.other_settings)
+
+    lab = functools.partial(equivalences.build_lab, row)
+    return Pair(lab, other, _moments(lab()), REFERENCES.get(name), row.note)
+
+
+PAIRS: dict[str, Pair] = {name: _pair(name) for name in BENCHMARKED}
 
 
 def bytes_per_param(moments: int, itemsize: int = 4) -> int:

@@ -23,73 +23,60 @@ import numpy as np
 def add_check_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="cross-check every lab optimizer against the seed, optax, torch.optim and Keras",
+        help="cross-check every lab optimizer against the book, optax, torch.optim and Keras",
+        description="Run the equivalence table (jaxopt_lab.equivalences) against the installed "
+        "libraries and print it, grouped by optimizer; exit 1 if a row leaves its bound.",
     )
-    parser.add_argument("--steps", type=int, default=1000, help="steps per comparison")
+    parser.add_argument("--steps", type=int, default=1000, help="steps per row (default 1000)")
+    parser.add_argument(
+        "--optimizer", nargs="+", metavar="NAME", help="only these lab optimizers"
+    )
+    parser.add_argument(
+        "--library", nargs="+", metavar="NAME", help="only these libraries (seed, optax, torch, "
+        "keras)"
+    )
     parser.set_defaults(run=run_check)
 
 
 def run_check(args) -> int:
-    import numpy as np
+    from jaxopt_lab import equivalences
 
-    from jaxopt_lab import crosscheck
-
-    libraries = crosscheck.available_libraries()
-    missing = sorted(set(crosscheck.LIBRARIES) - set(libraries))
+    if args.steps < 1:
+        print(f"jaxopt-lab check: error: --steps must be >= 1, got {args.steps}", file=sys.stderr)
+        return 2
+    try:
+        rows = equivalences.select(
+            equivalences.EQUIVALENCES, optimizers_wanted=args.optimizer, libraries=args.library
+        )
+    except ValueError as error:
+        print(f"jaxopt-lab check: error: {error}", file=sys.stderr)
+        return 2
+    missing = sorted(set(equivalences.LIBRARIES) - set(equivalences.available_libraries()))
     print(
-        f"Each lab optimizer against the seed, optax, torch.optim and Keras: {args.steps} steps "
-        "of fixed N(0, 1) gradients from the same N(0, 1) params.\n"
-        f"Tolerance where the formulas agree: {crosscheck.ULPS_PER_STEP:g} ulp of each leaf's "
-        f"scale per step; float64 against the seed also relative error <= "
-        f"{crosscheck.SEED_FLOAT64_RTOL:g}. 'rel': max|a-b|/max|b| per leaf, 'ulps': that in "
-        "units of eps, 'elem ulps': largest elementwise ulp distance.\n"
+        f"Each lab optimizer against the book, optax, torch.optim and Keras: {args.steps} steps "
+        "of fixed N(0, 1) gradients from the same N(0, 1) params, in float32 and float64.\n"
+        f"Bound where the formulas agree: {equivalences.FLAT_ULPS:g} ulps of each leaf's scale "
+        "(max|a-b| / max|b| per leaf, in units of the dtype's eps) at every step, plus a "
+        "documented growth per step for rows that round differently by design.\n"
     )
-    columns = ["optimizer", "library", "lab", "other", "dtype"]
-    columns += ["rel", "ulps", "elem ulps", "verdict"]
-    lines = [columns]
-    failures = 0
-    for row in crosscheck.EQUIVALENCES:
-        if row.library not in libraries:
-            continue
-        for dtype in (np.float32, np.float64):
-            result = crosscheck.check_row(row, dtype, steps=args.steps)
-            comparison = result.comparison
-            verdict = "ok" if row.agrees else "differs, as documented"
-            verdict = verdict if result.passed else "FAIL"
-            failures += not result.passed
-            dtype_name = np.dtype(dtype).name
-            lines.append(
-                [
-                    row.optimizer,
-                    row.library,
-                    row.lab_call(),
-                    row.other_call(),
-                    dtype_name,
-                    f"{comparison.max_rel_error[-1]:.2g}",
-                    f"{comparison.max_scaled_ulps[-1]:.1f}",
-                    f"{comparison.max_ulp_distance[-1]:.0f}",
-                    verdict,
-                ]
-            )
-            if result.failure:
-                print(f"FAIL {row.optimizer} vs {row.library} ({dtype_name}): {result.failure}")
-    print(_markdown_table(lines))
+    failures = []
+
+    def report(result):
+        if not result.passed:
+            failures.append(result)
+            print(f"FAIL {result.row.name} ({result.dtype}): {result.failure}")
+
+    results = equivalences.run_table(rows, args.steps, on_result=report)
+    print(equivalences.render_markdown(results, args.steps))
+    print("\nIn short:\n" + "\n".join(equivalences.in_short(rows)))
     if missing:
         print(
             f"\nNot checked (not installed): {', '.join(missing)}; "
             "pip install 'jaxopt-lab[crosscheck]'"
         )
-    print(f"\n{len(lines) - 1 - failures} passed, {failures} failed")
+    print(f"\n{len(results) - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 
-
-def _markdown_table(rows: list[list[str]]) -> str:
-    widths = [max(len(str(row[column])) for row in rows) for column in range(len(rows[0]))]
-
-    def line(row):
-        return "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) + " |"
-    separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
-    return "\n".join([line(rows[0]), separator, *map(line, rows[1:])])
 
 # --------------------------------------------------------------------------- trajectories
 
@@ -990,6 +977,7 @@ def run_port(args) -> int:
 
 def _run_port_tables(args) -> int:
     from jaxopt_lab.port import conventions, matrix
+    from jaxopt_lab.port.command import markdown_table
 
     failures = 0
     if args.matrix:
@@ -1008,7 +996,7 @@ def _run_port_tables(args) -> int:
             if run.failure is not None:
                 row[4] = f"FAIL ({result.dtype.name})"
         rows += cells.values()
-        print(_markdown_table(rows))
+        print(markdown_table(rows))
         print(f"\n{len(rows) - 1} cases, {failures} failures ({args.steps} steps)\n")
     if args.conventions:
         rows = [["convention", "naive port", "naive: float32 ulps", "naive: float64 rel.",
@@ -1017,7 +1005,7 @@ def _run_port_tables(args) -> int:
             rows.append([measured.convention.title, measured.convention.naive_port,
                          f"{measured.naive_ulps:.1f}", f"{measured.naive_relative:.1e}",
                          f"{measured.port_ulps:.1f}", f"{measured.port_relative:.1e}"])
-        print(_markdown_table(rows))
+        print(markdown_table(rows))
     return 1 if failures else 0
 
 

@@ -1,0 +1,122 @@
+"""The equivalence table: which lab settings make which libraries agree, proven by running them.
+
+Every row says: the lab optimizer with these settings, and another library's
+optimizer (the book's NumPy classes, optax, ``torch.optim``, Keras 3 on JAX)
+with those, stay within a stated bound of each other over 1000 fixed N(0, 1)
+gradients from N(0, 1) params, in float32 and in float64, or differ for a
+documented reason. ``jaxopt-lab check`` prints the table
+(:func:`render_markdown`), ``tests/test_equivalences.py`` runs every row and
+asserts that the table covers every pair of a lab optimizer and an installed
+library that has it.
+
+The format (to add rows)
+------------------------
+The rows live in one module per optimizer family beside this one (``sgd.py``,
+``adaptive.py``, ``adam.py``, ...), each holding two names:
+
+``ROWS``
+    a tuple of :class:`Equivalence`: ``Equivalence(optimizer, library,
+    lab_settings, other, other_settings, note=..., label=...)``, e.g.
+    ``Equivalence("adam", "torch", {"eps": 1e-8, "eps_hat": False},
+    "torch.optim.Adam", {"lr": 0.001})``. ``label`` says which family of
+    settings it checks: each (optimizer, library) pair has a ``"defaults"``
+    row (the library's defaults, and the lab settings that equal them), a
+    ``"non-default"`` row (betas, eps, weight decay, momentum, ...) and, where
+    the formula extends to complex numbers, ``"complex"`` rows in the
+    library's convention. A row that rounds differently by design sets
+    ``ulps_per_step`` and says why in its note; a row whose library cannot be
+    matched (or is wrong) sets ``agrees=False`` and says why: its verdict is
+    "differ (documented)", with the measured distance.
+``COUNTERPARTS``
+    for each lab optimizer of the family, each library's counterpart:
+    ``"module.Name"`` where the library has it, :class:`Missing` (with where
+    it would be) where it does not. The coverage test reads it.
+
+Any module in this package other than ``table`` is a family: a new file is
+picked up without an edit here. The machinery (tolerances, building both
+sides, judging, selecting, rendering) is in :mod:`jaxopt_lab.equivalences.table`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from jaxopt_lab.equivalences.table import (
+    DIFFERS_ABOVE,
+    DTYPES,
+    FLAT_ULPS,
+    KERAS_LR,
+    LIBRARIES,
+    STEPS,
+    CheckResult,
+    Equivalence,
+    Missing,
+    available_libraries,
+    build_lab,
+    build_other,
+    check_row,
+    in_short,
+    judge,
+    lab_defaults,
+    lab_trajectory,
+    other_trajectory,
+    perturbations,
+    render_markdown,
+    resolve,
+    run_table,
+    select,
+    table_gradients,
+    table_params,
+)
+
+
+def _families() -> list:
+    names = sorted(
+        module.name for module in pkgutil.iter_modules(__path__) if module.name != "table"
+    )
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+
+
+FAMILIES = tuple(_families())
+EQUIVALENCES: tuple[Equivalence, ...] = tuple(
+    row for family in FAMILIES for row in getattr(family, "ROWS", ())
+)
+"""Every row of the table, from every family module."""
+COUNTERPARTS: dict[str, dict[str, str | Missing]] = {
+    optimizer: counterparts
+    for family in FAMILIES
+    for optimizer, counterparts in getattr(family, "COUNTERPARTS", {}).items()
+}
+"""Each lab optimizer's counterpart in each library (or where it would be, if missing)."""
+
+__all__ = [
+    "COUNTERPARTS",
+    "DIFFERS_ABOVE",
+    "DTYPES",
+    "EQUIVALENCES",
+    "FAMILIES",
+    "FLAT_ULPS",
+    "KERAS_LR",
+    "LIBRARIES",
+    "STEPS",
+    "CheckResult",
+    "Equivalence",
+    "Missing",
+    "available_libraries",
+    "build_lab",
+    "build_other",
+    "check_row",
+    "in_short",
+    "judge",
+    "lab_defaults",
+    "lab_trajectory",
+    "other_trajectory",
+    "perturbations",
+    "render_markdown",
+    "resolve",
+    "run_table",
+    "select",
+    "table_gradients",
+    "table_params",
+]

@@ -1,0 +1,501 @@
+"""The machinery of the equivalence table: rows, tolerances, building both sides, judging.
+
+The rows themselves live in the family modules beside this one; see the
+package docstring for the format.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import optax
+
+from jaxopt_lab import crosscheck, optimizers, reference
+
+LIBRARIES = ("seed", "optax", "torch", "keras")
+"""The other sides of the table, in the order it prints them."""
+
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+FLAT_ULPS = 8.0
+"""The bound where the formula is the same: 8 ulps of each leaf's scale, at every step.
+
+Measured (``jaxopt-lab check``, 1000 steps, both dtypes): every row whose
+formula is the same, and whose library computes every quantity as the lab
+does, stays within it (the README's table lists each row's figure). In ulps of
+the dtype, so in float64 it is 8 * 2.2e-16 relative: far inside the 1e-12 the
+issue asks for. A row that rounds differently by design declares
+``ulps_per_step``, and its bound grows by that much per step on top.
+"""
+
+DIFFERS_ABOVE = 1e-3
+"""A documented difference must show: relative error above this after the steps (float64)."""
+
+STEPS = 1000
+"""Steps per row under ``jaxopt-lab check``."""
+
+KERAS_LR = (
+    "Keras keeps the learning rate in a float32 variable: in float64 the lab is given that "
+    "rounded value."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Missing:
+    """A library that lacks an optimizer, in a family's ``COUNTERPARTS``.
+
+    ``probe`` is where the library would keep it (``"keras.optimizers.RAdam"``);
+    the coverage test checks that it is indeed absent there.
+    """
+
+    probe: str
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Equivalence:
+    """One row of the equivalence table: a lab setting and another library's.
+
+    Attributes:
+      optimizer: the lab optimizer's name in ``jaxopt_lab.OPTIMIZERS``.
+      library: one of :data:`LIBRARIES`.
+      lab_settings: the lab optimizer's arguments.
+      other: the other side as ``"module.Name"`` (``"optax.adam"``,
+        ``"optax.contrib.muon"``, ``"torch.optim.Adam"``,
+        ``"keras.optimizers.Adam"``, ``"reference.Adam"``).
+      other_settings: its arguments.
+      note: why the settings are what they are, or why the two differ.
+      agrees: False for a documented difference ("differ (documented)"): the
+        check then confirms that the two do part, by more than
+        :data:`DIFFERS_ABOVE` in float64.
+      ulps_per_step: for a row whose library rounds differently by design
+        (the note says how, with the measured drift): the bound grows by this
+        many ulps per step on top of :data:`FLAT_ULPS`.
+      float32_learning_rate: the other side keeps the learning rate in float32
+        (Keras's variable): the lab gets that rounded value, in float64 too.
+      complex_params: the row runs on complex params and gradients (complex64
+        and complex128).
+      label: ``"defaults"``, ``"non-default"``, ``"complex"`` or another short
+        word: which family of settings the row checks.
+      heavy: the default test run checks this row at fewer steps.
+    """
+
+    optimizer: str
+    library: str
+    lab_settings: dict[str, Any]
+    other: str | None
+    other_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    note: str = ""
+    agrees: bool = True
+    ulps_per_step: float = 0.0
+    float32_learning_rate: bool = False
+    complex_params: bool = False
+    label: str = "defaults"
+    heavy: bool = False
+
+    def __post_init__(self):
+        if self.library not in LIBRARIES:
+            raise ValueError(f"library must be one of {LIBRARIES}, got {self.library!r}")
+        if (self.ulps_per_step or not self.agrees) and not self.note:
+            raise ValueError(
+                f"{self.optimizer} vs {self.library}: a row that rounds differently or differs "
+                "must say why in its note"
+            )
+
+    @property
+    def name(self) -> str:
+        """A short unique-enough name: ``adam-torch-non-default``."""
+        return f"{self.optimizer}-{self.library}-{self.label}"
+
+    def lab_call(self) -> str:
+        return _call_text(self.optimizer, self.lab_settings)
+
+    def other_call(self) -> str:
+        return _call_text(self.other, self.other_settings) if self.other else "none"
+
+
+def _call_text(name: str, settings: dict[str, Any]) -> str:
+    return f"{name}({', '.join(f'{key}={value!r}' for key, value in settings.items())})"
+
+
+# --------------------------------------------------------------------------- the two sides
+
+
+def build_lab(row: Equivalence, **changes: Any) -> optax.GradientTransformation:
+    """The lab side of ``row``: the lab optimizer with the row's settings (and ``changes``).
+
+    ``changes`` may hold ``optimizer=`` (another lab optimizer's name) and
+    settings to add or replace (``None`` removes one): the sensitivity test's
+    perturbations.
+    """
+    name = changes.pop("optimizer", row.optimizer)
+    make = optimizers.OPTIMIZERS[name]
+    settings = {**row.lab_settings, **changes}
+    settings = {key: value for key, value in settings.items() if value is not None}
+    if row.float32_learning_rate:
+        default = inspect.signature(make).parameters["learning_rate"].default
+        settings["learning_rate"] = float(np.float32(settings.get("learning_rate", default)))
+    return make(**settings)
+
+
+def resolve(path: str) -> Any:
+    """``"optax.contrib.muon"`` -> the object, importing its module (lazily)."""
+    if path.startswith("keras."):
+        crosscheck.import_keras()
+    module_name, _, name = path.rpartition(".")
+    if module_name == "reference":
+        return getattr(reference, name)
+    module = importlib.import_module(module_name)
+    return getattr(module, name)
+
+
+def build_other(row: Equivalence) -> crosscheck.Side:
+    """The other side of ``row``, ready for :func:`jaxopt_lab.crosscheck.compare`."""
+    if row.other is None:
+        raise ValueError(f"{row.library} has no counterpart of {row.optimizer}: {row.note}")
+    target = resolve(row.other)
+    if row.library == "seed":
+        return crosscheck.ReferenceSide(target(**row.other_settings))
+    if row.library == "optax":
+        return crosscheck.OptaxSide(target(**row.other_settings))
+    if row.library == "torch":
+        return crosscheck.TorchSide(target, **row.other_settings)
+    if row.library == "keras":
+        return crosscheck.KerasSide(target(**row.other_settings))
+    raise ValueError(f"unknown library {row.library!r}")
+
+
+# --------------------------------------------------------------------------- judging
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    """One row of the table, run in one dtype, and its verdict."""
+
+    row: Equivalence
+    dtype: np.dtype
+    comparison: crosscheck.Comparison
+    failure: str | None
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None
+
+    @property
+    def verdict(self) -> str:
+        if not self.passed:
+            return "FAIL"
+        return "agree" if self.row.agrees else "differ (documented)"
+
+
+def table_params(seed: int = 0, *, complex_params: bool = False) -> dict[str, np.ndarray]:
+    """The params every row starts from: a small dense layer, N(0, 1), float64 (or complex128)."""
+    rng = np.random.default_rng(seed)
+    shapes = {"w": (8, 16), "b": (16,)}
+    if complex_params:
+        return {
+            key: (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
+            for key, shape in shapes.items()
+        }
+    return {key: rng.standard_normal(shape) for key, shape in shapes.items()}
+
+
+def table_gradients(steps: int, seed: int = 0, *, complex_params: bool = False) -> dict:
+    """The fixed gradient sequence of every row: N(0, 1) (complex: each part N(0, 1/2))."""
+    params = table_params(seed, complex_params=complex_params)
+    gradients = crosscheck.random_gradients(params, steps, seed=seed + 1)
+    if complex_params:
+        imaginary = crosscheck.random_gradients(params, steps, seed=seed + 2)
+        gradients = {
+            key: (gradients[key] + 1j * imaginary[key]) / np.sqrt(2) for key in gradients
+        }
+    return gradients
+
+
+def run_dtype(row: Equivalence, dtype: Any) -> np.dtype:
+    """The dtype a row runs in: ``dtype``, or its complex counterpart for complex rows."""
+    dtype = np.dtype(dtype)
+    return np.result_type(dtype, np.complex64) if row.complex_params else dtype
+
+
+def other_trajectory(row: Equivalence, dtype: Any, steps: int, seed: int = 0) -> Any:
+    """The other side's params after each step (see :func:`jaxopt_lab.crosscheck.trajectory`)."""
+    params = table_params(seed, complex_params=row.complex_params)
+    gradients = table_gradients(steps, seed, complex_params=row.complex_params)
+    return crosscheck.trajectory(
+        build_other(row), params, gradients, steps, dtype=run_dtype(row, dtype)
+    )
+
+
+def judge(row: Equivalence, comparison: crosscheck.Comparison) -> str | None:
+    """Why ``comparison`` breaks ``row``'s bound, or ``None`` if it keeps it."""
+    if not row.agrees:
+        if comparison.first_nonfinite_step is not None:
+            return None  # one side blew up: they differ, as documented
+        final = comparison.max_rel_error[-1]
+        if np.dtype(comparison.dtype).itemsize < 8 or final > DIFFERS_ABOVE:
+            # A difference is judged in float64 (or wider); in float32 it is reported only.
+            return None
+        return f"expected the two to differ (relative error > {DIFFERS_ABOVE:g}), got {final:.3g}"
+    return crosscheck.tolerance_failure(
+        comparison, ulps=FLAT_ULPS, ulps_per_step=row.ulps_per_step or None
+    )
+
+
+def check_row(
+    row: Equivalence,
+    dtype: Any,
+    steps: int = STEPS,
+    seed: int = 0,
+    *,
+    lab: optax.GradientTransformation | crosscheck.Trajectory | None = None,
+    other: crosscheck.Trajectory | None = None,
+    jit: bool = True,
+) -> CheckResult:
+    """Run one row of the table over ``steps`` fixed gradients and judge it.
+
+    Args:
+      row: the row.
+      dtype: float32 or float64 (complex rows run in complex64 or complex128).
+      steps: how many steps.
+      seed: the seed of the params and gradients.
+      lab: another lab side (the sensitivity test's perturbed settings), or
+        its trajectory of at least ``steps`` steps; default :func:`build_lab`.
+      other: the other side's trajectory of at least ``steps`` steps, as
+        :func:`other_trajectory` returns it (to run it once for several lab
+        sides); default: run it here.
+      jit: compile the lab side (False runs it op by op: no compile, slower
+        per step; for short runs).
+    """
+    dtype = run_dtype(row, dtype)
+    if not isinstance(lab, crosscheck.Trajectory):
+        lab = lab_trajectory(row, dtype, steps, seed, lab=lab, jit=jit)
+    if other is None:
+        other = other_trajectory(row, dtype, steps, seed)
+    comparison = crosscheck.measure(
+        crosscheck.first_steps(lab, steps), crosscheck.first_steps(other, steps)
+    )
+    return CheckResult(row, np.dtype(dtype), comparison, judge(row, comparison))
+
+
+def lab_trajectory(
+    row: Equivalence,
+    dtype: Any,
+    steps: int,
+    seed: int = 0,
+    *,
+    lab: optax.GradientTransformation | None = None,
+    jit: bool = True,
+) -> crosscheck.Trajectory:
+    """The lab side's params after each step (``lab``, or the row's own settings)."""
+    params = table_params(seed, complex_params=row.complex_params)
+    gradients = table_gradients(steps, seed, complex_params=row.complex_params)
+    lab = build_lab(row) if lab is None else lab
+    return crosscheck.trajectory(
+        crosscheck.OptaxSide(lab, jit=jit), params, gradients, steps, dtype=run_dtype(row, dtype)
+    )
+
+
+def lab_defaults(row: Equivalence) -> dict[str, Any]:
+    """The lab optimizer's full settings in ``row``: its defaults, overridden by the row's."""
+    parameters = inspect.signature(optimizers.OPTIMIZERS[row.optimizer]).parameters
+    defaults = {name: parameter.default for name, parameter in parameters.items()}
+    return {**defaults, **row.lab_settings}
+
+
+EPS_SWITCHES = ("eps_in_sqrt", "eps_hat", "eps_in_max")
+"""Lab switches that move eps (inside or outside a root, a max, the bias correction)."""
+
+
+def perturbations(row: Equivalence) -> list[tuple[str, dict[str, Any]]]:
+    """Wrong lab settings that the row's check must catch: ``(what, changes)`` pairs.
+
+    Each is a small change of the row's lab settings (``changes`` for
+    :func:`build_lab`): the learning rate times (1 + 1e-5); every eps times
+    10; every switch that moves eps flipped; where a weight decay is set, the
+    decay times (1 + 1e-3) and coupled instead of decoupled (or the reverse;
+    not for plain SGD, where the two are one formula); AMSGrad's max taken in
+    the other place; NAdam's momentum schedule doubled. A row that passes
+    with any of them would be passing by being loose.
+    """
+    settings = lab_defaults(row)
+    changes: list[tuple[str, dict[str, Any]]] = []
+    learning_rate = settings.get("learning_rate")
+    if isinstance(learning_rate, (int, float)):
+        changes.append(("learning rate x(1 + 1e-5)", {"learning_rate": learning_rate * (1 + 1e-5)}))
+    for name in ("eps", "eps_root"):
+        value = settings.get(name)
+        if isinstance(value, (int, float)) and value > 0:
+            changes.append((f"{name} x10", {name: value * 10}))
+    for name in EPS_SWITCHES:
+        if isinstance(settings.get(name), bool):
+            changes.append((f"{name} flipped", {name: not settings[name]}))
+    weight_decay = settings.get("weight_decay")
+    if isinstance(weight_decay, (int, float)) and weight_decay > 0:
+        changes.append(("weight decay x(1 + 1e-3)", {"weight_decay": weight_decay * (1 + 1e-3)}))
+        if row.optimizer == "sgd":
+            pass  # without state, g + wd·p and the decay beside the step are one formula
+        elif "decoupled_weight_decay" in settings:
+            flipped = not settings["decoupled_weight_decay"]
+            changes.append(("weight decay order flipped", {"decoupled_weight_decay": flipped}))
+        elif row.optimizer.endswith("w") and row.optimizer[:-1] in optimizers.OPTIMIZERS:
+            coupled = {"optimizer": row.optimizer[:-1], "weight_decay": weight_decay}
+            changes.append(("weight decay coupled", coupled))
+    if isinstance(settings.get("max_of"), str):
+        other = {"raw": "corrected", "corrected": "raw"}.get(settings["max_of"])
+        if other:
+            changes.append((f"max of the {other} second moment", {"max_of": other}))
+    momentum_decay = settings.get("momentum_decay", None)
+    if isinstance(momentum_decay, (int, float)):
+        changes.append(("momentum_decay x2", {"momentum_decay": momentum_decay * 2}))
+    return changes
+
+
+# --------------------------------------------------------------------------- the whole table
+
+
+def available_libraries() -> list[str]:
+    """The libraries of the table that are importable here (seed and optax always are)."""
+    found = ["seed", "optax"]
+    found += [name for name in ("torch", "keras") if importlib.util.find_spec(name) is not None]
+    return found
+
+
+def optimizer_order() -> list[str]:
+    """Lab optimizers in the order the table prints them (``OPTIMIZERS``'s order)."""
+    return list(optimizers.OPTIMIZERS)
+
+
+def select(
+    rows: Iterable[Equivalence],
+    *,
+    optimizers_wanted: Sequence[str] | None = None,
+    libraries: Sequence[str] | None = None,
+) -> list[Equivalence]:
+    """The rows of the given optimizers and libraries (all if ``None``), in table order.
+
+    Raises ``ValueError`` naming an unknown optimizer or library and the valid ones.
+    """
+    rows = list(rows)
+    order = optimizer_order()
+    for wanted, valid, what in (
+        (optimizers_wanted, order, "optimizer"),
+        (libraries, LIBRARIES, "library"),
+    ):
+        unknown = sorted(set(wanted or ()) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown {what} {unknown[0]!r}; choose from {', '.join(valid)}")
+    chosen = [
+        row
+        for row in rows
+        if (not optimizers_wanted or row.optimizer in optimizers_wanted)
+        and (not libraries or row.library in libraries)
+    ]
+    position = {name: index for index, name in enumerate(order)}
+    return sorted(
+        chosen,
+        key=lambda row: (position.get(row.optimizer, len(order)), LIBRARIES.index(row.library)),
+    )
+
+
+def run_table(
+    rows: Iterable[Equivalence],
+    steps: int = STEPS,
+    *,
+    dtypes: Sequence[Any] = DTYPES,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> list[CheckResult]:
+    """Check every row in every dtype (the other side is skipped if its library is missing).
+
+    ``on_result`` is called with each result as it comes (a progress display).
+    """
+    libraries = set(available_libraries())
+    results = []
+    for row in rows:
+        if row.library not in libraries or row.other is None:
+            continue
+        for dtype in dtypes:
+            result = check_row(row, dtype, steps=steps)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results
+
+
+def _ulps_cell(result: CheckResult | None) -> str:
+    if result is None:
+        return "-"
+    comparison = result.comparison
+    if comparison.first_nonfinite_step is not None:
+        return f"non-finite at step {comparison.first_nonfinite_step}"
+    return f"{comparison.max_scaled_ulps[-1]:.1f}"
+
+
+def _real_name(dtype: Any) -> str:
+    """float32 for float32 and complex64; float64 for float64 and complex128."""
+    return np.dtype(np.finfo(dtype).dtype).name
+
+
+def render_markdown(results: Sequence[CheckResult], steps: int) -> str:
+    """The table as Markdown, grouped by optimizer, one line per row (float32 and float64).
+
+    Columns: the lab call, the library, the other call, the float32 and
+    float64 distance after the last step in ulps of the leaf's scale (and the
+    float64 relative error), the verdict, the note.
+    """
+    by_row: dict[int, dict[str, CheckResult]] = {}
+    rows: list[Equivalence] = []
+    for result in results:
+        if id(result.row) not in by_row:
+            by_row[id(result.row)] = {}
+            rows.append(result.row)
+        by_row[id(result.row)][_real_name(result.dtype)] = result
+    lines = [
+        f"| optimizer | lab | library | other side | float32: ulps after {steps} steps "
+        "| float64: ulps (rel. error) | verdict | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    current = None
+    for row in rows:
+        cells = by_row[id(row)]
+        single32, single = cells.get("float32"), cells.get("float64")
+        double = (
+            f"{_ulps_cell(single)} ({single.comparison.max_rel_error[-1]:.1e})"
+            if single is not None and single.comparison.first_nonfinite_step is None
+            else _ulps_cell(single)
+        )
+        verdicts = {result.verdict for result in cells.values()}
+        verdict = "FAIL" if "FAIL" in verdicts else verdicts.pop()
+        note = row.note.replace("|", "\\|")
+        if row.ulps_per_step:
+            note += f" Bound: {FLAT_ULPS:g} + {row.ulps_per_step:g} ulps per step."
+        name = f"**{row.optimizer}**" if row.optimizer != current else ""
+        current = row.optimizer
+        lines.append(
+            f"| {name} | `{row.lab_call()}` | {row.library} | `{row.other_call()}` "
+            f"| {_ulps_cell(single32)} | {double} | {verdict} | {note.strip()} |"
+        )
+    return "\n".join(lines)
+
+
+def in_short(rows: Iterable[Equivalence]) -> list[str]:
+    """The "in short" list: per optimizer, which lab settings equal which library's defaults.
+
+    One line per optimizer from its agreeing ``"defaults"`` rows (real
+    params): the settings that make the lab equal each library's call.
+    """
+    lines = []
+    grouped: dict[str, list[Equivalence]] = {}
+    for row in select(rows):
+        if row.label == "defaults" and row.agrees and not row.complex_params and row.other:
+            grouped.setdefault(row.optimizer, []).append(row)
+    for optimizer, group in grouped.items():
+        parts = [f"{row.library} `{row.other_call()}` = `{row.lab_call()}`" for row in group]
+        lines.append(f"- **{optimizer}**: " + "; ".join(parts) + ".")
+    return lines
+

@@ -1,0 +1,218 @@
+"""The equivalence table: every row against the real library, its coverage, its sensitivity."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from jaxopt_lab import cli, equivalences, optimizers
+from jaxopt_lab.equivalences import table
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+ROWS = equivalences.select(equivalences.EQUIVALENCES)
+TEST_STEPS = 1000
+"""Steps per row in the default run: all 1000 (``jaxopt-lab check`` runs the same)."""
+HEAVY_STEPS = 200
+"""Rows marked ``heavy`` run this many steps here, 1000 under ``jaxopt-lab check``."""
+SENSITIVITY_STEPS = 25
+"""Steps of the sensitivity check, op by op (no compile): a wrong setting shows at once."""
+
+
+def _installed(library: str) -> bool:
+    return library in ("seed", "optax") or importlib.util.find_spec(library) is not None
+
+
+def _skip_unless_installed(row: equivalences.Equivalence) -> None:
+    if not _installed(row.library):
+        pytest.skip(f"{row.library} is not installed (pip install 'jaxopt-lab[crosscheck]')")
+
+
+def _steps(row: equivalences.Equivalence) -> int:
+    return HEAVY_STEPS if row.heavy else TEST_STEPS
+
+
+def _settings_key(row: equivalences.Equivalence) -> tuple:
+    return (
+        row.optimizer,
+        repr(sorted(row.lab_settings.items())),
+        row.float32_learning_rate,
+        row.complex_params,
+    )
+
+
+_LAB_RUNS: dict[tuple, object] = {}
+_OTHER_PREFIXES: dict[tuple, object] = {}
+
+
+def _lab_trajectory(row: equivalences.Equivalence, dtype: str, steps: int):
+    """The lab side's run, shared by rows with the same lab settings (one optimizer at a time)."""
+    if any(key[0][0] != row.optimizer for key in _LAB_RUNS):
+        _LAB_RUNS.clear()  # rows come grouped by optimizer: keep memory bounded
+    key = (_settings_key(row), dtype, steps)
+    if key not in _LAB_RUNS:
+        _LAB_RUNS[key] = table.lab_trajectory(row, dtype, steps)
+    return _LAB_RUNS[key]
+
+
+def _other_prefix(row: equivalences.Equivalence, dtype: str):
+    """The other side's first SENSITIVITY_STEPS steps (kept from test_row, else run here)."""
+    key = (ROWS.index(row), dtype)
+    if key not in _OTHER_PREFIXES:
+        _OTHER_PREFIXES[key] = table.other_trajectory(row, dtype, SENSITIVITY_STEPS)
+    return _OTHER_PREFIXES[key]
+
+
+def _ids(row: equivalences.Equivalence) -> str:
+    return row.name + ("" if ROWS.count(row) == 1 else f"-{ROWS.index(row)}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("row", ROWS, ids=_ids)
+def test_row(row, dtype):
+    # Every row of the README's table, against the real library.
+    _skip_unless_installed(row)
+    steps = _steps(row)
+    other = table.other_trajectory(row, dtype, steps)
+    _OTHER_PREFIXES[(ROWS.index(row), dtype)] = table.crosscheck.first_steps(
+        other, SENSITIVITY_STEPS
+    )
+    result = table.check_row(
+        row, dtype, steps, lab=_lab_trajectory(row, dtype, steps), other=other
+    )
+    assert result.passed, result.failure
+
+
+def test_row_names_are_unique():
+    names = [row.name for row in ROWS]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def test_every_pair_of_an_optimizer_and_a_library_that_has_it_is_in_the_table():
+    """No pair silently missing: each library's counterpart is a row, or is truly absent."""
+    counterparts = equivalences.COUNTERPARTS
+    assert set(counterparts) == set(optimizers.OPTIMIZERS), (
+        "every lab optimizer needs a COUNTERPARTS entry in an equivalences family module"
+    )
+    for optimizer, by_library in counterparts.items():
+        assert set(by_library) == set(equivalences.LIBRARIES), optimizer
+        for library, counterpart in by_library.items():
+            rows = [row for row in ROWS if row.optimizer == optimizer and row.library == library]
+            if isinstance(counterpart, equivalences.Missing):
+                assert not rows or all(row.other is None for row in rows), (optimizer, library)
+                if _installed(library):
+                    module, _, name = counterpart.probe.rpartition(".")
+                    assert not hasattr(_import(module), name), (
+                        f"{counterpart.probe} exists: {optimizer} needs rows against {library}"
+                    )
+                continue
+            assert rows, f"no row for {optimizer} against {library} ({counterpart})"
+            labels = {row.label for row in rows}
+            assert {"defaults", "non-default"} <= labels, (optimizer, library, labels)
+            for row in rows:
+                assert row.other.startswith(_module_prefix(library)), (row.name, row.other)
+            if _installed(library):
+                equivalences.resolve(counterpart)  # it exists in the installed version
+
+
+def _module_prefix(library: str) -> str:
+    return {
+        "seed": "reference.",
+        "optax": "optax.",
+        "torch": "torch.optim.",
+        "keras": "keras.optimizers.",
+    }[library]
+
+
+def _import(module: str):
+    if module.startswith("keras"):
+        from jaxopt_lab import crosscheck
+
+        crosscheck.import_keras()
+    return importlib.import_module(module)
+
+
+AGREEING = [row for row in ROWS if row.agrees]
+
+
+@pytest.mark.parametrize("row", AGREEING, ids=_ids)
+def test_every_wrong_setting_fails_the_row(row):
+    """No row passes by being loose: each perturbed lab setting must fail its check.
+
+    Run op by op over the first steps of the row's (cached) other side; the
+    row's own settings, run the same way, must pass, so that what fails is the
+    perturbation. float64 first; float32 only where float64 did not catch it.
+    """
+    _skip_unless_installed(row)
+    changes = table.perturbations(row)
+    assert changes, f"{row.name}: no perturbation applies"
+    for dtype in ("float64", "float32"):
+        other = _other_prefix(row, dtype)
+        control = table.check_row(row, dtype, SENSITIVITY_STEPS, other=other, jit=False)
+        assert control.passed, f"{row.name} ({dtype}, op by op): {control.failure}"
+    for what, change in changes:
+        caught = []
+        for dtype in ("float64", "float32"):
+            other = _other_prefix(row, dtype)
+            lab = table.build_lab(row, **change)
+            result = table.check_row(
+                row, dtype, SENSITIVITY_STEPS, lab=lab, other=other, jit=False
+            )
+            caught.append(not result.passed)
+            if caught[-1]:
+                break
+        assert any(caught), f"{row.name}: {what} ({change}) passes the check"
+
+
+# --------------------------------------------------------------------------- the check command
+
+
+def test_check_prints_the_table_grouped_by_optimizer(capsys):
+    assert cli.main(["check", "--steps", "20", "--optimizer", "adam", "sgd"]) == 0
+    output = capsys.readouterr().out
+    lines = [line for line in output.splitlines() if line.startswith("| ")]
+    groups = [line.split("|")[1].strip() for line in lines[1:]]
+    assert groups[0] == "**sgd**" and "**adam**" in groups  # OPTIMIZERS order, grouped
+    assert sum(1 for group in groups if group) == 2
+    assert "reference.Adam()" in output and "torch.optim.Adam(lr=0.001)" in output
+    assert "| agree |" in output and " 0 failed" in output
+
+
+def test_check_filters_by_library(capsys):
+    assert cli.main(["check", "--steps", "5", "--optimizer", "nesterov", "--library", "seed"]) == 0
+    output = capsys.readouterr().out
+    assert "differ (documented)" in output
+    assert "optax" not in [line.split("|")[3].strip() for line in output.splitlines()
+                           if line.startswith("| ") and line.count("|") > 4]
+
+
+def test_check_refuses_an_unknown_optimizer(capsys):
+    assert cli.main(["check", "--optimizer", "adamm"]) == 2
+    assert "unknown optimizer 'adamm'" in capsys.readouterr().err
+
+
+def test_check_exits_non_zero_when_a_row_fails(capsys, monkeypatch):
+    wrong = equivalences.Equivalence(
+        "adam", "optax", {"eps": 1e-7, "eps_hat": False}, "optax.adam", {"learning_rate": 0.001},
+        label="injected-wrong-eps",
+    )
+    monkeypatch.setattr(equivalences, "EQUIVALENCES", (*equivalences.EQUIVALENCES, wrong))
+    status = cli.main(["check", "--steps", "50", "--optimizer", "adam", "--library", "optax"])
+    output = capsys.readouterr().out
+    assert status == 1
+    assert "FAIL adam-optax-injected-wrong-eps (float64)" in output
+    assert " 1 failed" in output or " 2 failed" in output
+
+
+def test_readme_table_is_the_check_output():
+    """The README's table is regenerated from ``jaxopt-lab check``: every row is in it."""
+    text = README.read_text()
+    section = text[text.index("## Equivalence"):]
+    section = section[: section.index("\n## ", 5)]
+    for row in ROWS:
+        assert f"`{row.lab_call()}`" in section and f"`{row.other_call()}`" in section, row.name
+    for line in equivalences.in_short(ROWS):
+        assert line in section, line
+    assert re.search(r"float32: ulps after \d+ steps", section)
