@@ -36,6 +36,15 @@ and the leaf, never returns wrong numbers. With ``like`` it also checks the tree
 structure, every shape and every dtype against ``like`` and rebuilds exactly
 ``like``'s containers.
 
+**Bounded.** A file may come from anyone, so every size it declares is checked
+before anything of that size is allocated: members must be stored uncompressed
+(no zip bomb) and fit in the file together, the manifest must be well formed
+(numeric dtypes, shapes of sizes >= 0, a structure naming each leaf once), and
+each ``.npy`` header and member size must match the manifest (and ``like``'s
+shapes and dtypes, checked before any leaf is read). A load therefore takes
+memory for what the manifest declares, at most the file's size, and refuses a
+crafted file in milliseconds.
+
 Single process: every leaf must be addressable from this process (no
 multi-host sharded arrays).
 """
@@ -45,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import secrets
 import struct
@@ -52,7 +62,7 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import ml_dtypes
@@ -86,16 +96,6 @@ class CheckpointError(ValueError):
 
 
 # --------------------------------------------------------------------------- dtypes
-
-
-def _dtype_from_name(name: str) -> np.dtype:
-    try:
-        return np.dtype(name)
-    except TypeError:
-        dtype = getattr(ml_dtypes, name, None)
-        if dtype is None:
-            raise CheckpointError(f"unknown dtype {name!r}") from None
-        return np.dtype(dtype)
 
 
 def _storage_dtype(dtype: np.dtype) -> np.dtype:
@@ -210,6 +210,8 @@ def _leaf_record(path: str, leaf: Any) -> tuple[np.ndarray, dict]:
     array = np.asarray(leaf)
     if array.dtype.kind not in "biufcV" or array.dtype.fields is not None:
         raise TypeError(f"checkpoint leaf at {path} has dtype {array.dtype}, which is not numeric")
+    if not array.dtype.isnative:  # a big-endian NumPy array: same values, native bytes
+        array = array.astype(np.dtype(array.dtype.char))
     stored = np.asarray(array, order="C").view(_storage_dtype(array.dtype))
     record = {
         "path": path,
@@ -282,43 +284,235 @@ def save(path: str | os.PathLike, tree: Any) -> None:
 
 
 # --------------------------------------------------------------------------- load
+# Every size a file declares is checked before it is allocated ("Bounded", above).
+
+_KINDS = {"jax", "numpy", "numpy_scalar", *_PYTHON_SCALARS}
+_READ_CHUNK = 1 << 22  # bytes per read: the one buffer a load needs beyond its leaves
 
 
-def _read_manifest(archive: zipfile.ZipFile, path: Path) -> dict:
+class _Leaf(NamedTuple):
+    """One leaf's manifest record, checked: what the member must hold."""
+
+    index: int
+    path: str
+    kind: str
+    dtype: np.dtype
+    storage: np.dtype
+    shape: tuple[int, ...]
+    nbytes: int
+    sha256: str
+
+
+def _check_members(archive: zipfile.ZipFile, path: Path) -> None:
+    """Every member stored uncompressed, all of them fitting in the file together."""
+    total = 0
+    for info in archive.infolist():
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(
+                f"{path}: member {info.filename} is compressed (method {info.compress_type}); "
+                "checkpoints store their members uncompressed, and a compressed member "
+                "could inflate to any size"
+            )
+        if info.file_size != info.compress_size:
+            raise CheckpointError(
+                f"{path}: member {info.filename} declares {info.file_size} bytes but stores "
+                f"{info.compress_size}; the file is corrupt"
+            )
+        total += info.file_size
+    size = path.stat().st_size
+    if total > size:
+        raise CheckpointError(
+            f"{path}: its members declare {total} bytes in all, more than the file's {size}; "
+            "the file is corrupt or crafted"
+        )
+
+
+def _dtype_from_name(name: Any, where: str) -> np.dtype:
+    """A leaf dtype named in a manifest: NumPy's numeric dtypes and the ml_dtypes ones."""
+    if not isinstance(name, str):
+        raise CheckpointError(f"{where}: dtype {name!r} in the manifest is not a dtype name")
+    dtype = getattr(ml_dtypes, name, None)
+    if isinstance(dtype, type) and issubclass(dtype, np.generic):
+        return np.dtype(dtype)
+    try:
+        dtype = np.dtype(name)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biufc" or dtype.isbuiltin != 1 or dtype.name != name:
+        raise CheckpointError(
+            f"{where}: dtype {name!r} in the manifest is not a numeric dtype that checkpoints "
+            "hold (bool, int, uint, float, complex, or an ml_dtypes type)"
+        )
+    return dtype
+
+
+def _check_record(index: int, record: Any, path: Path) -> _Leaf:
+    where = f"{path}: leaf {index}"
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{where}: the manifest's record is not an object: {record!r:.80}")
+    missing = [key for key in ("path", "kind", "dtype", "shape", "sha256") if key not in record]
+    if missing:
+        raise CheckpointError(f"{where}: the manifest's record has no {missing[0]!r}")
+    leaf_path = record["path"]
+    if not isinstance(leaf_path, str):
+        raise CheckpointError(f"{where}: path {leaf_path!r:.80} in the manifest is not a string")
+    where = f"{where} ({leaf_path})"
+    if record["kind"] not in _KINDS:
+        raise CheckpointError(f"{where}: unknown leaf kind {record['kind']!r:.80}")
+    dtype = _dtype_from_name(record["dtype"], where)
+    shape = record["shape"]
+    if not (
+        isinstance(shape, list)
+        and all(type(size) is int and size >= 0 for size in shape)
+        and len(shape) <= 64
+    ):
+        raise CheckpointError(
+            f"{where}: shape {shape!r:.80} in the manifest is not a list of at most 64 sizes >= 0"
+        )
+    sha256 = record["sha256"]
+    if not (
+        isinstance(sha256, str) and len(sha256) == 64 and set(sha256) <= set("0123456789abcdef")
+    ):
+        raise CheckpointError(f"{where}: sha256 {sha256!r:.80} in the manifest is not a digest")
+    return _Leaf(
+        index=index,
+        path=leaf_path,
+        kind=record["kind"],
+        dtype=dtype,
+        storage=_storage_dtype(dtype),
+        shape=tuple(shape),
+        nbytes=math.prod(shape) * dtype.itemsize,  # a Python int: no overflow
+        sha256=sha256,
+    )
+
+
+def _check_structure(skeleton: Any, leaf_count: int, path: Path) -> None:
+    """The skeleton (see :func:`_skeleton`) is well formed and names each leaf exactly once."""
+    seen: list[int] = []
+
+    def bad(node: Any) -> CheckpointError:
+        return CheckpointError(f"{path}: the manifest's structure has a bad node {node!r:.80}")
+
+    def walk(node: Any) -> None:
+        if not isinstance(node, dict):
+            raise bad(node)
+        if "leaf" in node or "none" in node:
+            if "leaf" in node:
+                if type(node["leaf"]) is not int:
+                    raise bad(node)
+                seen.append(node["leaf"])
+            return
+        if "list" in node or "tuple" in node:
+            children, labels = node.get("list", node.get("tuple")), None
+        elif "dict" in node:
+            children, keys = node.get("children"), node["dict"]
+            if not isinstance(keys, list) or not all(
+                isinstance(key, list) and len(key) == 2 for key in keys
+            ):
+                raise bad(node)
+            labels = [key[0] for key in keys]
+        elif "namedtuple" in node:
+            children, labels = node.get("children"), node.get("fields")
+        elif "node" in node:
+            children, labels = node.get("children"), None
+        else:
+            raise bad(node)
+        if not isinstance(children, list):
+            raise bad(node)
+        if labels is not None and (
+            not isinstance(labels, list)
+            or len(labels) != len(children)
+            or not all(type(label) in (str, int) for label in labels)
+        ):
+            raise bad(node)
+        for child in children:
+            walk(child)
+
+    try:
+        walk(skeleton)
+    except RecursionError:
+        raise CheckpointError(f"{path}: the manifest's structure is nested too deeply") from None
+    if sorted(seen) != list(range(leaf_count)):
+        raise CheckpointError(
+            f"{path}: the manifest's structure names leaves {sorted(seen)[:10]}, but the "
+            f"manifest has {leaf_count} leaves; the file is corrupt"
+        )
+
+
+def _read_manifest(archive: zipfile.ZipFile, path: Path) -> tuple[dict, list[_Leaf]]:
     if MANIFEST not in archive.namelist():
         raise CheckpointError(f"{path}: no {MANIFEST}; not a jaxopt_lab checkpoint")
     try:
         manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
-    except _DAMAGE as error:
-        raise CheckpointError(f"{path}: the manifest is corrupt ({error!r})") from error
+    except (*_DAMAGE, RecursionError) as error:
+        raise CheckpointError(f"{path}: the manifest is corrupt ({error!r:.200})") from error
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a jaxopt_lab checkpoint (no {FORMAT!r} manifest)")
     if manifest.get("version") != VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint format version {manifest.get('version')!r}; this "
+            f"{path}: checkpoint format version {manifest.get('version')!r:.80}; this "
             f"jaxopt_lab reads version {VERSION}"
         )
-    return manifest
+    records = manifest.get("leaves")
+    if not isinstance(records, list):
+        raise CheckpointError(
+            f"{path}: the manifest's 'leaves' is {records!r:.80}, not a list of leaf records"
+        )
+    if not isinstance(manifest.get("treedef"), str):
+        raise CheckpointError(f"{path}: the manifest's 'treedef' is not a string")
+    leaves = [_check_record(index, record, path) for index, record in enumerate(records)]
+    _check_structure(manifest.get("structure"), len(leaves), path)
+    return manifest, leaves
 
 
-def _read_leaf(archive: zipfile.ZipFile, index: int, record: dict, path: Path) -> np.ndarray:
-    """One leaf's array, in its own dtype, verified against the manifest."""
-    where = f"{path}: leaf {index} ({record['path']})"
-    dtype = _dtype_from_name(record["dtype"])
-    storage = _storage_dtype(dtype)
+def _read_exactly(member: Any, buffer: memoryview, hasher: Any) -> None:
+    position = 0
+    while position < len(buffer):
+        chunk = member.read(min(_READ_CHUNK, len(buffer) - position))
+        if not chunk:
+            raise EOFError(f"the member ends after {position} of {len(buffer)} data bytes")
+        buffer[position : position + len(chunk)] = chunk
+        hasher.update(chunk)
+        position += len(chunk)
+
+
+def _read_leaf(archive: zipfile.ZipFile, leaf: _Leaf, path: Path) -> np.ndarray:
+    """One leaf's array, in its own dtype, verified against the manifest before and after."""
+    where = f"{path}: leaf {leaf.index} ({leaf.path})"
+    name = f"leaf_{leaf.index:06d}.npy"
     try:
-        with archive.open(f"leaf_{index:06d}.npy") as member:
-            stored = np.lib.format.read_array(member, allow_pickle=False)
+        info = archive.getinfo(name)
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                header = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise ValueError(f".npy format version {version}")
+            shape, fortran_order, stored_dtype = header
+            if stored_dtype != leaf.storage or shape != leaf.shape or fortran_order:
+                order = ", Fortran order" if fortran_order else ""
+                raise CheckpointError(
+                    f"{where}: the file holds {stored_dtype}{list(shape)}{order}, the manifest "
+                    f"says {leaf.storage}{list(leaf.shape)}; the file is corrupt"
+                )
+            data_size = info.file_size - member.tell()
+            if data_size != leaf.nbytes:
+                raise CheckpointError(
+                    f"{where}: the manifest declares {leaf.nbytes} bytes of data, the member "
+                    f"holds {data_size}; the file is corrupt or crafted"
+                )
+            stored = np.empty(leaf.shape, leaf.storage)
+            hasher = hashlib.sha256()
+            _read_exactly(member, memoryview(stored.reshape(-1).view(np.uint8)), hasher)
+    except CheckpointError:
+        raise
     except _DAMAGE as error:
         raise CheckpointError(f"{where} is unreadable; the file is corrupt ({error!r})") from error
-    if stored.dtype != storage or list(stored.shape) != record["shape"]:
-        raise CheckpointError(
-            f"{where}: the file holds {stored.dtype}{list(stored.shape)}, the manifest says "
-            f"{storage}{record['shape']}; the file is corrupt"
-        )
-    if _sha256(stored) != record["sha256"]:
+    if hasher.hexdigest() != leaf.sha256:
         raise CheckpointError(f"{where}: checksum mismatch; the file is corrupt")
-    return stored.view(dtype)
+    return stored.view(leaf.dtype)
 
 
 def _to_jax(array: np.ndarray, where: str, sharding: Any = None) -> jax.Array:
@@ -344,35 +538,42 @@ def _restore_kind(array: np.ndarray, kind: str, where: str) -> Any:
     raise CheckpointError(f"{where}: unknown leaf kind {kind!r} in the manifest")
 
 
-def _like_leaf(array: np.ndarray, like_leaf: Any, record: dict, path: Path) -> Any:
-    """Check one loaded leaf against ``like``'s and convert it to ``like``'s type."""
-    where = f"{path}: leaf {record['path']}"
+def _like_spec(like_leaf: Any, leaf: _Leaf) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype ``like`` asks of one leaf."""
     if type(like_leaf) in _PYTHON_SCALARS.values():
-        expected_shape, expected_dtype = (), np.asarray(like_leaf).dtype
-    else:
-        try:
-            expected_shape = tuple(like_leaf.shape)
-            expected_dtype = np.dtype(like_leaf.dtype)
-        except (AttributeError, TypeError):
-            raise TypeError(
-                f"like leaf at {record['path']} is a {type(like_leaf).__name__}; like must "
-                "hold arrays, jax.ShapeDtypeStruct or numbers"
-            ) from None
-    if array.shape != expected_shape:
-        raise CheckpointError(f"{where} has shape {array.shape}; like has {expected_shape}")
-    if array.dtype != expected_dtype:
-        raise CheckpointError(f"{where} has dtype {array.dtype}; like has {expected_dtype}")
+        return (), np.asarray(like_leaf).dtype
+    try:
+        return tuple(like_leaf.shape), np.dtype(like_leaf.dtype)
+    except (AttributeError, TypeError):
+        raise TypeError(
+            f"like leaf at {leaf.path} is a {type(like_leaf).__name__}; like must "
+            "hold arrays, jax.ShapeDtypeStruct or numbers"
+        ) from None
+
+
+def _check_like_leaf(like_leaf: Any, leaf: _Leaf, path: Path) -> None:
+    """The manifest's shape and dtype of one leaf against ``like``'s, before reading it."""
+    where = f"{path}: leaf {leaf.path}"
+    expected_shape, expected_dtype = _like_spec(like_leaf, leaf)
+    if leaf.shape != expected_shape:
+        raise CheckpointError(f"{where} has shape {leaf.shape}; like has {expected_shape}")
+    if leaf.dtype != expected_dtype:
+        raise CheckpointError(f"{where} has dtype {leaf.dtype}; like has {expected_dtype}")
+
+
+def _like_leaf(array: np.ndarray, like_leaf: Any, leaf: _Leaf, path: Path) -> Any:
+    """Convert one loaded leaf (already checked against ``like``) to ``like``'s type."""
     if type(like_leaf) in _PYTHON_SCALARS.values():
         return type(like_leaf)(array[()])
     if isinstance(like_leaf, np.ndarray):
         return array
     if isinstance(like_leaf, np.generic):
         return array[()]
-    return _to_jax(array, where, getattr(like_leaf, "sharding", None))
+    return _to_jax(array, f"{path}: leaf {leaf.path}", getattr(like_leaf, "sharding", None))
 
 
-def _structure_error(path: Path, manifest: dict, like: Any) -> CheckpointError:
-    saved_paths = [record["path"] for record in manifest["leaves"]]
+def _structure_error(path: Path, manifest: dict, leaves: list[_Leaf], like: Any) -> CheckpointError:
+    saved_paths = [leaf.path for leaf in leaves]
     like_paths = _paths(like)
     missing = [p for p in like_paths if p not in saved_paths]
     extra = [p for p in saved_paths if p not in like_paths]
@@ -383,7 +584,7 @@ def _structure_error(path: Path, manifest: dict, like: Any) -> CheckpointError:
         detail += f"\n  in the checkpoint, not in like: {', '.join(extra[:10])}"
     return CheckpointError(
         f"{path} does not have the tree structure of like.{detail}"
-        f"\n  checkpoint: {manifest['treedef']}\n  like:       {jax.tree.structure(like)}"
+        f"\n  checkpoint: {manifest['treedef']:.2000}\n  like:       {jax.tree.structure(like)}"
     )
 
 
@@ -421,21 +622,23 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
             f"{path} is truncated or not a checkpoint (not a readable zip: {error})"
         ) from error
     with archive:
-        manifest = _read_manifest(archive, path)
-        records = manifest["leaves"]
+        _check_members(archive, path)
+        manifest, leaves = _read_manifest(archive, path)
         if like is not None:
             like_leaves, like_treedef = jax.tree.flatten(like)
-            if str(like_treedef) != manifest["treedef"]:
-                raise _structure_error(path, manifest, like)
-        arrays = [_read_leaf(archive, index, record, path) for index, record in enumerate(records)]
+            if str(like_treedef) != manifest["treedef"] or len(like_leaves) != len(leaves):
+                raise _structure_error(path, manifest, leaves, like)
+            for like_leaf, leaf in zip(like_leaves, leaves, strict=True):
+                _check_like_leaf(like_leaf, leaf, path)
+        arrays = [_read_leaf(archive, leaf, path) for leaf in leaves]
     if like is None:
-        leaves = [
-            _restore_kind(array, record["kind"], f"{path}: leaf {record['path']}")
-            for array, record in zip(arrays, records, strict=True)
+        restored = [
+            _restore_kind(array, leaf.kind, f"{path}: leaf {leaf.path}")
+            for array, leaf in zip(arrays, leaves, strict=True)
         ]
-        return _rebuild_plain(manifest["structure"], leaves)
-    leaves = [
-        _like_leaf(array, like_leaf, record, path)
-        for array, like_leaf, record in zip(arrays, like_leaves, records, strict=True)
+        return _rebuild_plain(manifest["structure"], restored)
+    restored = [
+        _like_leaf(array, like_leaf, leaf, path)
+        for array, like_leaf, leaf in zip(arrays, like_leaves, leaves, strict=True)
     ]
-    return like_treedef.unflatten(leaves)
+    return like_treedef.unflatten(restored)

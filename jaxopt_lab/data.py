@@ -2,7 +2,7 @@
 
     data = load_mnist()                       # JAXOPT_LAB_MNIST_DIR, else TFDS
     data = load_mnist("idx", "path/to/mnist") # the four IDX files, gzipped or not
-    data = load_mnist("tfds")                 # tfds.data_source: no TensorFlow needed
+    data = load_mnist("tfds")                 # tfds.data_source (TensorFlow prepares it once)
 
 Every source returns the same :class:`MnistData`: images as float32 in [0, 1],
 flattened to 784 columns (the seed's ``load_mnist(normalize=True)``), labels as
@@ -17,10 +17,11 @@ or label.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -45,9 +46,13 @@ HOW_TO_GET_MNIST = (
     "To get MNIST, either (a) put the four IDX files ("
     + ", ".join(f"{name}[.gz]" for name in IDX_FILES.values())
     + f") in a folder and pass it as data_dir / --data-dir, or set {ENVIRONMENT_VARIABLE} "
-    "to it; or (b) run once with internet access so that TensorFlow Datasets can download "
-    "MNIST to its data directory (~/tensorflow_datasets)."
+    "to it; or (b) install what TensorFlow Datasets needs to prepare MNIST (pip install "
+    "'jaxopt-lab[tfds]', which adds TensorFlow) and run once with internet access, so that "
+    "it downloads MNIST to its data directory (~/tensorflow_datasets)."
 )
+
+TFDS_EXTRA = "jaxopt-lab[tfds]"
+"""The install extra with what TFDS needs to download and prepare MNIST (TensorFlow)."""
 
 
 class MnistData(NamedTuple):
@@ -68,58 +73,130 @@ class CorruptIdxFileError(ValueError):
 
 
 # --------------------------------------------------------------------------- IDX
+#
+# An IDX file may come from anyone: its header is read and checked (magic number, the
+# shape MNIST expects, the size the file can hold) before any data is read, the gzip
+# stream is inflated in chunks straight into an array of the declared size, and reading
+# stops at one byte past it. So a load takes memory for what the header declares, at most
+# a full MNIST split, whatever the bytes would inflate to.
+
+_READ_CHUNK = 1 << 20  # bytes inflated per read
+_MAX_DEFLATE_RATIO = 1032  # deflate's limit: no gzip stream inflates to more per byte
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed if it is gzipped (by content, not by name)."""
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as error:
-        raise CorruptIdxFileError(
-            f"{path}: the gzip stream is truncated or corrupt ({error})"
-        ) from error
+def _open_idx(path: Path) -> tuple[Any, bool]:
+    """The file as a binary stream, inflating it if it is gzipped (by content, not by name)."""
+    with path.open("rb") as file:
+        gzipped = file.read(2) == b"\x1f\x8b"
+    return (gzip.open(path, "rb") if gzipped else path.open("rb")), gzipped
 
 
-def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
-    """Read one IDX file of unsigned bytes, gzipped or not, checking it against ``magic``.
+def _read_into(stream: Any, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``stream`` in chunks; the number of bytes read (short at EOF)."""
+    position = 0
+    while position < len(buffer):
+        count = stream.readinto(buffer[position : position + _READ_CHUNK])
+        if not count:
+            break
+        position += count
+    return position
 
-    Returns a uint8 array whose shape is the header's sizes. Raises
-    :class:`CorruptIdxFileError` naming ``path`` when the magic number is not
-    ``magic``, the header is short, or the data is shorter or longer than the
-    header says.
-    """
-    path = Path(path)
-    content = _read_bytes(path)
+
+def _read_header(stream: Any, path: Path, magic: int) -> tuple[int, ...]:
+    """The sizes an IDX header declares, after checking its magic number."""
     expected_dims = magic & 0xFF
-    if len(content) < 4:
-        raise CorruptIdxFileError(f"{path}: {len(content)} bytes, too short for an IDX header")
-    found = int.from_bytes(content[:4], "big")
+    header = stream.read(4 + 4 * expected_dims)
+    if len(header) < 4:
+        raise CorruptIdxFileError(f"{path}: {len(header)} bytes, too short for an IDX header")
+    found = int.from_bytes(header[:4], "big")
     if found != magic:
         kind = {IMAGE_MAGIC: "images", LABEL_MAGIC: "labels"}.get(magic, "data")
         raise CorruptIdxFileError(
             f"{path}: magic number 0x{found:08x}, expected 0x{magic:08x} (IDX unsigned-byte "
             f"{kind}); is this the right file?"
         )
-    header_size = 4 + 4 * expected_dims
-    if len(content) < header_size:
+    if len(header) < 4 + 4 * expected_dims:
         raise CorruptIdxFileError(
-            f"{path}: header truncated ({len(content)} bytes, need {header_size})"
+            f"{path}: header truncated ({len(header)} bytes, need {4 + 4 * expected_dims})"
         )
-    shape = tuple(
-        int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(expected_dims)
-    )
-    expected_size = int(np.prod(shape))
-    actual_size = len(content) - header_size
+    return tuple(int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(expected_dims))
+
+
+def read_idx_header(path: str | os.PathLike, magic: int) -> tuple[int, ...]:
+    """The shape an IDX file's header declares, after checking its magic number."""
+    path = Path(path)
+    stream, gzipped = _open_idx(path)
+    with stream:
+        try:
+            return _read_header(stream, path, magic)
+        except (EOFError, OSError, zlib.error) as error:
+            if not gzipped:
+                raise
+            raise CorruptIdxFileError(
+                f"{path}: the gzip stream is truncated or corrupt ({error})"
+            ) from error
+
+
+def read_idx(
+    path: str | os.PathLike, magic: int, *, shape: tuple[int, ...] | None = None
+) -> np.ndarray:
+    """Read one IDX file of unsigned bytes, gzipped or not, checking it against ``magic``.
+
+    Returns a uint8 array whose shape is the header's sizes. The header is checked
+    before any data is read: against ``shape`` when given, and against what the
+    file can hold. The data is read (and inflated) in chunks into an array of the
+    declared size, and reading stops one byte past it, so memory stays at the
+    declared size whatever the file would inflate to.
+
+    Raises:
+      CorruptIdxFileError: naming ``path``, when the magic number is not ``magic``,
+        the header is short or does not declare ``shape``, or the data is shorter or
+        longer than the header says.
+    """
+    path = Path(path)
+    stream, gzipped = _open_idx(path)
+    with stream:
+        try:
+            declared = _read_header(stream, path, magic)
+            if shape is not None and declared != tuple(shape):
+                raise CorruptIdxFileError(
+                    f"{path}: the header declares shape {declared}, expected {tuple(shape)}"
+                )
+            header_size = 4 + 4 * len(declared)
+            expected_size = math.prod(declared)  # a Python int: no overflow
+            file_size = path.stat().st_size
+            if not gzipped and file_size - header_size != expected_size:
+                _raise_size_mismatch(path, declared, expected_size, file_size - header_size)
+            if gzipped and expected_size > _MAX_DEFLATE_RATIO * file_size:
+                raise CorruptIdxFileError(
+                    f"{path}: the header says shape {declared} ({expected_size} bytes of "
+                    f"data), more than a {file_size}-byte gzip file can hold"
+                )
+            array = np.empty(declared, np.uint8)
+            actual_size = _read_into(stream, memoryview(array.reshape(-1)))
+            if actual_size == expected_size and stream.read(1):
+                actual_size = None  # more than declared
+        except (EOFError, OSError, zlib.error) as error:
+            if not gzipped:
+                raise
+            raise CorruptIdxFileError(
+                f"{path}: the gzip stream is truncated or corrupt ({error})"
+            ) from error
     if actual_size != expected_size:
-        problem = "truncated" if actual_size < expected_size else "has trailing bytes"
-        raise CorruptIdxFileError(
-            f"{path}: {problem}: the header says shape {shape} ({expected_size} bytes of "
-            f"data), the file has {actual_size}"
-        )
-    return np.frombuffer(content, dtype=np.uint8, offset=header_size).reshape(shape)
+        _raise_size_mismatch(path, declared, expected_size, actual_size)
+    return array
+
+
+def _raise_size_mismatch(path: Path, shape: tuple, expected: int, actual: int | None) -> None:
+    """``actual`` None: more bytes than ``expected``, how many not read."""
+    if actual is not None and actual < expected:
+        problem, found = "truncated", f"{actual}"
+    else:
+        problem, found = "has trailing bytes", "more" if actual is None else f"{actual}"
+    raise CorruptIdxFileError(
+        f"{path}: {problem}: the header says shape {shape} ({expected} bytes of data), "
+        f"the file has {found}"
+    )
 
 
 def _find_idx_file(directory: Path, name: str) -> Path:
@@ -131,14 +208,6 @@ def _find_idx_file(directory: Path, name: str) -> Path:
     )
 
 
-def _check_images(images: np.ndarray, path: Path) -> None:
-    if images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
-        raise CorruptIdxFileError(
-            f"{path}: images of shape {images.shape[1:]}, expected "
-            f"({IMAGE_SIDE}, {IMAGE_SIDE}) for MNIST"
-        )
-
-
 def _check_labels(labels: np.ndarray, path: Path) -> None:
     if labels.size and labels.max() > 9:
         raise CorruptIdxFileError(f"{path}: label {int(labels.max())} outside 0..9")
@@ -148,24 +217,37 @@ def load_idx(directory: str | os.PathLike) -> MnistData:
     """Load MNIST from the four IDX files in ``directory`` (each gzipped or not).
 
     Checks magic numbers, shapes (28 x 28 images), label values, and that each
-    split has as many labels as images. Any number of examples is accepted (a
-    subset of MNIST in IDX form loads too).
+    split has as many labels as images, from 1 up to MNIST's own count (60,000
+    train, 10,000 test): a subset of MNIST in IDX form loads too. A split's two
+    headers are checked before its data is read, and memory stays at what they
+    declare.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise MnistNotFoundError(f"{directory}: not a directory. {HOW_TO_GET_MNIST}")
     arrays = {}
-    for split in ("train", "test"):
+    for split, max_count in (("train", TRAIN_COUNT), ("test", TEST_COUNT)):
         image_path = _find_idx_file(directory, IDX_FILES[f"{split}_images"])
         label_path = _find_idx_file(directory, IDX_FILES[f"{split}_labels"])
-        images = read_idx(image_path, IMAGE_MAGIC)
-        labels = read_idx(label_path, LABEL_MAGIC)
-        _check_images(images, image_path)
-        _check_labels(labels, label_path)
-        if len(images) != len(labels):
+        image_shape = read_idx_header(image_path, IMAGE_MAGIC)
+        (count,) = read_idx_header(label_path, LABEL_MAGIC)
+        if image_shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise CorruptIdxFileError(
-                f"{image_path} has {len(images)} images but {label_path} has {len(labels)} labels"
+                f"{image_path}: images of shape {image_shape[1:]}, expected "
+                f"({IMAGE_SIDE}, {IMAGE_SIDE}) for MNIST"
             )
+        if image_shape[0] != count:
+            raise CorruptIdxFileError(
+                f"{image_path} has {image_shape[0]} images but {label_path} has {count} labels"
+            )
+        if not 1 <= count <= max_count:
+            raise CorruptIdxFileError(
+                f"{image_path} and {label_path} declare {count} examples; an MNIST {split} "
+                f"split has 1 to {max_count}"
+            )
+        images = read_idx(image_path, IMAGE_MAGIC, shape=image_shape)
+        labels = read_idx(label_path, LABEL_MAGIC, shape=(count,))
+        _check_labels(labels, label_path)
         arrays[f"{split}_images"] = _normalize(images)
         arrays[f"{split}_labels"] = labels.astype(np.int32)
     return MnistData(**arrays)
@@ -179,19 +261,36 @@ def _normalize(images: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- TFDS
 
 
-def load_tfds(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> MnistData:
-    """Load MNIST with ``tfds.data_source`` (array_record files; TensorFlow not needed).
+def _missing_module(error: BaseException) -> str | None:
+    """The module whose absence caused ``error``, searching its causes and contexts."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, ModuleNotFoundError) and error.name:
+            return error.name
+        error = error.__cause__ or error.__context__
+    return None
 
-    Downloads and prepares the dataset on first use when ``download`` is true
-    and there is internet access. ``data_dir`` is TFDS's data directory
-    (default ``~/tensorflow_datasets``). Raises :class:`MnistNotFoundError`
-    with instructions when TFDS is missing or cannot get the data.
+
+def load_tfds(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> MnistData:
+    """Load MNIST with ``tfds.data_source`` (array_record files, read without TensorFlow).
+
+    Downloads and prepares the dataset on first use when ``download`` is true and
+    there is internet access; TFDS needs TensorFlow for that one preparation
+    (``pip install 'jaxopt-lab[tfds]'``), not to read the prepared files. ``data_dir``
+    is TFDS's data directory (default ``~/tensorflow_datasets``). The examples come
+    in TFDS's order, a fixed permutation of the IDX files' (TFDS shuffles them once,
+    when it prepares the data); the examples themselves are the same.
+
+    Raises:
+      MnistNotFoundError: TFDS, or a module it needs, is missing (the message
+        names it), or TFDS cannot get the data; the message says how to get MNIST.
     """
     try:
         import tensorflow_datasets as tfds
     except ImportError as error:
         raise MnistNotFoundError(
-            f"tensorflow-datasets is not installed. {HOW_TO_GET_MNIST}"
+            f"tensorflow-datasets is not installed (pip install '{TFDS_EXTRA}'). {HOW_TO_GET_MNIST}"
         ) from error
     try:
         sources = tfds.data_source(
@@ -199,8 +298,18 @@ def load_tfds(data_dir: str | os.PathLike | None = None, *, download: bool = Tru
             split=["train", "test"],
             data_dir=None if data_dir is None else os.fspath(data_dir),
             download=download,
+            # With data_dir given, tfds would prepare TFRecords, which data_source cannot read.
+            builder_kwargs={"file_format": "array_record"},
         )
     except Exception as error:  # noqa: BLE001 - tfds raises many kinds (network, missing files)
+        missing = _missing_module(error)
+        if missing is not None:
+            raise MnistNotFoundError(
+                f"TensorFlow Datasets could not load MNIST: it needs the Python module "
+                f"{missing!r}, which is not installed ({type(error).__name__}: {error}). "
+                f"pip install '{TFDS_EXTRA}' installs what TFDS needs to prepare MNIST; or "
+                "pass a folder of the four MNIST IDX files as data_dir / --data-dir."
+            ) from error
         raise MnistNotFoundError(
             f"TensorFlow Datasets could not load MNIST ({type(error).__name__}: {error}). "
             f"{HOW_TO_GET_MNIST}"

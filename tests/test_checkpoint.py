@@ -6,13 +6,19 @@ that changes a single ulp is wrong, so there is no tolerance to state.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import jax
@@ -21,6 +27,7 @@ import ml_dtypes
 import numpy as np
 import optax
 import pytest
+from bombs import deflate_zeros
 
 import jaxopt_lab
 from jaxopt_lab import checkpoint
@@ -96,6 +103,16 @@ def test_round_trip_keeps_nan_payloads_infinities_and_scalar_kinds(tmp_path):
     checkpoint.save(tmp_path / "c.npz", tree)
     assert_identical(checkpoint.load(tmp_path / "c.npz", like=tree), tree)
     assert_identical(checkpoint.load(tmp_path / "c.npz"), tree)
+
+
+def test_non_native_byte_order_round_trips_as_native(tmp_path):
+    """A big-endian NumPy array comes back with the same values, in native byte order."""
+    tree = {"w": np.array([1.5, -2.0, np.inf], ">f4"), "i": np.array([7, -1], ">i8")}
+    checkpoint.save(tmp_path / "c.npz", tree)
+    loaded = checkpoint.load(tmp_path / "c.npz")
+    for key, array in tree.items():
+        assert loaded[key].dtype == array.dtype.newbyteorder("=")
+        np.testing.assert_array_equal(loaded[key], array)
 
 
 def test_float64_round_trip_under_x64(tmp_path, x64):
@@ -371,3 +388,180 @@ def test_checkpoint_is_a_readable_npz(saved):
         assert "manifest.json" in archive.files
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() is None
+
+
+# --------------------------------------------------------------------------- crafted files
+#
+# Files nobody should trust: each is built here byte by byte (an independent zip writer,
+# numpy's own .npy header writer), and each must raise CheckpointError before the reader
+# allocates what the file claims: the peak (tracemalloc, which sees NumPy's buffers) and
+# the time are bounded by what the manifest and `like` declare (a few bytes here), not by
+# what the bytes would inflate to. Before the fix these took the whole inflated size
+# (GiBs), or raised MemoryError / TypeError / KeyError.
+
+BOMB_BYTES = 2**31  # what the zip bomb inflates to; the file itself is about 2 MB
+PEAK_LIMIT = 16 * 2**20  # bytes; the small genuine checkpoint below loads in far less
+TIME_LIMIT = 2.0  # seconds; each crafted file is refused in milliseconds
+
+
+def zip_bytes(members: list[tuple[str, bytes, int, int, int]]) -> bytes:
+    """A zip archive from scratch: ``(name, stored bytes, method, size, crc32)`` per member.
+
+    ``method`` 0 is stored, 8 is deflate (the bytes already compressed); sizes under 4 GiB.
+    """
+    local, central = bytearray(), bytearray()
+    # fmt: off
+    for name, stored, method, size, crc in members:
+        encoded = name.encode()
+        offset = len(local)
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc,
+                             len(stored), size, len(encoded), 0) + encoded + stored
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0x21,
+                               crc, len(stored), size, len(encoded), 0, 0, 0, 0, 0,
+                               offset) + encoded
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members),
+                      len(central), len(local), 0)
+    # fmt: on
+    return bytes(local + central + end)
+
+
+def stored(name: str, content: bytes) -> tuple[str, bytes, int, int, int]:
+    return name, content, 0, len(content), zlib.crc32(content)
+
+
+def deflated_zeros(name: str, prefix: bytes, zeros: int) -> tuple[str, bytes, int, int, int]:
+    """A deflate member holding ``prefix`` then ``zeros`` zero bytes (see tests/bombs.py)."""
+    body, crc = deflate_zeros(prefix, zeros)
+    return name, body, 8, len(prefix) + zeros, crc
+
+
+def npy_header(dtype: str, shape: tuple[int, ...]) -> bytes:
+    """A .npy header by NumPy's own writer (version 1.0)."""
+    buffer = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": shape}  # fmt: skip
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
+
+
+LIKE = {"w": np.arange(4, dtype=np.float32)}
+
+
+@pytest.fixture
+def genuine(tmp_path) -> tuple[dict, bytes]:
+    """The manifest and the leaf member that save() writes for LIKE, read back with zipfile."""
+    checkpoint.save(tmp_path / "genuine.npz", LIKE)
+    with zipfile.ZipFile(tmp_path / "genuine.npz") as archive:
+        return json.loads(archive.read("manifest.json")), archive.read("leaf_000000.npy")
+
+
+def with_record(manifest: dict, **changes) -> dict:
+    """The manifest with its one leaf record changed (a value of None deletes the key)."""
+    record = {**manifest["leaves"][0], **changes}
+    return {**manifest, "leaves": [{k: v for k, v in record.items() if v is not None}]}
+
+
+def manifest_member(manifest: dict) -> tuple[str, bytes, int, int, int]:
+    return stored("manifest.json", json.dumps(manifest).encode())
+
+
+def leaf_record(dtype: str, shape: list[int], content: bytes = b"") -> dict:
+    return {"dtype": dtype, "shape": shape, "sha256": hashlib.sha256(content).hexdigest()}
+
+
+CRAFTED = {
+    # 2 MB whose one leaf inflates to 2 GiB; header and manifest agree with each other.
+    "zip bomb in a leaf": lambda manifest, leaf: [
+        manifest_member(with_record(manifest, **leaf_record("float32", [BOMB_BYTES // 4]))),
+        deflated_zeros("leaf_000000.npy", npy_header("<f4", (BOMB_BYTES // 4,)), BOMB_BYTES),
+    ],
+    # The manifest itself as a bomb: a genuine manifest, then 2 GiB of zero bytes.
+    "zip bomb as the manifest": lambda manifest, leaf: [
+        deflated_zeros("manifest.json", json.dumps(manifest).encode(), BOMB_BYTES),
+        stored("leaf_000000.npy", leaf),
+    ],
+    # The .npy header claims 2^40 float32 (4 TiB); the manifest says 4, like says 4.
+    "leaf header of 2^40 elements": lambda manifest, leaf: [
+        manifest_member(manifest),
+        stored("leaf_000000.npy", npy_header("<f4", (2**40,)) + leaf[-16:]),
+    ],
+    # Manifest and header agree on 2^40 elements; the file holds 16 bytes of them.
+    "manifest and header of 2^40 elements": lambda manifest, leaf: [
+        manifest_member(with_record(manifest, **leaf_record("float32", [2**40]))),
+        stored("leaf_000000.npy", npy_header("<f4", (2**40,)) + leaf[-16:]),
+    ],
+    "manifest dtype object": lambda manifest, leaf: [
+        manifest_member(with_record(manifest, dtype="object")),
+        stored("leaf_000000.npy", leaf),
+    ],
+    "manifest without dtype": lambda manifest, leaf: [
+        manifest_member(with_record(manifest, dtype=None)),
+        stored("leaf_000000.npy", leaf),
+    ],
+    "manifest leaves: 7": lambda manifest, leaf: [
+        manifest_member({**manifest, "leaves": 7}),
+        stored("leaf_000000.npy", leaf),
+    ],
+    "manifest shape [-4]": lambda manifest, leaf: [
+        manifest_member(with_record(manifest, shape=[-4])),
+        stored("leaf_000000.npy", leaf),
+    ],
+    "manifest structure names leaf 5 of 1": lambda manifest, leaf: [
+        manifest_member(
+            {**manifest, "structure": {"dict": [["w", "str"]], "children": [{"leaf": 5}]}}
+        ),
+        stored("leaf_000000.npy", leaf),
+    ],  # fmt: skip
+    "manifest structure with a list as a dict key": lambda manifest, leaf: [
+        manifest_member(
+            {**manifest, "structure": {"dict": [[["w"], "str"]], "children": [{"leaf": 0}]}}
+        ),
+        stored("leaf_000000.npy", leaf),
+    ],  # fmt: skip
+}
+EXPECTED = {
+    "zip bomb in a leaf": r"leaf_000000\.npy.* compressed",
+    "zip bomb as the manifest": r"manifest\.json.* compressed",
+    "leaf header of 2^40 elements": (
+        r"leaf 0 \(\['w'\]\): the file holds float32\[1099511627776\], the manifest says"
+    ),
+    "manifest and header of 2^40 elements": (
+        r"leaf 0 \(\['w'\]\).*4398046511104 bytes",  # the file cannot hold what it declares
+        r"\['w'\] has shape \(1099511627776,\); like has \(4,\)",  # like is checked first
+    ),
+    "manifest dtype object": r"leaf 0.*dtype 'object'",
+    "manifest without dtype": r"leaf 0.*'dtype'",
+    "manifest leaves: 7": r"'leaves'.*list",
+    "manifest shape [-4]": r"leaf 0.*shape \[-4\]",
+    "manifest structure names leaf 5 of 1": r"structure names leaves \[5\], but .* 1 leaves",
+    "manifest structure with a list as a dict key": r"structure has a bad node",
+}
+
+
+@pytest.mark.parametrize("with_like", [False, True], ids=["no like", "like"])
+@pytest.mark.parametrize("case", CRAFTED)
+def test_crafted_file_is_refused_quickly_in_bounded_memory(tmp_path, genuine, case, with_like):
+    path = tmp_path / "crafted.npz"
+    path.write_bytes(zip_bytes(CRAFTED[case](*genuine)))
+    expected = EXPECTED[case]
+    if isinstance(expected, tuple):
+        expected = expected[with_like]
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(CheckpointError, match=expected):
+            checkpoint.load(path, like=LIKE if with_like else None)
+    finally:
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < PEAK_LIMIT, f"{case}: peak {peak / 2**20:.0f} MiB"
+    assert elapsed < TIME_LIMIT, f"{case}: {elapsed:.1f} s"
+
+
+def test_crafted_file_builder_makes_readable_zips(tmp_path, genuine):
+    """The zip writer above is sound: the genuine members, rewritten by it, load."""
+    path = tmp_path / "rebuilt.npz"
+    manifest, leaf = genuine
+    path.write_bytes(zip_bytes([manifest_member(manifest), stored("leaf_000000.npy", leaf)]))
+    assert_identical(checkpoint.load(path, like=LIKE), LIKE)
