@@ -47,7 +47,7 @@ def _case_id(case: matrix.PortCase) -> str:
 # --------------------------------------------------------------------------- the matrix
 
 
-@pytest.mark.parametrize("case", matrix.CASES, ids=_case_id)
+@pytest.mark.parametrize("case", matrix.SAMPLE, ids=_case_id)
 def test_matrix_case_agrees_in_float64(case):
     if not _available(case):
         pytest.skip(f"{case.library} is not installed")
@@ -56,11 +56,7 @@ def test_matrix_case_agrees_in_float64(case):
     assert run.comparison.max_rel_error.max() <= 1e-12
 
 
-SAMPLED = [matrix.TORCH_CASES[1], matrix.TORCH_CASES[6], matrix.TORCH_CASES[11],
-           matrix.KERAS_CASES[3]]
-
-
-@pytest.mark.parametrize("case", SAMPLED, ids=_case_id)
+@pytest.mark.parametrize("case", [matrix.TORCH_CASES[6], matrix.KERAS_CASES[3]], ids=_case_id)
 def test_sampled_cases_agree_in_float32(case):
     if not _available(case):
         pytest.skip(f"{case.library} is not installed")
@@ -508,8 +504,7 @@ def test_port_command_tables(capsys, monkeypatch):
 # --------------------------------------------------------------------------- naive ports
 
 
-SENSITIVE = ["clip_grad_norm_ adds 1e-6", "Adam(weight_decay=) is L2", "OneCycleLR ends",
-             "stepped once per epoch", "Keras's clipnorm"]
+SENSITIVE = ["clip_grad_norm_ adds 1e-6", "OneCycleLR ends", "Keras's clipnorm"]
 
 
 @pytest.mark.parametrize("title", SENSITIVE)

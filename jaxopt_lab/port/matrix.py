@@ -150,6 +150,14 @@ KERAS_CASES: tuple[PortCase, ...] = (
 
 CASES = TORCH_CASES + KERAS_CASES
 
+SAMPLE = tuple(TORCH_CASES[i] for i in (1, 2, 6, 7, 9, 11)) + tuple(
+    KERAS_CASES[i] for i in (1, 3, 5)
+)
+"""The cases the default test run steps (between them: every optimizer family, momentum,
+dampening, maximize, both weight decays, both clippings, groups, scheduler_every, the
+cycled momentum); the ``slow`` test and ``jaxopt-lab port --matrix`` run all of
+:data:`CASES`."""
+
 
 def run_matrix(
     cases: Sequence[PortCase] | None = None,
