@@ -150,6 +150,12 @@ KERAS_CASES: tuple[PortCase, ...] = (
 
 CASES = TORCH_CASES + KERAS_CASES
 
+FLOAT32_ULPS = 16.0
+"""The tests' tighter float32 bound: at most 16 ulps of the leaf's scale at any step of
+1000 (the issue's bound, 1 ulp per step, allows 1000). The matrix measures at most 3.9
+(``jaxopt-lab port --matrix``); folding AdamW's decay into the update, as optax does,
+measures 148 (``--conventions``)."""
+
 SAMPLE = tuple(TORCH_CASES[i] for i in (1, 2, 6, 7, 9, 11)) + tuple(
     KERAS_CASES[i] for i in (1, 3, 5)
 )
