@@ -59,14 +59,21 @@ def run_check(args) -> int:
         "(max|a-b| / max|b| per leaf, in units of the dtype's eps) at every step, plus a "
         "documented growth per step for rows that round differently by design.\n"
     )
-    failures = []
+    failures, total = [], 2 * sum(1 for row in rows if row.library not in missing and row.other)
+    done = [0]
 
     def report(result):
+        done[0] += 1
+        if sys.stderr.isatty():
+            print(f"\rchecked {done[0]}/{total}: {result.row.name}\x1b[K", end="",
+                  file=sys.stderr, flush=True)
         if not result.passed:
             failures.append(result)
             print(f"FAIL {result.row.name} ({result.dtype}): {result.failure}")
 
     results = equivalences.run_table(rows, args.steps, on_result=report)
+    if sys.stderr.isatty():
+        print("\r\x1b[K", end="", file=sys.stderr, flush=True)
     print(equivalences.render_markdown(results, args.steps))
     print("\nIn short:\n" + "\n".join(equivalences.in_short(rows)))
     if missing:

@@ -376,10 +376,17 @@ class Trajectory:
 def random_gradients(params: Any, steps: int, *, seed: int = 0, scale: float = 1.0) -> Any:
     """A fixed gradient sequence: ``params``' structure with a leading axis of ``steps``.
 
-    Standard normal times ``scale``, drawn in float64 with NumPy.
+    Standard normal times ``scale``, drawn in float64 with NumPy, each leaf from
+    its own stream (``seed`` and the leaf's index), so that the first k steps
+    of a longer sequence are exactly the k steps of a shorter one.
     """
-    rng = np.random.default_rng(seed)
-    return jax.tree.map(lambda leaf: scale * rng.standard_normal((steps, *np.shape(leaf))), params)
+    leaves, treedef = jax.tree.flatten(params)
+    return treedef.unflatten(
+        [
+            scale * np.random.default_rng([seed, index]).standard_normal((steps, *np.shape(leaf)))
+            for index, leaf in enumerate(leaves)
+        ]
+    )
 
 
 def trajectory(

@@ -68,8 +68,8 @@ def test_two_axis_sweep_from_the_command_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["sweep", "--optimizer", "adamax", "--param", "learning_rate=0.1"],
-         "unknown optimizer 'adamax'; valid optimizers: sgd, momentum"),
+        (["sweep", "--optimizer", "adamm", "--param", "learning_rate=0.1"],
+         "unknown optimizer 'adamm'; valid optimizers: sgd, momentum"),
         (["sweep", "--param", "momentum=0.9"],
          "unknown hyperparameter 'momentum' for adam; valid: learning_rate, b1"),
         (["sweep", "--param", "learning_rate=1e-4:10"], "malformed --param"),

@@ -33,6 +33,14 @@ CONFIGS = {
     "adam": lambda: jaxopt_lab.adam(optax.exponential_decay(0.01, 1, 0.9)),
     "adam_paper": lambda: jaxopt_lab.adam(0.01, eps=1e-8, eps_hat=False),
     "adamw": lambda: jaxopt_lab.adamw(0.01, weight_decay=0.1),
+    "adadelta": lambda: jaxopt_lab.adadelta(0.5, rho=0.9),
+    "amsgrad": lambda: jaxopt_lab.amsgrad(0.01),
+    "adamax": lambda: jaxopt_lab.adamax(0.01),
+    "nadam": lambda: jaxopt_lab.nadam(0.01),
+    "nadam_optax": lambda: jaxopt_lab.nadam(0.01, momentum_decay=None),
+    "nadamw": lambda: jaxopt_lab.nadamw(0.01, weight_decay=0.1),
+    "radam": lambda: jaxopt_lab.radam(0.01),
+    "rprop": lambda: jaxopt_lab.rprop(0.01),
 }
 
 
@@ -146,12 +154,16 @@ def moment_pairs(tree_state, flat_state):
             continue
         tree_field, flat_field = getattr(tree_state, field), getattr(flat_state, field)
         assert (tree_field is None) == (flat_field is None), field
-        if tree_field is not None:
+        if tree_field is not None and np.ndim(flat_field) == 0:
+            # A per-leaf scalar (NAdam's momentum product): every leaf holds the flat value.
+            for leaf in jax.tree.leaves(tree_field):
+                np.testing.assert_array_equal(leaf, flat_field, err_msg=field)
+        elif tree_field is not None:
             yield field, np.asarray(flat.ravel(tree_field)[0]), np.asarray(flat_field)
 
 
 # Params updated without a division or square root: identical bit for bit.
-EXACT_PARAMS = {"sgd", "momentum", "nesterov"}
+EXACT_PARAMS = {"sgd", "momentum", "nesterov", "rprop"}
 # Moments that accumulate without division: identical bit for bit in every optimizer.
 EXACT_MOMENTS = {"first_moment", "second_moment", "sum_of_squares", "mean_square", "mean_gradient"}
 

@@ -376,6 +376,8 @@ NON_NUMBERS = st.sampled_from([float("nan"), "fast", None, [0.1, "x"]])
 NEGATIVE = st.floats(max_value=-1e-300, allow_nan=False) | NON_NUMBERS
 AT_LEAST_ONE = st.floats(min_value=1.0) | NEGATIVE
 BAD_STATE_DTYPES = st.sampled_from([jnp.int32, np.int8, jnp.bool_, "int", "not-a-dtype"])
+NON_POSITIVE = st.just(0.0) | NEGATIVE  # eps where a zero denominator would give 0/0
+BAD_CHOICES = st.sampled_from(["max", "", "RAW"])
 
 # optimizer name -> {argument: strategy of invalid values}
 BAD_HYPERPARAMETERS = {
@@ -428,6 +430,66 @@ BAD_HYPERPARAMETERS = {
         "eps_root": NEGATIVE,
         "state_dtype": BAD_STATE_DTYPES,
     },
+    "adadelta": {
+        "learning_rate": NEGATIVE,
+        "rho": AT_LEAST_ONE,
+        "eps": NON_POSITIVE,
+        "weight_decay": NEGATIVE,
+        "state_dtype": BAD_STATE_DTYPES,
+    },
+    "amsgrad": {
+        "learning_rate": NEGATIVE,
+        "b1": AT_LEAST_ONE,
+        "b2": AT_LEAST_ONE,
+        "eps": NEGATIVE,
+        "eps_root": NEGATIVE,
+        "max_of": BAD_CHOICES,
+        "weight_decay": NEGATIVE,
+        "state_dtype": BAD_STATE_DTYPES,
+    },
+    "adamax": {
+        "learning_rate": NEGATIVE,
+        "b1": AT_LEAST_ONE,
+        "b2": AT_LEAST_ONE,
+        "eps": NON_POSITIVE,
+        "weight_decay": NEGATIVE,
+        "state_dtype": BAD_STATE_DTYPES,
+    },
+    "nadam": {
+        "learning_rate": NEGATIVE,
+        "b1": AT_LEAST_ONE,
+        "b2": AT_LEAST_ONE,
+        "eps": NON_POSITIVE,
+        "momentum_decay": NEGATIVE,
+        "weight_decay": NEGATIVE,
+        "state_dtype": BAD_STATE_DTYPES,
+    },
+    "nadamw": {
+        "learning_rate": NEGATIVE,
+        "b1": AT_LEAST_ONE,
+        "b2": AT_LEAST_ONE,
+        "eps": NON_POSITIVE,
+        "weight_decay": NEGATIVE,
+        "momentum_decay": NEGATIVE,
+        "state_dtype": BAD_STATE_DTYPES,
+    },
+    "radam": {
+        "learning_rate": NEGATIVE,
+        "b1": AT_LEAST_ONE,
+        "b2": AT_LEAST_ONE,
+        "eps": NON_POSITIVE,
+        "threshold": st.floats(max_value=4.0, allow_nan=False) | NON_NUMBERS,
+        "weight_decay": NEGATIVE,
+        "state_dtype": BAD_STATE_DTYPES,
+    },
+    "rprop": {
+        "learning_rate": NEGATIVE,
+        "eta_minus": AT_LEAST_ONE | st.just(0.0),
+        "eta_plus": st.floats(max_value=1.0, allow_nan=False) | NON_NUMBERS,
+        "min_step_size": NEGATIVE,
+        "max_step_size": NEGATIVE,
+        "state_dtype": BAD_STATE_DTYPES,
+    },
 }
 
 
@@ -458,6 +520,8 @@ def test_every_hyperparameter_of_every_optimizer_is_covered():
         "maximize",
         "decoupled_weight_decay",
         "complex_convention",
+        "eps_in_max",
+        "bias_correction",
     }
     for name, make in jaxopt_lab.OPTIMIZERS.items():
         arguments = set(inspect.signature(make).parameters) - skip

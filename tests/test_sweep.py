@@ -177,8 +177,8 @@ def test_bad_arguments_get_clear_errors():
         sweep("adam", {"b1": [0.9, 1.5]}, "seed_bowl")
     with pytest.raises(ValueError, match="unknown hyperparameter 'lr'.*: learning_rate"):
         sweep(lambda learning_rate: jaxopt_lab.sgd(learning_rate), {"lr": [0.1]}, "seed_bowl")
-    with pytest.raises(ValueError, match="unknown optimizer 'adamax'.*adam"):
-        sweep("adamax", grid, "seed_bowl")
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'.*adam"):
+        sweep("adamm", grid, "seed_bowl")
     with pytest.raises(ValueError, match="unknown problem"):
         sweep("adam", grid, "bowl")
     with pytest.raises(ValueError, match="grid must be a non-empty mapping"):

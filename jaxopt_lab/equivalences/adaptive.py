@@ -1,8 +1,8 @@
-"""Rows for AdaGrad and RMSprop."""
+"""Rows for AdaGrad, RMSprop and Adadelta."""
 
 from __future__ import annotations
 
-from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence
+from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence, Missing
 
 COUNTERPARTS = {
     "adagrad": {
@@ -16,6 +16,12 @@ COUNTERPARTS = {
         "optax": "optax.rmsprop",
         "torch": "torch.optim.RMSprop",
         "keras": "keras.optimizers.RMSprop",
+    },
+    "adadelta": {
+        "seed": Missing("reference.Adadelta"),
+        "optax": "optax.adadelta",
+        "torch": "torch.optim.Adadelta",
+        "keras": "keras.optimizers.Adadelta",
     },
 }
 
@@ -118,6 +124,52 @@ ROWS = (
          "centered": True, "momentum": 0.5},
         "keras.optimizers.RMSprop",
         {"learning_rate": 0.01, "rho": 0.8, "epsilon": 1e-6, "centered": True, "momentum": 0.5},
+        note=KERAS_LR, float32_learning_rate=True, label="non-default",
+    ),
+    # Adadelta.
+    Equivalence(
+        "adadelta", "optax", {"rho": 0.9}, "optax.adadelta", {"learning_rate": 1.0},
+        note="optax's own default, learning_rate=None, is the next row.",
+    ),
+    Equivalence(
+        "adadelta", "optax", {"rho": 0.9}, "optax.adadelta", {}, agrees=False,
+        label="no-learning-rate",
+        note="optax adadelta() with its default learning_rate=None applies no scaling at all, "
+        "not even the sign flip: apply_updates adds +Δ and climbs the loss. The lab keeps "
+        "the algorithm (p −= lr·Δ, lr 1 by default).",
+    ),
+    Equivalence(
+        "adadelta", "optax", {"learning_rate": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.01},
+        "optax.adadelta", {"learning_rate": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.01},
+        label="non-default", note="optax's weight_decay is added to the gradient (coupled).",
+    ),
+    Equivalence(
+        "adadelta", "optax", {"rho": 0.9}, "optax.adadelta", {"learning_rate": 1.0},
+        complex_params=True, label="complex", agrees=False,
+        note="optax's adadelta squares complex gradients (g², its update_moment), not |g|² as "
+        "its Adam does: its means are complex and its steps leave the lab's (optax "
+        "convention, |g|²) at once.",
+    ),
+    Equivalence("adadelta", "torch", {"rho": 0.9}, "torch.optim.Adadelta", {"lr": 1.0}),
+    Equivalence(
+        "adadelta", "torch",
+        {"learning_rate": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.01, "maximize": True},
+        "torch.optim.Adadelta",
+        {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.01, "maximize": True},
+        label="non-default",
+    ),
+    Equivalence(
+        "adadelta", "torch", {"rho": 0.9, "complex_convention": "torch"}, "torch.optim.Adadelta",
+        {"lr": 1.0}, complex_params=True, label="complex",
+        note="torch's convention: each complex number as two reals (view_as_real).",
+    ),
+    Equivalence(
+        "adadelta", "keras", {"learning_rate": 0.001, "eps": 1e-7}, "keras.optimizers.Adadelta",
+        {"learning_rate": 0.001}, note=KERAS_LR, float32_learning_rate=True,
+    ),
+    Equivalence(
+        "adadelta", "keras", {"learning_rate": 0.5, "rho": 0.8, "eps": 1e-5},
+        "keras.optimizers.Adadelta", {"learning_rate": 0.5, "rho": 0.8, "epsilon": 1e-5},
         note=KERAS_LR, float32_learning_rate=True, label="non-default",
     ),
 )

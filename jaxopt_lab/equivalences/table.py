@@ -26,12 +26,15 @@ DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 FLAT_ULPS = 8.0
 """The bound where the formula is the same: 8 ulps of each leaf's scale, at every step.
 
-Measured (``jaxopt-lab check``, 1000 steps, both dtypes): every row whose
-formula is the same, and whose library computes every quantity as the lab
-does, stays within it (the README's table lists each row's figure). In ulps of
-the dtype, so in float64 it is 8 * 2.2e-16 relative: far inside the 1e-12 the
-issue asks for. A row that rounds differently by design declares
-``ulps_per_step``, and its bound grows by that much per step on top.
+Measured (``jaxopt-lab check``, 1000 steps of N(0, 1) gradients from N(0, 1)
+params): the 76 rows whose library computes every quantity as the lab does
+reach at most 3.7 ulps in float32 and 4.2 in float64 (median 1.7 and 0.9), at
+any step; the bound leaves twice that. In ulps of the dtype, so in float64 it
+is 8 * 2.2e-16 relative, far inside the 1e-12 the issue asks for. A row whose
+library rounds differently by design (decay applied as its own update of p,
+a bias correction computed in float32, two updates of p per step) declares
+``ulps_per_step``, measured, and its note says why; its bound grows by that
+much per step on top of this one.
 """
 
 DIFFERS_ABOVE = 1e-3
@@ -130,13 +133,11 @@ def build_lab(row: Equivalence, **changes: Any) -> optax.GradientTransformation:
     """The lab side of ``row``: the lab optimizer with the row's settings (and ``changes``).
 
     ``changes`` may hold ``optimizer=`` (another lab optimizer's name) and
-    settings to add or replace (``None`` removes one): the sensitivity test's
-    perturbations.
+    settings to add or replace: the sensitivity test's perturbations.
     """
     name = changes.pop("optimizer", row.optimizer)
     make = optimizers.OPTIMIZERS[name]
     settings = {**row.lab_settings, **changes}
-    settings = {key: value for key, value in settings.items() if value is not None}
     if row.float32_learning_rate:
         default = inspect.signature(make).parameters["learning_rate"].default
         settings["learning_rate"] = float(np.float32(settings.get("learning_rate", default)))
@@ -320,7 +321,8 @@ def perturbations(row: Equivalence) -> list[tuple[str, dict[str, Any]]]:
     10; every switch that moves eps flipped; where a weight decay is set, the
     decay times (1 + 1e-3) and coupled instead of decoupled (or the reverse;
     not for plain SGD, where the two are one formula); AMSGrad's max taken in
-    the other place; NAdam's momentum schedule doubled. A row that passes
+    the other place; NAdam's momentum schedule doubled. A change the lab
+    refuses (eps_hat with AMSGrad's corrected maximum) is left out. A row that passes
     with any of them would be passing by being loose.
     """
     settings = lab_defaults(row)
@@ -346,14 +348,24 @@ def perturbations(row: Equivalence) -> list[tuple[str, dict[str, Any]]]:
         elif row.optimizer.endswith("w") and row.optimizer[:-1] in optimizers.OPTIMIZERS:
             coupled = {"optimizer": row.optimizer[:-1], "weight_decay": weight_decay}
             changes.append(("weight decay coupled", coupled))
-    if isinstance(settings.get("max_of"), str):
+    if isinstance(settings.get("max_of"), str) and settings.get("bias_correction", True):
+        # (without bias correction the two maxima are one)
         other = {"raw": "corrected", "corrected": "raw"}.get(settings["max_of"])
         if other:
             changes.append((f"max of the {other} second moment", {"max_of": other}))
     momentum_decay = settings.get("momentum_decay", None)
     if isinstance(momentum_decay, (int, float)):
         changes.append(("momentum_decay x2", {"momentum_decay": momentum_decay * 2}))
-    return changes
+    return [(what, change) for what, change in changes if _accepted(row, change)]
+
+
+def _accepted(row: Equivalence, change: dict[str, Any]) -> bool:
+    """Whether the lab accepts the changed settings (a flip may make a combination it refuses)."""
+    try:
+        build_lab(row, **change)
+    except ValueError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- the whole table
@@ -486,16 +498,22 @@ def render_markdown(results: Sequence[CheckResult], steps: int) -> str:
 def in_short(rows: Iterable[Equivalence]) -> list[str]:
     """The "in short" list: per optimizer, which lab settings equal which library's defaults.
 
-    One line per optimizer from its agreeing ``"defaults"`` rows (real
-    params): the settings that make the lab equal each library's call.
+    One line per optimizer from its ``"defaults"`` rows (real params): the
+    settings that make the lab equal each library's call, or that the library
+    differs (documented).
     """
     lines = []
     grouped: dict[str, list[Equivalence]] = {}
     for row in select(rows):
-        if row.label == "defaults" and row.agrees and not row.complex_params and row.other:
+        if row.label in ("defaults", "no-learning-rate") and not row.complex_params and row.other:
             grouped.setdefault(row.optimizer, []).append(row)
     for optimizer, group in grouped.items():
-        parts = [f"{row.library} `{row.other_call()}` = `{row.lab_call()}`" for row in group]
+        parts = [
+            f"{row.library} `{row.other_call()}` = `{row.lab_call()}`"
+            if row.agrees
+            else f"{row.library} `{row.other_call()}` differs (documented)"
+            for row in group
+        ]
         lines.append(f"- **{optimizer}**: " + "; ".join(parts) + ".")
     return lines
 

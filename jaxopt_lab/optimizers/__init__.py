@@ -19,7 +19,9 @@ coupled or decoupled ``weight_decay``, ``complex_convention``) live once, in
 ``plumbing`` module docstring describes them.
 
 One module per family: ``sgd`` (SGD, momentum, Nesterov), ``adaptive``
-(AdaGrad, RMSprop), ``adam`` (Adam, AdamW); ``plumbing`` holds what they share.
+(AdaGrad, RMSprop, Adadelta), ``adam`` (Adam, AdamW, AMSGrad, Adamax),
+``nadam`` (NAdam, NAdamW), ``radam``, ``rprop``; ``plumbing`` holds what they
+share.
 
 The defaults and formulas are those of the NumPy tutorial this lab starts from
 (``jaxopt_lab.reference``): eps = 1e-7 outside the square root, RMSprop decay
@@ -40,8 +42,24 @@ from collections.abc import Callable
 
 import optax
 
-from jaxopt_lab.optimizers.adam import AdamState, adam, adamw
-from jaxopt_lab.optimizers.adaptive import AdagradState, RmspropState, adagrad, rmsprop
+from jaxopt_lab.optimizers.adam import (
+    AdamaxState,
+    AdamState,
+    AmsgradState,
+    adam,
+    adamax,
+    adamw,
+    amsgrad,
+)
+from jaxopt_lab.optimizers.adaptive import (
+    AdadeltaState,
+    AdagradState,
+    RmspropState,
+    adadelta,
+    adagrad,
+    rmsprop,
+)
+from jaxopt_lab.optimizers.nadam import NadamState, nadam, nadamw
 from jaxopt_lab.optimizers.plumbing import (
     COMPLEX_CONVENTIONS,
     ScalarOrSchedule,
@@ -53,6 +71,8 @@ from jaxopt_lab.optimizers.plumbing import (
     hyperparameters,
     squared_magnitude,
 )
+from jaxopt_lab.optimizers.radam import radam
+from jaxopt_lab.optimizers.rprop import RpropState, rprop
 from jaxopt_lab.optimizers.sgd import MomentumState, SgdState, momentum, nesterov, sgd
 
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
@@ -61,32 +81,51 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "nesterov": nesterov,
     "adagrad": adagrad,
     "rmsprop": rmsprop,
+    "adadelta": adadelta,
     "adam": adam,
     "adamw": adamw,
+    "amsgrad": amsgrad,
+    "adamax": adamax,
+    "nadam": nadam,
+    "nadamw": nadamw,
+    "radam": radam,
+    "rprop": rprop,
 }
 """Every lab optimizer by name, for the CLI and sweeps."""
 
 __all__ = [
     "COMPLEX_CONVENTIONS",
     "OPTIMIZERS",
+    "AdadeltaState",
     "AdagradState",
     "AdamState",
+    "AdamaxState",
+    "AmsgradState",
     "MomentumState",
+    "NadamState",
     "RmspropState",
+    "RpropState",
     "Schedule",
     "ScalarOrSchedule",
     "SgdState",
+    "adadelta",
     "adagrad",
     "adam",
+    "adamax",
     "adamw",
+    "amsgrad",
     "apply_updates",
     "check_eps",
     "check_hyperparameter",
     "elementwise_optimizer",
     "hyperparameters",
     "momentum",
+    "nadam",
+    "nadamw",
     "nesterov",
+    "radam",
     "rmsprop",
+    "rprop",
     "sgd",
     "squared_magnitude",
 ]

@@ -1,4 +1,4 @@
-"""Adam and the optimizers built on its two moments."""
+"""Adam and the optimizers built on its two moments: AdamW, AMSGrad, Adamax."""
 
 from __future__ import annotations
 
@@ -26,6 +26,27 @@ class AdamState(NamedTuple):
     count: jax.Array
     first_moment: Any
     second_moment: Any
+
+
+class AmsgradState(NamedTuple):
+    """State of :func:`amsgrad`: Adam's moments and the running maximum of the second."""
+
+    count: jax.Array
+    first_moment: Any
+    second_moment: Any
+    max_second_moment: Any
+
+
+class AdamaxState(NamedTuple):
+    """State of :func:`adamax`: the first moment and the infinity norm ``u`` (optax's nu)."""
+
+    count: jax.Array
+    first_moment: Any
+    infinity_norm: Any
+
+
+MAX_OF = ("raw", "corrected")
+"""Where AMSGrad takes its maximum: of the raw v (torch, Keras), or of v / (1 - b2**t) (optax)."""
 
 
 def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat):
@@ -158,4 +179,162 @@ def adamw(
         maximize=maximize,
         complex_convention=complex_convention,
         state_dtype=state_dtype,
+    )
+
+
+@hyperparameters("learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay")
+def amsgrad(
+    learning_rate: ScalarOrSchedule = 0.001,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    *,
+    max_of: str = "raw",
+    eps_hat: bool = False,
+    bias_correction: bool = True,
+    eps_root: float = 0.0,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    complex_convention: str = "optax",
+    state_dtype: Any = None,
+) -> optax.GradientTransformationExtraArgs:
+    """AMSGrad: Adam whose second moment never decreases.
+
+    Adam's moments (:func:`adam`), and with ``max_of="raw"`` (torch, Keras)::
+
+        v_max = max(v_max, v);  p -= lr * m_hat / (sqrt(v_max / (1 - b2**t) + eps_root) + eps)
+
+    with ``max_of="corrected"`` (optax) ``v_max = max(v_max, v / (1 - b2**t))``
+    and ``p -= lr * m_hat / (sqrt(v_max + eps_root) + eps)``: the two differ
+    once the maximum holds, because the correction shrinks as t grows.
+    ``eps_hat=True`` (with ``max_of="raw"``) is Adam's folded form:
+    ``p -= lr * sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v_max + eps_root) + eps)``.
+    ``bias_correction=False`` drops both corrections: the paper's Algorithm 2
+    (with eps).
+
+    Defaults are torch's (the paper's Algorithm 2 has no bias correction and no
+    eps). ``torch.optim.Adam(lr, amsgrad=True)`` is ``amsgrad(lr)``; Keras
+    ``Adam(lr, amsgrad=True)`` is ``amsgrad(lr, eps=1e-7, eps_hat=True)``;
+    optax ``amsgrad(lr)`` is ``amsgrad(lr, max_of="corrected")`` (and
+    ``bias_correction_mu=False, bias_correction_nu=False`` there is
+    ``bias_correction=False`` here). AdamW with AMSGrad (torch ``AdamW(amsgrad=
+    True)``, Keras ``AdamW(amsgrad=True)``) is ``decoupled_weight_decay=True``.
+    The other knobs: see ``plumbing``. Reddi, Kale and Kumar (2018), "On the
+    convergence of Adam and beyond".
+    """
+    _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root)
+    if max_of not in MAX_OF:
+        raise ValueError(f"max_of must be one of {MAX_OF}, got {max_of!r}")
+    if eps_hat and (max_of != "raw" or not bias_correction):
+        raise ValueError(
+            "eps_hat=True folds the bias correction into the learning rate, which needs the "
+            "maximum of the raw second moment (max_of='raw') and bias_correction=True"
+        )
+
+    def rule(grad, state, param, step_size):
+        real = grad.real.dtype
+        first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
+        second_moment = state.second_moment + (1 - b2) * (
+            squared_magnitude(grad) - state.second_moment
+        )
+        if bias_correction:
+            correction1, correction2 = (
+                c.astype(real) for c in bias_corrections(state, b1, b2, grad.dtype)
+            )
+        if max_of == "corrected":  # optax: the maximum of v_hat
+            corrected = second_moment / correction2 if bias_correction else second_moment
+            max_second_moment = jnp.maximum(state.max_second_moment, corrected)
+            second_unbiased = max_second_moment
+        else:  # torch, Keras: the maximum of the raw v
+            max_second_moment = jnp.maximum(state.max_second_moment, second_moment)
+            second_unbiased = max_second_moment / correction2 if bias_correction else (
+                max_second_moment
+            )
+        if eps_hat:
+            correction = jnp.sqrt(correction2) / correction1 if bias_correction else 1
+            direction = correction * first_moment / (
+                jnp.sqrt(max_second_moment + eps_root) + eps
+            )
+        else:
+            first_unbiased = first_moment / correction1 if bias_correction else first_moment
+            direction = first_unbiased / (jnp.sqrt(second_unbiased + eps_root) + eps)
+        new_state = state._replace(
+            first_moment=first_moment,
+            second_moment=second_moment,
+            max_second_moment=max_second_moment,
+        )
+        return -step_size * direction, new_state
+
+    return elementwise_optimizer(
+        rule,
+        AmsgradState,
+        {"first_moment": 0.0, "second_moment": 0.0, "max_second_moment": 0.0},
+        learning_rate,
+        state_dtype=state_dtype,
+        real_fields=("second_moment", "max_second_moment"),
+        weight_decay=weight_decay,
+        decoupled_weight_decay=decoupled_weight_decay,
+        maximize=maximize,
+        complex_convention=complex_convention,
+    )
+
+
+@hyperparameters("learning_rate", "b1", "b2", "eps", "weight_decay")
+def adamax(
+    learning_rate: ScalarOrSchedule = 0.002,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    *,
+    eps_in_max: bool = True,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    complex_convention: str = "optax",
+    state_dtype: Any = None,
+) -> optax.GradientTransformationExtraArgs:
+    """Adamax: Adam with the infinity norm in place of the second moment.
+
+    ``m += (1 - b1) * (g - m)``; with ``eps_in_max=True`` (torch, optax)
+    ``u = max(b2 * u, |g| + eps)`` and ``p -= lr / (1 - b1**t) * m / u``; with
+    ``eps_in_max=False`` (Keras) ``u = max(b2 * u, |g|)`` and
+    ``p -= lr / (1 - b1**t) * m / (u + eps)``. u starts at 0.
+
+    Defaults are the paper's (lr 0.002, b1 0.9, b2 0.999), with torch's eps
+    (the paper has none). ``torch.optim.Adamax(lr)`` and optax ``adamax(lr)``
+    are ``adamax(lr)``; Keras ``Adamax(lr)`` is ``adamax(lr, eps=1e-7,
+    eps_in_max=False)``. For complex params, |g| is the modulus (optax
+    convention) or each part's absolute value (torch's). The other knobs: see
+    ``plumbing``. Kingma and Ba (2015), "Adam", section 7.1.
+    """
+    check_hyperparameter("learning_rate", learning_rate)
+    check_hyperparameter("b1", b1, high=1.0)
+    check_hyperparameter("b2", b2, high=1.0)
+    check_eps("eps", eps, denominator="max(b2 * u, |g| + eps)")
+
+    def rule(grad, state, param, step_size):
+        correction1, _ = bias_corrections(state, b1, b2, grad.dtype)
+        first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
+        if eps_in_max:
+            infinity_norm = jnp.maximum(b2 * state.infinity_norm, jnp.abs(grad) + eps)
+            denominator = infinity_norm
+        else:
+            infinity_norm = jnp.maximum(b2 * state.infinity_norm, jnp.abs(grad))
+            denominator = infinity_norm + eps
+        direction = first_moment / correction1.astype(grad.real.dtype) / denominator
+        new_state = state._replace(first_moment=first_moment, infinity_norm=infinity_norm)
+        return -step_size * direction, new_state
+
+    return elementwise_optimizer(
+        rule,
+        AdamaxState,
+        {"first_moment": 0.0, "infinity_norm": 0.0},
+        learning_rate,
+        state_dtype=state_dtype,
+        real_fields=("infinity_norm",),
+        weight_decay=weight_decay,
+        decoupled_weight_decay=decoupled_weight_decay,
+        maximize=maximize,
+        complex_convention=complex_convention,
     )

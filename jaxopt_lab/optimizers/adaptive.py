@@ -1,4 +1,4 @@
-"""Per-coordinate step sizes from accumulated squared gradients: AdaGrad and RMSprop."""
+"""Per-coordinate step sizes from accumulated squared gradients: AdaGrad, RMSprop, Adadelta."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ class AdagradState(NamedTuple):
 
     count: jax.Array
     sum_of_squares: Any
+
+
+class AdadeltaState(NamedTuple):
+    """State of :func:`adadelta`: running means of g² and of the step Δ² (optax e_g, e_x)."""
+
+    count: jax.Array
+    mean_square: Any
+    mean_square_delta: Any
 
 
 class RmspropState(NamedTuple):
@@ -175,6 +183,58 @@ def rmsprop(
         learning_rate,
         state_dtype=state_dtype,
         real_fields=("mean_square",),
+        weight_decay=weight_decay,
+        decoupled_weight_decay=decoupled_weight_decay,
+        maximize=maximize,
+        complex_convention=complex_convention,
+    )
+
+
+@hyperparameters("learning_rate", "rho", "eps", "weight_decay")
+def adadelta(
+    learning_rate: ScalarOrSchedule = 1.0,
+    rho: float = 0.95,
+    eps: float = 1e-6,
+    *,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    complex_convention: str = "optax",
+    state_dtype: Any = None,
+) -> optax.GradientTransformationExtraArgs:
+    """Adadelta: a step whose units come from the running mean of past steps.
+
+    ``E[g²] = ρ·E[g²] + (1 − ρ)·g²;  Δ = sqrt(E[Δ²] + eps) / sqrt(E[g²] + eps) · g;
+    E[Δ²] = ρ·E[Δ²] + (1 − ρ)·Δ²;  p -= lr·Δ``, both means from 0 (E[Δ²]
+    takes the step before the learning rate, as torch, optax and Keras do).
+
+    Defaults are the paper's (ρ = 0.95, eps = 1e-6, no learning rate: 1).
+    ``torch.optim.Adadelta(lr)`` (ρ 0.9) is ``adadelta(lr, rho=0.9)``; optax
+    ``adadelta(lr, rho=0.9)`` is ``adadelta(lr, rho=0.9)`` as well, but optax's
+    default ``learning_rate=None`` applies no scaling at all, not even the sign
+    flip, so its updates climb the loss (the table documents it); Keras
+    ``Adadelta(lr)`` (ρ 0.95, eps 1e-7) is ``adadelta(lr, eps=1e-7)``. The other
+    knobs: see ``plumbing``. Zeiler (2012), "ADADELTA: an adaptive learning rate
+    method".
+    """
+    check_hyperparameter("learning_rate", learning_rate)
+    check_hyperparameter("rho", rho, high=1.0)
+    check_eps("eps", eps, denominator="sqrt(E[g²] + eps)")
+
+    def rule(grad, state, param, step_size):
+        mean_square = rho * state.mean_square + (1 - rho) * squared_magnitude(grad)
+        delta = jnp.sqrt(state.mean_square_delta + eps) / jnp.sqrt(mean_square + eps) * grad
+        mean_square_delta = rho * state.mean_square_delta + (1 - rho) * squared_magnitude(delta)
+        new_state = state._replace(mean_square=mean_square, mean_square_delta=mean_square_delta)
+        return -step_size * delta, new_state
+
+    return elementwise_optimizer(
+        rule,
+        AdadeltaState,
+        {"mean_square": 0.0, "mean_square_delta": 0.0},
+        learning_rate,
+        state_dtype=state_dtype,
+        real_fields=("mean_square", "mean_square_delta"),
         weight_decay=weight_decay,
         decoupled_weight_decay=decoupled_weight_decay,
         maximize=maximize,

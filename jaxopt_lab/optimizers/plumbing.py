@@ -49,15 +49,18 @@ so a rule never sees them (and every rule written later gets them for free):
     (:func:`squared_magnitude`; the fields that hold such squares, declared as
     ``real_fields``, are real arrays). ``"torch"``: each complex number is two
     reals (``torch.view_as_real``): the rule runs on a real view with a
-    trailing axis of 2, and every state field is stored complex, like the
-    param. A rule that is not defined on complex numbers (a sign, a
-    comparison) declares ``complex_rule=False``: complex params are then
-    accepted only with ``complex_convention="torch"``.
+    trailing axis of 2, and every state field shaped like the param is stored
+    complex, like the param, each of its two reals starting at the field's
+    initial value (torch: ``full_like(p, complex(v, v))``); a field shaped by a
+    function (a per-leaf scalar) stays real. A rule that is not defined on
+    complex numbers (a sign, a comparison) declares ``complex_rule=False``:
+    complex params are then accepted only with ``complex_convention="torch"``.
 
 Validation
 ----------
 :func:`hyperparameters` checks, when an optimizer is built, that each declared
-hyperparameter is a real number (not a string or a bool), a scalar (not a
+hyperparameter is a real number (not a string or a bool; ``None`` only where
+the default or the annotation allows it), a scalar (not a
 multi-element array that would broadcast silently), and finite; a schedule is
 called once with count 0 (where it can be called concretely) and must return
 such a number. When ``init`` sees the params, each concrete value is cast to
@@ -116,6 +119,11 @@ def _is_concrete(value: Any) -> bool:
     return not isinstance(value, jax.core.Tracer)
 
 
+def is_concrete(value: Any) -> bool:
+    """True for a value known when the optimizer is built (not a ``jit``/``vmap`` tracer)."""
+    return _is_concrete(value)
+
+
 def check_hyperparameter(
     name: str,
     value: Any,
@@ -167,6 +175,18 @@ def check_eps(name: str, eps: Any, *, denominator: str, guarded: bool = False) -
 def is_concrete_zero(value: Any) -> bool:
     """True only for a concrete 0 (a traced value may be anything)."""
     return _is_concrete(value) and not callable(value) and bool(np.all(np.asarray(value) == 0))
+
+
+def check_count(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int >= 0 (a number of steps, a size)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` if a switch ``value`` is not one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
 def _as_float64(name: str, value: Any) -> np.ndarray:
@@ -294,6 +314,26 @@ def _check_same_shapes(grads: Any, other_leaves: list, other: str) -> None:
             )
 
 
+def _check_state_shapes(grads: Any, state_leaves: list, value: Any, field: str) -> None:
+    """Raise ``ValueError`` naming the first grads leaf that does not fit its state leaf.
+
+    A state field filled with a number must be shaped like the grad; one built
+    by ``value(param)`` must have the shape ``value(grad)`` would have.
+    """
+    if not callable(value):
+        _check_same_shapes(grads, state_leaves, f"the optimizer state's {field}")
+        return
+    for (path, grad), state_leaf in zip(
+        jax.tree_util.tree_flatten_with_path(grads)[0], state_leaves, strict=True
+    ):
+        expected = jax.eval_shape(value, jnp.asarray(grad)).shape
+        if expected != jnp.shape(state_leaf):
+            raise ValueError(
+                f"grads leaf at {_path(path)} has shape {jnp.shape(grad)}, which needs the "
+                f"optimizer state's {field} shaped {expected}; it has {jnp.shape(state_leaf)}"
+            )
+
+
 def _check_state_dtype(state_dtype: Any) -> None:
     if state_dtype is None:
         return
@@ -348,6 +388,13 @@ def _like(param: Any, value: Any, dtype: Any) -> jax.Array:
     return array
 
 
+def _initial_leaf(param: Any, value: Any, dtype: Any) -> jax.Array:
+    """One leaf's initial state: ``value`` everywhere, like ``param``, or ``value(param)``."""
+    if callable(value):
+        return jnp.asarray(value(param)).astype(dtype)
+    return _like(param, value, dtype)
+
+
 def _count(count: Any) -> jax.Array:
     """The step count as an array: a Python int (a state loaded from elsewhere) becomes int32."""
     if isinstance(count, (int, np.integer)) and not isinstance(count, (bool, np.bool_)):
@@ -395,7 +442,11 @@ def elementwise_optimizer(
         tree with an :class:`ArrayPlaceholder` for each array, so that ``update`` can check grads
         against it when no params are passed.
       initial_values: for each moment field, the value its arrays start at, or
-        ``None`` for a field this configuration does not use.
+        ``None`` for a field this configuration does not use. A number fills
+        an array like the leaf; a function ``f(param) -> array`` gives a state
+        whose shape depends on the leaf's (Adafactor's factored row and column
+        moments, a per-leaf scalar, a copy of the params), cast to the field's
+        dtype.
       learning_rate: a number, an array, or a schedule of the step count
         (called with the count before this step: 0 on the first).
       state_dtype: dtype of the moment arrays (e.g. ``jnp.float32`` for
@@ -429,7 +480,10 @@ def elementwise_optimizer(
 
     def field_dtype(field: str, param: Any) -> np.dtype:
         dtype = _working_dtype(_leaf_dtype(param), state_dtype)
-        if field in real_fields and not torch_convention:
+        # Real fields are real in the optax convention; in torch's, a field like
+        # the param is complex (viewed as pairs), one shaped by a function (a
+        # per-leaf scalar) stays real.
+        if field in real_fields and (not torch_convention or callable(initial_values[field])):
             return _real_dtype(dtype)
         return dtype
 
@@ -448,13 +502,17 @@ def elementwise_optimizer(
     def init(params):
         _check_inexact_leaves(params, "params")
         check_complex(params)
+        def initial(param, field, value):
+            dtype = field_dtype(field, param)
+            if torch_convention and jnp.issubdtype(dtype, jnp.complexfloating):
+                # Two reals each starting at the value (torch: full_like(p, complex(v, v))).
+                value = value if callable(value) else value * (1 + 1j)
+            return _initial_leaf(param, value, dtype)
+
         moments = {
             field: None
             if value is None
-            else jax.tree.map(
-                lambda p, field=field, value=value: _like(p, value, field_dtype(field, p)),
-                params,
-            )
+            else jax.tree.map(lambda p, field=field, value=value: initial(p, field, value), params)
             for field, value in initial_values.items()
         }
         extra = {"structure": _skeleton(params)} if keeps_structure else {}
@@ -481,8 +539,8 @@ def elementwise_optimizer(
         param_leaves = (
             treedef.flatten_up_to(params) if params is not None else [None] * len(grad_leaves)
         )
-        for field in fields[:1]:
-            _check_same_shapes(grads, moment_leaves[field], f"the optimizer state's {field}")
+        for field in fields:
+            _check_state_shapes(grads, moment_leaves[field], initial_values[field], field)
         if params is not None:
             _check_same_shapes(grads, param_leaves, "params")
         count = _count(state.count)
@@ -511,8 +569,9 @@ def elementwise_optimizer(
             if as_pairs:  # torch: each complex number is two reals
                 rule_grad = _real_view(grad)
                 rule_param = None if param is None else _real_view(param)
+                paired = {field for field, moment in moments.items() if jnp.iscomplexobj(moment)}
                 moments = {
-                    field: _real_view(moment.astype(compute_dtype))
+                    field: _real_view(moment.astype(compute_dtype)) if field in paired else moment
                     for field, moment in moments.items()
                 }
             leaf_state = state._replace(count=count, **moments)
@@ -524,7 +583,7 @@ def elementwise_optimizer(
             update_leaves.append(update.astype(output_dtype))
             for field in fields:
                 moment = getattr(new_leaf_state, field)
-                if as_pairs:
+                if as_pairs and field in paired:
                     moment = _complex_view(moment)
                 new_moment_leaves[field].append(moment.astype(moment_leaves[field][index].dtype))
 
@@ -577,6 +636,11 @@ def one_minus_power(base: Any, exponent: jax.Array) -> jax.Array:
 # --------------------------------------------------------------------------- declarations
 
 
+def _optional(parameter: inspect.Parameter) -> bool:
+    """An argument that defaults to ``None``, or is annotated ``... | None``, may be ``None``."""
+    return parameter.default is None or "None" in str(parameter.annotation)
+
+
 def _schedulable(parameter: inspect.Parameter) -> bool:
     """An argument annotated ``ScalarOrSchedule`` (or ``Schedule``) may be a function."""
     return "Schedule" in str(parameter.annotation)
@@ -593,7 +657,7 @@ def hyperparameters(*names: str) -> Callable[[Callable], Callable]:
 
     Every call of the decorated optimizer validates the declared arguments
     (see the module docstring): a real, finite scalar (``None`` where that is
-    the default), or a schedule where the argument is annotated
+    the default or the annotation allows it), or a schedule where the argument is annotated
     ``ScalarOrSchedule``; and its ``init`` rejects a value that is not finite
     in the working dtype of a leaf.
     """
@@ -612,7 +676,7 @@ def hyperparameters(*names: str) -> Callable[[Callable], Callable]:
             values = {}
             for name in names:
                 value = bound.arguments[name]
-                if value is None and parameters[name].default is None:
+                if value is None and _optional(parameters[name]):
                     continue
                 values[name] = _check_number(
                     name, value, schedulable=_schedulable(parameters[name])
