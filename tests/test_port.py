@@ -62,7 +62,7 @@ def test_sampled_cases_agree_in_float32(case):
         pytest.skip(f"{case.library} is not installed")
     run = next(matrix.run_matrix([case], steps=100, dtypes=["float32"]))[1]
     assert run.failure is None, run.failure
-    assert run.comparison.max_scaled_ulps.max() <= matrix.FLOAT32_ULPS
+    assert run.comparison.max_scaled_ulps.max() <= (case.float32_ulps or matrix.FLOAT32_ULPS)
 
 
 @pytest.mark.slow
@@ -74,7 +74,9 @@ def test_whole_matrix_for_1000_steps_in_both_dtypes():
         result = run.comparison
         if run.failure is not None:
             failures.append(f"{case.label} ({result.dtype}): {run.failure}")
-        elif result.dtype == np.float32 and result.max_scaled_ulps.max() > matrix.FLOAT32_ULPS:
+        elif result.dtype == np.float32 and result.max_scaled_ulps.max() > (
+            case.float32_ulps or matrix.FLOAT32_ULPS
+        ):
             failures.append(f"{case.label}: {result.max_scaled_ulps.max():.1f} ulps in float32")
     assert not failures, "\n".join(failures)
 
@@ -270,8 +272,7 @@ def test_port_imports_without_torch_or_keras():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda t, torch: torch.optim.Adam(t, amsgrad=True), "amsgrad=True"),
-        (lambda t, torch: torch.optim.NAdam(t), "torch.optim.NAdam is not covered"),
+        (lambda t, torch: torch.optim.Adafactor(t), "torch.optim.Adafactor is not covered"),
         (lambda t, torch: torch.optim.Adam(t, lr=torch.tensor(1e-3)), "lr given as a Tensor"),
     ],
 )
@@ -392,7 +393,6 @@ def test_torch_argument_mistakes_are_named():
         ({"use_ema": True}, r"use_ema=True\) is not covered"),
         ({"gradient_accumulation_steps": 2}, "gradient_accumulation_steps"),
         ({"loss_scale_factor": 128.0}, "loss_scale_factor"),
-        ({"amsgrad": True}, "amsgrad=True"),
     ],
 )
 def test_keras_settings_the_port_cannot_reproduce_are_named(settings, message):
@@ -478,7 +478,7 @@ def test_port_command_from_keras(capsys):
         (["port", "AdamW(lr=3e-4"], "is not valid Python"),
         (["port", "Bogus(lr=1.0)"], "torch.optim has no optimizer 'Bogus'"),
         (["port", "SGD(lr=-1.0)"], "torch rejected it"),
-        (["port", "NAdam(lr=1e-3)"], "NAdam is not covered"),
+        (["port", "Adafactor(lr=1e-2)"], "Adafactor is not covered"),
         (["port", "SGD(lr=0.1)", "--scheduler", "LambdaLR(lr_lambda=1)"], "torch rejected it"),
         (["port", "SGD(lr=0.1)", "--from", "keras", "--clip-grad-norm", "1"], "with --from keras"),
     ],
@@ -493,7 +493,8 @@ def test_port_command_error_path(capsys, argv, message):
 
 @needs_torch
 def test_port_command_tables(capsys, monkeypatch):
-    monkeypatch.setattr(matrix, "CASES", matrix.TORCH_CASES[-1:])
+    adam = [case for case in matrix.TORCH_CASES if case.optimizer == "Adam(lr=1e-3)"]
+    monkeypatch.setattr(matrix, "CASES", adam)
     monkeypatch.setattr(conventions, "CONVENTIONS", conventions.CONVENTIONS[2:3])
     status = cli.main(["port", "--matrix", "--conventions", "--steps", "20"])
     output = capsys.readouterr().out

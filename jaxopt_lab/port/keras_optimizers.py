@@ -10,7 +10,9 @@ that lands on Keras's ``(p - p*wd*lr) + step``.
 
 The lab optimizers that are Keras's forms: ``sgd``, ``momentum``/``nesterov``
 (``v = mu*v - lr*g``), ``adagrad(eps_in_sqrt=True)``, ``rmsprop(eps_in_sqrt=True)``
-(centered and momentum included), ``adam`` (``eps_hat=True``, the folded form).
+(centered and momentum included), ``adam`` (``eps_hat=True``, the folded form),
+``amsgrad(eps_hat=True)``, ``adamax(eps_in_max=False)``, ``nadam(momentum_decay=1)``
+(Keras's ``0.96 ** t``), ``adadelta``.
 A float learning rate is Keras's float32 variable's value, as ``get_config()``
 reports it.
 """
@@ -74,13 +76,25 @@ def _sgd(options, lr):
 
 
 def _adam(options, lr):
-    if options["amsgrad"]:
-        raise PortError(
-            "Keras Adam(amsgrad=True) is not covered yet (the lab's amsgrad is on its way)"
-        )
-    return call(
-        "jaxopt_lab.adam", lr, b1=options["beta_1"], b2=options["beta_2"], eps=options["epsilon"]
-    )
+    settings = {"b1": options["beta_1"], "b2": options["beta_2"], "eps": options["epsilon"]}
+    if options["amsgrad"]:  # Keras: the maximum of the raw v, in the folded eps form
+        return call("jaxopt_lab.amsgrad", lr, **settings, eps_hat=True)
+    return call("jaxopt_lab.adam", lr, **settings)
+
+
+def _adamax(options, lr):
+    return call("jaxopt_lab.adamax", lr, b1=options["beta_1"], b2=options["beta_2"],
+                eps=options["epsilon"], eps_in_max=False)
+
+
+def _nadam(options, lr):
+    # Keras's momentum schedule is 0.96 ** t: torch's with momentum_decay = 1.
+    return call("jaxopt_lab.nadam", lr, b1=options["beta_1"], b2=options["beta_2"],
+                eps=options["epsilon"], momentum_decay=1.0)
+
+
+def _adadelta(options, lr):
+    return call("jaxopt_lab.adadelta", lr, rho=options["rho"], eps=options["epsilon"])
 
 
 def _adagrad(options, lr):
@@ -108,6 +122,9 @@ _OPTIMIZERS = {
     "AdamW": (_adam, frozenset({"beta_1", "beta_2", "epsilon", "amsgrad"})),
     "Adagrad": (_adagrad, frozenset({"initial_accumulator_value", "epsilon"})),
     "RMSprop": (_rmsprop, frozenset({"rho", "momentum", "epsilon", "centered"})),
+    "Adamax": (_adamax, frozenset({"beta_1", "beta_2", "epsilon"})),
+    "Nadam": (_nadam, frozenset({"beta_1", "beta_2", "epsilon"})),
+    "Adadelta": (_adadelta, frozenset({"rho", "epsilon"})),
 }
 
 
@@ -199,8 +216,9 @@ def from_keras(optimizer: Any) -> optax.GradientTransformation:
     """A Keras 3 optimizer, as Keras would run it, as one optax transformation.
 
     Read from its ``get_config()``: the optimizer (SGD, Adam, AdamW, Adagrad,
-    RMSprop) and its settings, a float learning rate (Keras's float32 value)
-    or one of the schedules of :mod:`~jaxopt_lab.port.keras_schedules`,
+    RMSprop, Adamax, Nadam, Adadelta; AMSGrad) and its settings, a float
+    learning rate (Keras's float32 value) or one of the schedules of
+    :mod:`~jaxopt_lab.port.keras_schedules`,
     ``clipnorm`` / ``global_clipnorm`` / ``clipvalue`` and ``weight_decay``.
 
     Raises:

@@ -21,6 +21,14 @@ Which lab/optax setting reproduces which torch form, and why:
 - ``RMSprop``: ``jaxopt_lab.rmsprop``; with momentum, torch's form
   ``buf = mu*buf + g/avg; p -= lr*buf`` as ``rmsprop(1.0) -> optax.trace ->
   scale by lr`` (the lab's own momentum accumulates ``lr*g/avg``, Keras's form).
+- ``Adam(amsgrad=True)``: ``jaxopt_lab.amsgrad`` (the maximum of the raw v);
+  ``Adamax``, ``Adadelta``: ``jaxopt_lab.adamax`` / ``adadelta``; ``NAdam``:
+  ``jaxopt_lab.nadam`` (torch's ``momentum_decay`` schedule); ``RAdam``:
+  ``jaxopt_lab.radam(eps_hat=True)``; ``Rprop``: ``jaxopt_lab.rprop`` (the
+  learning rate is only the first step size, so a scheduler changes nothing
+  after it). Decoupled decay (AdamW, NAdam and RAdam's
+  ``decoupled_weight_decay``) is :func:`torch_decoupled_weight_decay` after
+  the step, in torch's order.
 - ``maximize``, coupled ``weight_decay`` and complex params: the lab's knobs
   (``maximize``, ``weight_decay``, ``complex_convention="torch"``), or
   ``optax.scale(-1.0)`` and ``optax.add_decayed_weights`` before ``optax.sgd``;
@@ -150,7 +158,7 @@ def _knobs(options: dict[str, Any], *, coupled_decay: bool = True) -> dict[str, 
     """The lab's torch conventions: ``maximize``, coupled ``weight_decay`` (torch's
     order: negate, then add ``wd * p``), and torch's complex convention."""
     knobs: dict[str, Any] = {}
-    if coupled_decay and options["weight_decay"] != 0:
+    if coupled_decay and options.get("weight_decay", 0) != 0:
         knobs["weight_decay"] = options["weight_decay"]
     if options["maximize"]:
         knobs["maximize"] = True
@@ -176,24 +184,71 @@ def _sgd(options, lr, momentum):
     return _chain(*_prefix(options), dampening, core)
 
 
-def _adam(options, lr, beta1):
-    if options["amsgrad"]:
-        raise PortError(
-            "torch.optim.Adam(amsgrad=True) is not covered yet: no lab or optax setting "
-            "keeps torch's max of the raw second moment (the lab's amsgrad is on its way)"
-        )
-    b1, b2 = options["betas"]
-    decoupled = options["decoupled_weight_decay"] and options["weight_decay"] != 0
-    settings = {"b2": b2, "eps": options["eps"], "eps_hat": False,
-                **_knobs(options, coupled_decay=not decoupled)}
+def _with_beta1(factory: str, lr: Any, b1: float, beta1: Any, **settings: Any) -> Call:
+    """``factory(lr, b1=...)``, or with OneCycleLR's cycled beta1 injected each step."""
     if beta1 is None:
-        core = call("jaxopt_lab.adam", lr, b1=b1, **settings)
+        return call(factory, lr, b1=b1, **settings)
+    return _injected(factory, {"learning_rate": lr, "b1": beta1}, **settings)
+
+
+def _decoupled(options: dict[str, Any]) -> bool:
+    return bool(options.get("decoupled_weight_decay")) and options["weight_decay"] != 0
+
+
+def _torch_decay(options: dict[str, Any], lr: Any) -> Call | None:
+    """torch's decoupled decay, ``p *= 1 - lr * wd`` before the step, if the group has it."""
+    if not _decoupled(options):
+        return None
+    return call("port.torch_decoupled_weight_decay", options["weight_decay"], lr)
+
+
+def _adam(options, lr, beta1):
+    b1, b2 = options["betas"]
+    knobs = _knobs(options, coupled_decay=not _decoupled(options))
+    if options["amsgrad"]:  # torch: the maximum of the raw v, divided by sqrt(1 - b2**t)
+        core = _with_beta1("jaxopt_lab.amsgrad", lr, b1, beta1, b2=b2, eps=options["eps"],
+                           **knobs)
     else:
-        core = _injected("jaxopt_lab.adam", {"learning_rate": lr, "b1": beta1}, **settings)
-    decay = None
-    if decoupled:
-        decay = call("port.torch_decoupled_weight_decay", options["weight_decay"], lr)
-    return _chain(core, decay)
+        core = _with_beta1("jaxopt_lab.adam", lr, b1, beta1, b2=b2, eps=options["eps"],
+                           eps_hat=False, **knobs)
+    return _chain(core, _torch_decay(options, lr))
+
+
+def _adamax(options, lr, beta1):
+    b1, b2 = options["betas"]
+    return _with_beta1("jaxopt_lab.adamax", lr, b1, beta1, b2=b2, eps=options["eps"],
+                       **_knobs(options))
+
+
+def _nadam(options, lr, beta1):
+    b1, b2 = options["betas"]
+    knobs = _knobs(options, coupled_decay=not _decoupled(options))
+    core = _with_beta1("jaxopt_lab.nadam", lr, b1, beta1, b2=b2, eps=options["eps"],
+                       momentum_decay=options["momentum_decay"], **knobs)
+    return _chain(core, _torch_decay(options, lr))
+
+
+def _radam(options, lr, beta1):
+    b1, b2 = options["betas"]
+    knobs = _knobs(options, coupled_decay=not _decoupled(options))
+    # torch folds the bias correction into eps's side: sqrt(1 - b2**t) / (sqrt(v) + eps).
+    core = _with_beta1("jaxopt_lab.radam", lr, b1, beta1, b2=b2, eps=options["eps"],
+                       eps_hat=True, **knobs)
+    return _chain(core, _torch_decay(options, lr))
+
+
+def _adadelta(options, lr, momentum):
+    return call("jaxopt_lab.adadelta", lr, rho=options["rho"], eps=options["eps"],
+                **_knobs(options))
+
+
+def _rprop(options, lr, momentum):
+    # torch reads the learning rate once, as every coordinate's first step size: a
+    # scheduler changing it later changes nothing (here: its first value).
+    eta_minus, eta_plus = options["etas"]
+    min_step, max_step = options["step_sizes"]
+    return call("jaxopt_lab.rprop", options["initial_lr"], eta_minus, eta_plus,
+                min_step_size=float(min_step), max_step_size=float(max_step), **_knobs(options))
 
 
 def _adagrad(options, lr, momentum):
@@ -224,21 +279,15 @@ def _rmsprop(options, lr, momentum):
 
 
 # name -> (the group builder, the hyperparameters it reads)
+_ADAM_KEYS = frozenset({"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
+                        "decoupled_weight_decay"})
 _OPTIMIZERS: dict[str, tuple[Callable, frozenset]] = {
     "SGD": (
         _sgd,
         frozenset({"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"}),
     ),
-    "Adam": (
-        _adam,
-        frozenset({"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
-                   "decoupled_weight_decay"}),
-    ),
-    "AdamW": (
-        _adam,
-        frozenset({"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
-                   "decoupled_weight_decay"}),
-    ),
+    "Adam": (_adam, _ADAM_KEYS),
+    "AdamW": (_adam, _ADAM_KEYS),
     "Adagrad": (
         _adagrad,
         frozenset({"lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value",
@@ -248,8 +297,20 @@ _OPTIMIZERS: dict[str, tuple[Callable, frozenset]] = {
         _rmsprop,
         frozenset({"lr", "momentum", "alpha", "eps", "centered", "weight_decay", "maximize"}),
     ),
+    "Adadelta": (_adadelta, frozenset({"lr", "rho", "eps", "weight_decay", "maximize"})),
+    "Adamax": (_adamax, frozenset({"lr", "betas", "eps", "weight_decay", "maximize"})),
+    "NAdam": (
+        _nadam,
+        frozenset({"lr", "betas", "eps", "weight_decay", "momentum_decay",
+                   "decoupled_weight_decay", "maximize"}),
+    ),
+    "RAdam": (
+        _radam,
+        frozenset({"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"}),
+    ),
+    "Rprop": (_rprop, frozenset({"lr", "etas", "step_sizes", "maximize"})),
 }
-NOT_YET = ("Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "Muon")
+NOT_YET = ("Adafactor", "Muon")
 """torch optimizers the atlas is adding; the port raises for them until it covers them."""
 
 
@@ -284,6 +345,7 @@ def _read_group(name: str, index: int, group: dict, known: frozenset, defaults: 
             )
         options[key] = value
     options["complex"] = any(tensor.is_complex() for tensor in group["params"])
+    options["initial_lr"] = float(group["lr"])
     return options
 
 
@@ -452,7 +514,8 @@ def from_torch(
 
     Args:
       optimizer: a fresh ``torch.optim`` optimizer (SGD, Adam, AdamW, Adagrad,
-        RMSprop); every hyperparameter of every param group is read.
+        RMSprop, Adadelta, Adamax, NAdam, RAdam, Rprop); every hyperparameter of
+        every param group is read.
       scheduler: a fresh ``torch.optim.lr_scheduler`` object on it, or None.
       clip_grad_norm: ``torch.nn.utils.clip_grad_norm_(params, clip_grad_norm,
         clip_norm_type)`` over all params before each step (its 1e-6, its norm
