@@ -1,8 +1,11 @@
 """The flat fast path: params and optimizer state as one flat buffer across steps.
 
-Every lab optimizer is elementwise, so an optimizer applied to one flat vector
-that holds all the params computes, element for element, the same arithmetic
-as on the pytree. The moments, and the params of optimizers whose step has no
+Every lab optimizer but ``adafactor``, ``lamb`` and ``muon`` is elementwise, so
+an optimizer applied to one flat vector that holds all the params computes,
+element for element, the same arithmetic as on the pytree. Those three work
+per leaf (a factored second moment, a trust ratio, the Newton-Schulz iteration
+on matrices): on one flat vector they are other optimizers (as under
+``optax.flatten``). The moments, and the params of optimizers whose step has no
 division, are identical bit for bit; where the step divides, XLA:CPU's
 shape-dependent rewrites (division by a broadcast scalar into multiplication by
 its reciprocal, ``x / sqrt(y)`` into ``x * rsqrt(y)``) may round an element

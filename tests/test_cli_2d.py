@@ -79,7 +79,7 @@ def test_two_axis_sweep_from_the_command_line(tmp_path, capsys):
         (["sweep", "--param", "b1=0.5:1.5:3"], "b1 must be"),
         (["sweep", "--param", "learning_rate=0.1", "--problem", "bowl"],
          "unknown problem 'bowl'; valid problems: seed_bowl"),
-        (["trajectories", "--optimizers", "sgd", "lion"], "unknown optimizer 'lion'"),
+        (["trajectories", "--optimizers", "sgd", "lionn"], "unknown optimizer 'lionn'"),
         (["trajectories", "--optimizers", "sgd=fast"], "the learning rate must be a number"),
         (["trajectories", "--start", "1;2"], "--start must be two numbers"),
     ],

@@ -138,8 +138,8 @@ def test_mnist_missing_data_says_how_to_get_it(tmp_path):
 
 def test_bad_arguments_are_named(capsys):
     with pytest.raises(SystemExit):
-        cli.main(["mnist", "--optimizers", "sgd,lion", "--out", "x"])
-    assert "unknown optimizer 'lion'" in capsys.readouterr().err
+        cli.main(["mnist", "--optimizers", "sgd,lionn", "--out", "x"])
+    assert "unknown optimizer 'lionn'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["mnist", "--optimizers", "sgd:-1", "--out", "x"])
     assert "learning_rate must be" in capsys.readouterr().err

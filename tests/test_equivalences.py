@@ -40,6 +40,7 @@ def _settings_key(row: equivalences.Equivalence) -> tuple:
         repr(sorted(row.lab_settings.items())),
         row.float32_learning_rate,
         row.complex_params,
+        repr(row.param_shapes),
     )
 
 

@@ -492,6 +492,89 @@ BAD_HYPERPARAMETERS = {
     },
 }
 
+# The optimizers of the atlas's second half (adafactor, lion, lamb, muon,
+# schedule-free AdamW). Arguments that may be None get invalid values without None.
+NOT_NONE = st.floats(max_value=-1e-300, allow_nan=False) | st.sampled_from(
+    [float("nan"), "fast", [0.1, "x"]]
+)
+BAD_SWITCH_NAMES = st.sampled_from(["", "fast", None, 3])
+BAD_COUNTS = st.sampled_from([-1, 1.5, "5", None])
+BAD_HYPERPARAMETERS.update(
+    {
+        "adafactor": {
+            "learning_rate": NEGATIVE,
+            "decay_rate": NEGATIVE,
+            "eps1": NOT_NONE,
+            "eps2": NEGATIVE,
+            "clipping_threshold": NOT_NONE,
+            "weight_decay": NEGATIVE,
+            "min_dim_size_to_factor": BAD_COUNTS,
+            "factored_dims": BAD_SWITCH_NAMES,
+            "decay_form": BAD_SWITCH_NAMES,
+            "state_dtype": BAD_STATE_DTYPES,
+        },
+        "lion": {
+            "learning_rate": NEGATIVE,
+            "b1": AT_LEAST_ONE,
+            "b2": AT_LEAST_ONE,
+            "weight_decay": NEGATIVE,
+            "state_dtype": BAD_STATE_DTYPES,
+        },
+        "lamb": {
+            "learning_rate": NEGATIVE,
+            "b1": AT_LEAST_ONE,
+            "b2": AT_LEAST_ONE,
+            "eps": NEGATIVE,
+            "weight_decay": NEGATIVE,
+            "eps_root": NEGATIVE,
+            "state_dtype": BAD_STATE_DTYPES,
+        },
+        "muon": {
+            "learning_rate": NEGATIVE,
+            "momentum": AT_LEAST_ONE,
+            "weight_decay": NEGATIVE,
+            "eps": NEGATIVE,
+            "momentum_form": BAD_SWITCH_NAMES,
+            "ns_coefficients": st.sampled_from([(1.0, 2.0), "abc", None, (1.0, "x", 2.0)]),
+            "ns_steps": BAD_COUNTS,
+            "ns_dtype": BAD_STATE_DTYPES,
+            "shape_scaling": BAD_SWITCH_NAMES,
+            "rms_rate": NEGATIVE,
+            "layout": BAD_SWITCH_NAMES,
+            "non_matrix": BAD_SWITCH_NAMES,
+            "adam_learning_rate": NOT_NONE,
+            "adam_b1": AT_LEAST_ONE,
+            "adam_b2": AT_LEAST_ONE,
+            "adam_eps": NEGATIVE,
+            "adam_weight_decay": NEGATIVE,
+            "state_dtype": BAD_STATE_DTYPES,
+        },
+        "schedule_free_adamw": {
+            "learning_rate": NEGATIVE,
+            "b1": AT_LEAST_ONE | st.just(0.0),
+            "b2": AT_LEAST_ONE,
+            "eps": NEGATIVE,
+            "weight_decay": NEGATIVE,
+            "warmup_steps": BAD_COUNTS,
+            "r": NEGATIVE,
+            "weight_lr_power": NEGATIVE,
+            "decay_point": BAD_SWITCH_NAMES,
+            "state_dtype": BAD_STATE_DTYPES,
+        },
+    }
+)
+SWITCHES = {
+    "relative_step",
+    "multiply_by_parameter_scale",
+    "eps1_as_floor",
+    "decay_in_trust_ratio",
+    "nesterov",
+    "eps_as_floor",
+    "adam_nesterov",
+    "adam_eps_hat",
+    "lagged_warmup",
+}
+
 
 @st.composite
 def bad_hyperparameters(draw):
@@ -522,7 +605,7 @@ def test_every_hyperparameter_of_every_optimizer_is_covered():
         "complex_convention",
         "eps_in_max",
         "bias_correction",
-    }
+    } | SWITCHES
     for name, make in jaxopt_lab.OPTIMIZERS.items():
         arguments = set(inspect.signature(make).parameters) - skip
         assert set(BAD_HYPERPARAMETERS[name]) == arguments, name

@@ -26,7 +26,13 @@ The rows live in one module per optimizer family beside this one (``sgd.py``,
     library's convention. A row that rounds differently by design sets
     ``ulps_per_step`` and says why in its note; a row whose library cannot be
     matched (or is wrong) sets ``agrees=False`` and says why: its verdict is
-    "differ (documented)", with the measured distance.
+    "differ (documented)", with the measured distance. Rarer needs have a
+    field each (see :class:`Equivalence`): ``param_shapes`` (torch's Muon
+    takes only matrices), ``float64_ulps_per_step`` (a library that computes
+    part of a float64 step in float32), ``differs_above`` (a library followed
+    only to its own rounding, torch's bfloat16 Muon), ``perturbations`` (the
+    optimizer's own knobs for the sensitivity test) and ``blind_to`` (a
+    generic perturbation the row cannot resolve, with the reason in the note).
 ``COUNTERPARTS``
     for each lab optimizer of the family, each library's counterpart:
     ``"module.Name"`` where the library has it, :class:`Missing` (with where

@@ -86,6 +86,23 @@ class Equivalence:
       label: ``"defaults"``, ``"non-default"``, ``"complex"`` or another short
         word: which family of settings the row checks.
       heavy: the default test run checks this row at fewer steps.
+      param_shapes: the params' shapes, ``{name: shape}``, where the table's
+        dense layer does not suit the row (``torch.optim.Muon`` takes only
+        matrices); default: :func:`table_params`'s.
+      float64_ulps_per_step: for a row whose library computes part of a
+        float64 step in float32 (the note says which part, with the measured
+        drift): in float64 the bound grows by this many float64 ulps per step
+        instead of ``ulps_per_step``.
+      differs_above: for a documented difference, the float64 relative error
+        it must exceed (default :data:`DIFFERS_ABOVE`): a library whose
+        formula the lab follows only to its own rounding (torch's bfloat16
+        iteration in Muon) differs by less than a different formula does.
+      perturbations: wrong lab settings, ``(what, changes)``, that this row's
+        check must catch, beyond the generic ones of :func:`perturbations`
+        (a knob of the row's own optimizer).
+      blind_to: generic perturbations (by their ``what``) that this row cannot
+        resolve, the note saying why (a library that computes in float32
+        what the perturbation moves by less than a float32 rounding).
     """
 
     optimizer: str
@@ -100,11 +117,17 @@ class Equivalence:
     complex_params: bool = False
     label: str = "defaults"
     heavy: bool = False
+    param_shapes: dict[str, tuple[int, ...]] | None = None
+    float64_ulps_per_step: float = 0.0
+    differs_above: float = DIFFERS_ABOVE
+    perturbations: tuple[tuple[str, dict[str, Any]], ...] = ()
+    blind_to: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.library not in LIBRARIES:
             raise ValueError(f"library must be one of {LIBRARIES}, got {self.library!r}")
-        if (self.ulps_per_step or not self.agrees) and not self.note:
+        loosened = self.ulps_per_step or self.float64_ulps_per_step or not self.agrees
+        if loosened and not self.note:
             raise ValueError(
                 f"{self.optimizer} vs {self.library}: a row that rounds differently or differs "
                 "must say why in its note"
@@ -194,10 +217,15 @@ class CheckResult:
         return "agree" if self.row.agrees else "differ (documented)"
 
 
-def table_params(seed: int = 0, *, complex_params: bool = False) -> dict[str, np.ndarray]:
-    """The params every row starts from: a small dense layer, N(0, 1), float64 (or complex128)."""
+def table_params(
+    seed: int = 0, *, complex_params: bool = False, shapes: dict | None = None
+) -> dict[str, np.ndarray]:
+    """The params every row starts from: a small dense layer, N(0, 1), float64 (or complex128).
+
+    ``shapes`` replaces the dense layer's (``{"w": (8, 16), "b": (16,)}``).
+    """
     rng = np.random.default_rng(seed)
-    shapes = {"w": (8, 16), "b": (16,)}
+    shapes = shapes or {"w": (8, 16), "b": (16,)}
     if complex_params:
         return {
             key: (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
@@ -206,9 +234,11 @@ def table_params(seed: int = 0, *, complex_params: bool = False) -> dict[str, np
     return {key: rng.standard_normal(shape) for key, shape in shapes.items()}
 
 
-def table_gradients(steps: int, seed: int = 0, *, complex_params: bool = False) -> dict:
+def table_gradients(
+    steps: int, seed: int = 0, *, complex_params: bool = False, shapes: dict | None = None
+) -> dict:
     """The fixed gradient sequence of every row: N(0, 1) (complex: each part N(0, 1/2))."""
-    params = table_params(seed, complex_params=complex_params)
+    params = table_params(seed, complex_params=complex_params, shapes=shapes)
     gradients = crosscheck.random_gradients(params, steps, seed=seed + 1)
     if complex_params:
         imaginary = crosscheck.random_gradients(params, steps, seed=seed + 2)
@@ -226,8 +256,10 @@ def run_dtype(row: Equivalence, dtype: Any) -> np.dtype:
 
 def other_trajectory(row: Equivalence, dtype: Any, steps: int, seed: int = 0) -> Any:
     """The other side's params after each step (see :func:`jaxopt_lab.crosscheck.trajectory`)."""
-    params = table_params(seed, complex_params=row.complex_params)
-    gradients = table_gradients(steps, seed, complex_params=row.complex_params)
+    params = table_params(seed, complex_params=row.complex_params, shapes=row.param_shapes)
+    gradients = table_gradients(
+        steps, seed, complex_params=row.complex_params, shapes=row.param_shapes
+    )
     return crosscheck.trajectory(
         build_other(row), params, gradients, steps, dtype=run_dtype(row, dtype)
     )
@@ -239,13 +271,17 @@ def judge(row: Equivalence, comparison: crosscheck.Comparison) -> str | None:
         if comparison.first_nonfinite_step is not None:
             return None  # one side blew up: they differ, as documented
         final = comparison.max_rel_error[-1]
-        if np.dtype(comparison.dtype).itemsize < 8 or final > DIFFERS_ABOVE:
+        if np.dtype(comparison.dtype).itemsize < 8 or final > row.differs_above:
             # A difference is judged in float64 (or wider); in float32 it is reported only.
             return None
-        return f"expected the two to differ (relative error > {DIFFERS_ABOVE:g}), got {final:.3g}"
-    return crosscheck.tolerance_failure(
-        comparison, ulps=FLAT_ULPS, ulps_per_step=row.ulps_per_step or None
-    )
+        return (
+            f"expected the two to differ (relative error > {row.differs_above:g}), "
+            f"got {final:.3g}"
+        )
+    per_step = row.ulps_per_step
+    if row.float64_ulps_per_step and np.finfo(comparison.dtype).bits >= 64:
+        per_step = row.float64_ulps_per_step
+    return crosscheck.tolerance_failure(comparison, ulps=FLAT_ULPS, ulps_per_step=per_step or None)
 
 
 def check_row(
@@ -294,8 +330,10 @@ def lab_trajectory(
     jit: bool = True,
 ) -> crosscheck.Trajectory:
     """The lab side's params after each step (``lab``, or the row's own settings)."""
-    params = table_params(seed, complex_params=row.complex_params)
-    gradients = table_gradients(steps, seed, complex_params=row.complex_params)
+    params = table_params(seed, complex_params=row.complex_params, shapes=row.param_shapes)
+    gradients = table_gradients(
+        steps, seed, complex_params=row.complex_params, shapes=row.param_shapes
+    )
     lab = build_lab(row) if lab is None else lab
     return crosscheck.trajectory(
         crosscheck.OptaxSide(lab, jit=jit), params, gradients, steps, dtype=run_dtype(row, dtype)
@@ -356,6 +394,8 @@ def perturbations(row: Equivalence) -> list[tuple[str, dict[str, Any]]]:
     momentum_decay = settings.get("momentum_decay", None)
     if isinstance(momentum_decay, (int, float)):
         changes.append(("momentum_decay x2", {"momentum_decay": momentum_decay * 2}))
+    changes = [(what, change) for what, change in changes if what not in row.blind_to]
+    changes += list(row.perturbations)
     return [(what, change) for what, change in changes if _accepted(row, change)]
 
 
@@ -486,6 +526,12 @@ def render_markdown(results: Sequence[CheckResult], steps: int) -> str:
         note = row.note.replace("|", "\\|")
         if row.ulps_per_step:
             note += f" Bound: {FLAT_ULPS:g} + {row.ulps_per_step:g} ulps per step."
+        if row.float64_ulps_per_step:
+            note += (
+                f" Bound in float64: {FLAT_ULPS:g} + {row.float64_ulps_per_step:.2g} ulps per step."
+            )
+        if not row.agrees and row.differs_above != DIFFERS_ABOVE:
+            note += f" Differs by more than {row.differs_above:g} (float64)."
         name = f"**{row.optimizer}**" if row.optimizer != current else ""
         current = row.optimizer
         lines.append(

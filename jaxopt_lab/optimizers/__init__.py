@@ -20,8 +20,9 @@ coupled or decoupled ``weight_decay``, ``complex_convention``) live once, in
 
 One module per family: ``sgd`` (SGD, momentum, Nesterov), ``adaptive``
 (AdaGrad, RMSprop, Adadelta), ``adam`` (Adam, AdamW, AMSGrad, Adamax),
-``nadam`` (NAdam, NAdamW), ``radam``, ``rprop``; ``plumbing`` holds what they
-share.
+``nadam`` (NAdam, NAdamW), ``radam``, ``rprop``, ``adafactor``, ``lion``,
+``lamb``, ``muon``, ``schedule_free`` (schedule-free AdamW); ``plumbing``
+holds what they share.
 
 The defaults and formulas are those of the NumPy tutorial this lab starts from
 (``jaxopt_lab.reference``): eps = 1e-7 outside the square root, RMSprop decay
@@ -42,6 +43,7 @@ from collections.abc import Callable
 
 import optax
 
+from jaxopt_lab.optimizers.adafactor import AdafactorState, adafactor
 from jaxopt_lab.optimizers.adam import (
     AdamaxState,
     AdamState,
@@ -59,6 +61,9 @@ from jaxopt_lab.optimizers.adaptive import (
     adagrad,
     rmsprop,
 )
+from jaxopt_lab.optimizers.lamb import LambState, lamb
+from jaxopt_lab.optimizers.lion import LionState, lion
+from jaxopt_lab.optimizers.muon import MuonState, muon, orthogonalize
 from jaxopt_lab.optimizers.nadam import NadamState, nadam, nadamw
 from jaxopt_lab.optimizers.plumbing import (
     COMPLEX_CONVENTIONS,
@@ -73,6 +78,11 @@ from jaxopt_lab.optimizers.plumbing import (
 )
 from jaxopt_lab.optimizers.radam import radam
 from jaxopt_lab.optimizers.rprop import RpropState, rprop
+from jaxopt_lab.optimizers.schedule_free import (
+    ScheduleFreeState,
+    schedule_free_adamw,
+    schedule_free_eval_params,
+)
 from jaxopt_lab.optimizers.sgd import MomentumState, SgdState, momentum, nesterov, sgd
 
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
@@ -90,6 +100,11 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "nadamw": nadamw,
     "radam": radam,
     "rprop": rprop,
+    "adafactor": adafactor,
+    "lion": lion,
+    "lamb": lamb,
+    "muon": muon,
+    "schedule_free_adamw": schedule_free_adamw,
 }
 """Every lab optimizer by name, for the CLI and sweeps."""
 
@@ -97,18 +112,24 @@ __all__ = [
     "COMPLEX_CONVENTIONS",
     "OPTIMIZERS",
     "AdadeltaState",
+    "AdafactorState",
     "AdagradState",
     "AdamState",
     "AdamaxState",
     "AmsgradState",
+    "LambState",
+    "LionState",
     "MomentumState",
+    "MuonState",
     "NadamState",
     "RmspropState",
     "RpropState",
-    "Schedule",
     "ScalarOrSchedule",
+    "Schedule",
+    "ScheduleFreeState",
     "SgdState",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",
@@ -119,13 +140,19 @@ __all__ = [
     "check_hyperparameter",
     "elementwise_optimizer",
     "hyperparameters",
+    "lamb",
+    "lion",
     "momentum",
+    "muon",
     "nadam",
     "nadamw",
     "nesterov",
+    "orthogonalize",
     "radam",
     "rmsprop",
     "rprop",
+    "schedule_free_adamw",
+    "schedule_free_eval_params",
     "sgd",
     "squared_magnitude",
 ]

@@ -389,10 +389,20 @@ def _like(param: Any, value: Any, dtype: Any) -> jax.Array:
 
 
 def _initial_leaf(param: Any, value: Any, dtype: Any) -> jax.Array:
-    """One leaf's initial state: ``value`` everywhere, like ``param``, or ``value(param)``."""
-    if callable(value):
-        return jnp.asarray(value(param)).astype(dtype)
-    return _like(param, value, dtype)
+    """One leaf's initial state: ``value`` everywhere, like ``param``, or ``value(param)``.
+
+    An array ``value(param)`` shaped like ``param`` is tied to its sharding as
+    :func:`_like` ties a constant's.
+    """
+    if not callable(value):
+        return _like(param, value, dtype)
+    array = jnp.asarray(value(param))
+    if jnp.iscomplexobj(array) and not jnp.issubdtype(dtype, jnp.complexfloating):
+        array = array.real  # a real field (real_fields) of a complex leaf
+    array = array.astype(dtype)
+    if isinstance(param, jax.core.Tracer) and array.shape == jnp.shape(param):
+        array, _ = shard_alike(array, param)
+    return array
 
 
 def _count(count: Any) -> jax.Array:
