@@ -30,7 +30,13 @@ from jaxopt_lab.port.clipping import (
 )
 from jaxopt_lab.port.errors import PortError
 from jaxopt_lab.port.groups import param_groups
-from jaxopt_lab.port.keras_optimizers import from_keras, keras_recipe, keras_weight_decay
+from jaxopt_lab.port.keras_optimizers import (
+    from_keras,
+    keras_embedding_group,
+    keras_muon_weight_decay,
+    keras_recipe,
+    keras_weight_decay,
+)
 from jaxopt_lab.port.recipe import Recipe
 from jaxopt_lab.port.torch_optimizers import (
     from_torch,
@@ -52,6 +58,8 @@ __all__ = [
     "from_torch",
     "keras_clipnorm",
     "keras_clipvalue",
+    "keras_embedding_group",
+    "keras_muon_weight_decay",
     "keras_global_clipnorm",
     "keras_recipe",
     "keras_schedules",

@@ -375,11 +375,13 @@ def port_run(
     steps: int = 1000,
     dtype: Any = np.float32,
     seed: int = 0,
+    float64_rtol: float = 1e-12,
 ) -> PortRun:
     """Port the library call in ``optimizer`` (and ``scheduler``) and compare it with the library.
 
     Both run ``steps`` steps from the same N(0, 1) params (a 16x8 weight and a
-    16 bias per param group) over the same N(0, 1) gradients, in ``dtype``.
+    16 bias per param group) over the same N(0, 1) gradients, in ``dtype``, held
+    to 1 ulp of the leaf's scale per step, and in float64 to ``float64_rtol``.
     Raises ``ValueError`` (bad text or arguments) or ``PortError`` (what the
     port does not cover), each with a one-line message.
     """
@@ -403,6 +405,9 @@ def port_run(
         dtype=dtype,
     )
     ulps_per_step = 1.0
-    rtol = 1e-12 if dtype == np.float64 else None
-    failure = crosscheck.tolerance_failure(comparison, ulps_per_step=ulps_per_step, rtol=rtol)
+    rtol = float64_rtol if dtype == np.float64 else None
+    # A case whose library computes part of its step in float32 is held in float64 to
+    # its relative bound alone (1 ulp of float64 per step would be 1e-13 after 1000).
+    per_step = None if rtol is not None and rtol > 1e-12 else ulps_per_step
+    failure = crosscheck.tolerance_failure(comparison, ulps_per_step=per_step, rtol=rtol)
     return PortRun(prepared.description, prepared.recipe, comparison, failure, ulps_per_step)

@@ -23,11 +23,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxopt_lab.port import keras_schedules
 from jaxopt_lab.port.errors import PortError
-from jaxopt_lab.port.recipe import Name, Recipe, call
+from jaxopt_lab.port.recipe import Name, Recipe, Ref, call
 
 _BASE = frozenset({
     "name", "learning_rate", "weight_decay", "clipnorm", "global_clipnorm", "clipvalue",
@@ -116,6 +117,90 @@ def _rmsprop(options, lr):
     return call("jaxopt_lab.rmsprop", lr, **settings)
 
 
+def _lion(options, lr):
+    return call("jaxopt_lab.lion", lr, b1=options["beta_1"], b2=options["beta_2"])
+
+
+def _lamb(options, lr):
+    # Keras decays p first; its trust ratio sees Adam's direction and the decayed p.
+    return call("jaxopt_lab.lamb", lr, b1=options["beta_1"], b2=options["beta_2"],
+                eps=options["epsilon"], weight_decay=float(options["weight_decay"] or 0.0),
+                decay_in_trust_ratio=False)
+
+
+def _adafactor(options, lr):
+    # Keras applies the relative step min(lr, 1/sqrt(t)) whatever relative_step says, and
+    # decays p as a step of its own first, so that rms(p) sees the decayed weights.
+    return call(
+        "jaxopt_lab.adafactor",
+        lr,
+        -options["beta_2_decay"],
+        options["epsilon_1"],
+        options["epsilon_2"],
+        options["clip_threshold"],
+        float(options["weight_decay"] or 0.0),
+        decay_form="lr_scaled_first",
+    )
+
+
+def _schedule_free(options, lr):
+    # Keras averages with c = 1/t (weight_lr_power 0) and decays p itself, first.
+    return call(
+        "jaxopt_lab.schedule_free_adamw",
+        lr,
+        options["beta_1"],
+        options["beta_2"],
+        options["epsilon"],
+        float(options["weight_decay"] or 0.0),
+        warmup_steps=int(options["warmup_steps"]),
+        weight_lr_power=0.0,
+        eps_hat=False,
+        decay_point="params",
+    )
+
+
+def _muon(options, lr):
+    if options["exclude_layers"]:
+        raise PortError(
+            f"Keras Muon(exclude_layers={options['exclude_layers']!r}) is not covered: the port "
+            "cannot see Keras's variable paths; route those leaves with port.param_groups"
+        )
+    ratio = options["adam_lr_ratio"]
+    adam_lr: Any = lr
+    if ratio != 1:
+        if not isinstance(lr, float):
+            raise PortError("Keras Muon adam_lr_ratio with a learning-rate schedule is not covered")
+        adam_lr = float(np.float32(lr) * np.float32(ratio))  # Keras: float32 lr * ratio
+    rms_rate = options["rms_rate"]
+    settings = {
+        "nesterov": options["nesterov"],
+        "momentum_form": "sum",  # Keras: b = mu * b + g
+        "ns_coefficients": (options["muon_a"], options["muon_b"], options["muon_c"]),
+        "ns_steps": int(options["ns_steps"]),
+        "shape_scaling": "none" if rms_rate is None else "rms",
+        **({} if rms_rate is None else {"rms_rate": rms_rate}),
+        **({} if ratio == 1 else {"adam_learning_rate": adam_lr}),
+        "adam_b1": options["adam_beta_1"],
+        "adam_b2": options["adam_beta_2"],
+        "adam_eps": options["epsilon"],
+        "adam_eps_hat": True,  # Keras's Adam form for the leaves Muon does not take
+    }
+    # Keras's Newton-Schulz normalises by ||x|| + 1e-7, whatever epsilon says.
+    core = call("jaxopt_lab.muon", lr, options["momentum"], 0.0, 1e-7, **settings)
+    if options["exclude_embeddings"]:
+        embeddings = call("jaxopt_lab.adam", adam_lr, b1=options["adam_beta_1"],
+                          b2=options["adam_beta_2"], eps=options["epsilon"])
+        core = call("port.param_groups", [core, embeddings], Ref("port.keras_embedding_group"))
+    decay = call(
+        "port.keras_muon_weight_decay",
+        options["weight_decay"],
+        options["adam_weight_decay"],
+        lr,
+        exclude_embeddings=options["exclude_embeddings"],
+    )
+    return call("optax.chain", core, decay)
+
+
 _OPTIMIZERS = {
     "SGD": (_sgd, frozenset({"momentum", "nesterov"})),
     "Adam": (_adam, frozenset({"beta_1", "beta_2", "epsilon", "amsgrad"})),
@@ -125,7 +210,70 @@ _OPTIMIZERS = {
     "Adamax": (_adamax, frozenset({"beta_1", "beta_2", "epsilon"})),
     "Nadam": (_nadam, frozenset({"beta_1", "beta_2", "epsilon"})),
     "Adadelta": (_adadelta, frozenset({"rho", "epsilon"})),
+    "Lion": (_lion, frozenset({"beta_1", "beta_2"})),
+    "Lamb": (_lamb, frozenset({"beta_1", "beta_2", "epsilon"})),
+    "Adafactor": (
+        _adafactor,
+        frozenset({"beta_2_decay", "epsilon_1", "epsilon_2", "clip_threshold", "relative_step"}),
+    ),
+    "ScheduleFreeAdamW": (_schedule_free, frozenset({"beta_1", "beta_2", "epsilon",
+                                                     "warmup_steps"})),
+    "Muon": (
+        _muon,
+        frozenset({"adam_beta_1", "adam_beta_2", "epsilon", "exclude_layers", "muon_a",
+                   "muon_b", "muon_c", "adam_lr_ratio", "momentum", "ns_steps", "nesterov",
+                   "exclude_embeddings", "adam_weight_decay", "rms_rate"}),
+    ),
 }
+_OWN_DECAY = frozenset({"Lamb", "Adafactor", "ScheduleFreeAdamW", "Muon"})
+"""Optimizers whose Keras weight decay the lab optimizer applies itself (it changes what
+the step sees: Lamb's trust ratio, Adafactor's rms(p), the schedule-free average, Muon's
+two rates). Their scheduled learning rate is cast to the variables' dtype first, as Keras
+casts it before ``p * wd * lr`` (:class:`~jaxopt_lab.port.keras_schedules.InVariableDtype`)."""
+
+
+def keras_embedding_group(path: Any) -> int:
+    """Keras Muon's routing: 1 (AdamW) for a leaf whose key path contains "embedding", else 0.
+
+    Keras sends a variable whose path contains "embedding" to AdamW when
+    ``exclude_embeddings=True``; the port applies the rule to the JAX key path.
+    """
+    return int("embedding" in jax.tree_util.keystr(tuple(path)).lower())
+
+
+def keras_muon_weight_decay(
+    weight_decay: float | None,
+    adam_weight_decay: float | None,
+    learning_rate: Any,
+    *,
+    exclude_embeddings: bool = True,
+) -> optax.GradientTransformation:
+    """Keras Muon's decay: ``p -= p * wd * lr`` first, with ``adam_weight_decay`` for the
+    leaves Muon leaves to AdamW (not 2-D, or an embedding). Chain it after the step."""
+    rates = (None if weight_decay is None else float(weight_decay),
+             None if adam_weight_decay is None else float(adam_weight_decay))
+
+    def init(params):
+        del params
+        return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
+
+    def update(updates, state, params=None):
+        if params is None:
+            raise ValueError("keras_muon_weight_decay needs params: pass them to update()")
+        lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
+
+        def decayed(path, u, p):
+            adamw = jnp.ndim(p) != 2 or (exclude_embeddings and keras_embedding_group(path))
+            rate = rates[1] if adamw else rates[0]
+            if rate is None or rate == 0:
+                return u
+            lr_cast = jnp.asarray(lr).astype(p.dtype)
+            return ((p - p * jnp.asarray(rate, p.dtype) * lr_cast) + u) - p
+
+        new_updates = jax.tree_util.tree_map_with_path(decayed, updates, params)
+        return new_updates, optax.ScaleByScheduleState(count=optax.safe_increment(state.count))
+
+    return optax.GradientTransformation(init, update)
 
 
 def covered_optimizers() -> tuple[str, ...]:
@@ -133,7 +281,7 @@ def covered_optimizers() -> tuple[str, ...]:
     return tuple(_OPTIMIZERS)
 
 
-def _learning_rate(value: Any) -> tuple[Any, tuple]:
+def _learning_rate(value: Any, *, in_variable_dtype: bool = False) -> tuple[Any, tuple]:
     """The learning rate expression and the assignments it needs."""
     if isinstance(value, float):
         return value, ()
@@ -145,6 +293,8 @@ def _learning_rate(value: Any) -> tuple[Any, tuple]:
         kwargs = {key: item for key, item in value["config"].items() if key != "name"}
         kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
         schedule = call(f"port.keras_schedules.{class_name}", **kwargs)
+        if in_variable_dtype:
+            schedule = call("port.keras_schedules.InVariableDtype", schedule)
         return Name("schedule"), (("schedule", schedule),)
     raise PortError(
         f"Keras learning_rate {value!r} is not covered: give a float or one of the schedules "
@@ -196,7 +346,9 @@ def keras_recipe(optimizer: Any) -> Recipe:
             f"Keras {name}.exclude_from_weight_decay(...) is not covered: use port.param_groups "
             "with a weight_decay of 0 for the excluded leaves"
         )
-    lr, assignments = _learning_rate(config["learning_rate"])
+    lr, assignments = _learning_rate(
+        config["learning_rate"], in_variable_dtype=name in _OWN_DECAY
+    )
     clip = None
     if config["clipnorm"] and config["clipnorm"] > 0:
         clip = call("port.keras_clipnorm", float(config["clipnorm"]))
@@ -205,7 +357,7 @@ def keras_recipe(optimizer: Any) -> Recipe:
     elif config["clipvalue"] and config["clipvalue"] > 0:
         clip = call("port.keras_clipvalue", float(config["clipvalue"]))
     decay = None
-    if config["weight_decay"]:
+    if config["weight_decay"] and name not in _OWN_DECAY:
         decay = call("port.keras_weight_decay", float(config["weight_decay"]), lr)
     parts = tuple(part for part in (clip, build(config, lr), decay) if part is not None)
     result = parts[0] if len(parts) == 1 else call("optax.chain", *parts)
@@ -216,7 +368,8 @@ def from_keras(optimizer: Any) -> optax.GradientTransformation:
     """A Keras 3 optimizer, as Keras would run it, as one optax transformation.
 
     Read from its ``get_config()``: the optimizer (SGD, Adam, AdamW, Adagrad,
-    RMSprop, Adamax, Nadam, Adadelta; AMSGrad) and its settings, a float
+    RMSprop, Adamax, Nadam, Adadelta, Lion, Lamb, Adafactor, ScheduleFreeAdamW,
+    Muon; AMSGrad) and its settings, a float
     learning rate (Keras's float32 value) or one of the schedules of
     :mod:`~jaxopt_lab.port.keras_schedules`,
     ``clipnorm`` / ``global_clipnorm`` / ``clipvalue`` and ``weight_decay``.

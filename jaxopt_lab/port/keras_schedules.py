@@ -234,6 +234,23 @@ class CosineDecayRestarts:
         return initial_learning_rate * decayed
 
 
+@dataclasses.dataclass(frozen=True)
+class InVariableDtype:
+    """``schedule``'s value cast to the default float dtype, as Keras casts the learning
+    rate to the variables' dtype (float64 under ``jax.enable_x64``) before any use.
+
+    Casting float32 to float64 is exact; it matters where an optimizer multiplies the
+    learning rate by another hyperparameter (``lr * weight_decay``) before it meets a
+    variable: Keras does that product in the variables' dtype.
+    """
+
+    schedule: Any
+
+    def __call__(self, step: jax.Array) -> jax.Array:
+        value = jnp.asarray(self.schedule(step))
+        return value.astype(jnp.promote_types(value.dtype, jnp.asarray(0.0).dtype))
+
+
 SCHEDULES = {
     cls.__name__: cls
     for cls in (

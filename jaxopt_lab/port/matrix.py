@@ -25,6 +25,7 @@ class PortCase:
     optimizer: str
     scheduler: str | None = None
     float32_ulps: float | None = None  # a larger float32 allowance than FLOAT32_ULPS, and why
+    float64_rtol: float = 1e-12  # larger only where the library itself computes in float32
     library: str = "torch"
     clip_grad_norm: float | None = None
     clip_norm_type: float = 2.0
@@ -142,6 +143,11 @@ TORCH_CASES: tuple[PortCase, ...] = (
         "Rprop(lr=0.01, etas=(0.4, 1.3), step_sizes=(1e-5, 1.0), maximize=True)",
         "ExponentialLR(gamma=0.99)",
     ),
+    PortCase(
+        "Adafactor([{}, {'weight_decay': 0.0}], lr=0.1, beta2_decay=-0.7, eps=(1e-10, 1e-2), "
+        "d=2.0, weight_decay=0.1, maximize=True)",
+        "StepLR(step_size=100, gamma=0.5)",
+    ),
 )
 """torch: each covered optimizer, non-default hyperparameters, each scheduler, clipping, groups."""
 
@@ -189,6 +195,41 @@ KERAS_CASES: tuple[PortCase, ...] = (
         library="keras",
     ),
     PortCase("Adadelta(learning_rate=1.0, rho=0.9, global_clipnorm=1.0)", library="keras"),
+    PortCase(
+        "Lion(learning_rate=3e-3, beta_1=0.8, beta_2=0.95, weight_decay=0.1, clipvalue=0.5)",
+        library="keras",
+    ),
+    PortCase(
+        "Lamb(learning_rate=CosineDecay(3e-3, decay_steps=1000), beta_1=0.8, epsilon=1e-4, "
+        "weight_decay=0.1, clipnorm=1.0)",
+        library="keras",
+        # The lab's Lamb takes the decay step inside its rule (the trust ratio must see the
+        # decayed weights), rounded otherwise than Keras's p - p*wd*lr: about 30 ulps.
+        float32_ulps=64.0,
+    ),
+    PortCase(
+        "Adafactor(learning_rate=0.1, beta_2_decay=-0.7, epsilon_1=1e-20, epsilon_2=1e-2, "
+        "clip_threshold=2.0, weight_decay=0.1)",
+        library="keras",
+        # The decay step inside the lab's rule, rounded otherwise (16 ulps); in float64 Keras
+        # takes ops.mean in float32 (its JAX backend maps float64 to float32): 6e-8.
+        float32_ulps=32.0,
+        float64_rtol=1e-6,
+    ),
+    PortCase(
+        "ScheduleFreeAdamW(learning_rate=2.5e-3, warmup_steps=50, weight_decay=0.01, "
+        "global_clipnorm=1.0)",
+        library="keras",
+        # x, y and z are updated in another order of operations: about 20 ulps.
+        float32_ulps=32.0,
+    ),
+    PortCase(
+        "Muon(learning_rate=2e-2, momentum=0.9, weight_decay=0.01, adam_weight_decay=0.1)",
+        library="keras",
+        # Keras takes the Newton-Schulz norm with ops.norm, in float32 on float64 input.
+        float32_ulps=64.0,
+        float64_rtol=1e-6,
+    ),
 )
 """Keras 3: every covered optimizer and schedule, clipping and weight decay."""
 
@@ -200,13 +241,13 @@ FLOAT32_ULPS = 16.0
 more (``PortCase.float32_ulps``). Folding AdamW's decay into the update, as optax does,
 measures 148 (``--conventions``)."""
 
-SAMPLE = tuple(TORCH_CASES[i] for i in (1, 2, 6, 7, 9, 11, 15, 18, 20)) + tuple(
-    KERAS_CASES[i] for i in (1, 3, 5, 9)
+SAMPLE = tuple(TORCH_CASES[i] for i in (1, 2, 6, 7, 9, 11, 15, 18, 20, 21)) + tuple(
+    KERAS_CASES[i] for i in (1, 3, 5, 9, 12, 15)
 )
 """The cases the default test run steps (between them: most optimizer families, momentum,
 dampening, maximize, both weight decays, both clippings, groups, scheduler_every, the
-cycled momentum, AMSGrad, NAdam, Rprop); the ``slow`` test and ``jaxopt-lab port
---matrix`` run all of :data:`CASES`."""
+cycled momentum, AMSGrad, NAdam, Rprop, Adafactor, Lamb, Muon); the ``slow`` test and
+``jaxopt-lab port --matrix`` run all of :data:`CASES`."""
 
 
 def run_matrix(
@@ -228,4 +269,5 @@ def run_matrix(
                 scheduler_every=case.scheduler_every,
                 steps=steps,
                 dtype=np.dtype(dtype),
+                float64_rtol=case.float64_rtol,
             )
