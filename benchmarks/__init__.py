@@ -1,6 +1,5 @@
-"""Benchmarks of jaxopt_lab: runnable scripts and their recorded results.
+"""Runnable entry points of the benchmarks and their recorded results (``results/``).
 
-Each benchmark module exposes ``run(quick: bool = False) -> dict`` (JSON
-serialisable: ``{"benchmark", "machine", "rows", "summary"}``) and a
-``main()``; they import the public API of ``jaxopt_lab`` only.
+The code lives in the installed package, :mod:`jaxopt_lab.bench`; ``jaxopt-lab
+bench`` and ``python -m benchmarks`` run the same suite.
 """

@@ -1,7 +1,7 @@
-"""``python -m benchmarks``: run the benchmark suite (see ``benchmarks.suite``)."""
+"""``python -m benchmarks``: the benchmark suite (:mod:`jaxopt_lab.bench.suite`)."""
 
 import sys
 
-from benchmarks.suite import main
+from jaxopt_lab.bench.suite import main
 
 sys.exit(main())

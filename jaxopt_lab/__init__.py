@@ -2,6 +2,7 @@
 
 from jaxopt_lab import checkpoint, data, flat, mnist
 from jaxopt_lab.data import MnistData, load_mnist
+from jaxopt_lab.grid import hyperparameter_names
 from jaxopt_lab.optimizers import (
     OPTIMIZERS,
     AdadeltaState,
@@ -42,7 +43,7 @@ from jaxopt_lab.optimizers import (
     sgd,
 )
 from jaxopt_lab.problems import PROBLEMS, Problem, as_problem
-from jaxopt_lab.sweep import SweepResult, hyperparameter_names, sweep, trajectory
+from jaxopt_lab.two_d import SweepResult, sweep, sweep_to_file, trajectory
 
 __all__ = [
     "MnistData",
@@ -94,5 +95,6 @@ __all__ = [
     "schedule_free_eval_params",
     "sgd",
     "sweep",
+    "sweep_to_file",
     "trajectory",
 ]

@@ -9,8 +9,8 @@ and the first step at which either side went non-finite. A side may be:
 - a ``torch.optim`` class, or ``functools.partial`` of one with its settings
   (``partial(torch.optim.Adam, lr=1e-3)``), or a :class:`TorchSide`;
 - a Keras 3 optimizer instance (run on Keras's JAX backend);
-- one of the book's reference objects (``reference.Adam()``), or anything with
-  the book's ``update(params_dict, grads_dict)`` method.
+- one of the tutorial's reference objects (``reference.Adam()``), or anything with
+  the tutorial's ``update(params_dict, grads_dict)`` method.
 
 Each is wrapped in an adapter with the :class:`Side` interface (``start``,
 ``step``); :func:`trajectory` runs one side over the sequence and keeps its
@@ -162,7 +162,7 @@ def _run_by_steps(side: Side, gradient_leaves: list[np.ndarray]) -> list[np.ndar
 
 
 class ReferenceSide:
-    """An object with the book's ``update(params, grads)`` on dicts (copied, never mutated)."""
+    """An object with the tutorial's ``update(params, grads)`` on dicts (copied, never mutated)."""
 
     def __init__(self, optimizer: Any):
         self.optimizer = optimizer
@@ -352,7 +352,7 @@ def as_side(optimizer: Any) -> Side:
     raise TypeError(
         f"cannot compare {optimizer!r}: expected an optax/lab GradientTransformation, a "
         "torch.optim class (or functools.partial of one), a Keras optimizer, or an object "
-        "with the book's update(params, grads) method"
+        "with the tutorial's update(params, grads) method"
     )
 
 

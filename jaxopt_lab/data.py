@@ -5,7 +5,7 @@
     data = load_mnist("tfds")                 # tfds.data_source (TensorFlow prepares it once)
 
 Every source returns the same :class:`MnistData`: images as float32 in [0, 1],
-flattened to 784 columns (the seed's ``load_mnist(normalize=True)``), labels as
+flattened to 784 columns (the tutorial's ``load_mnist(normalize=True)``), labels as
 int32 class numbers (not one-hot).
 
 The IDX format (http://yann.lecun.com/exdb/mnist/): a big-endian header, magic
@@ -254,7 +254,7 @@ def load_idx(directory: str | os.PathLike) -> MnistData:
 
 
 def _normalize(images: np.ndarray) -> np.ndarray:
-    """uint8 (n, 28, 28[, 1]) -> float32 (n, 784) in [0, 1], as the seed's normalize=True."""
+    """uint8 (n, 28, 28[, 1]) -> float32 (n, 784) in [0, 1], as the tutorial's normalize=True."""
     return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
 
 

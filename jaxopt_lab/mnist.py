@@ -1,14 +1,13 @@
-"""The seed's MNIST experiment: an MLP in plain JAX, optimizers trained side by side.
+"""The tutorial's MNIST experiment: optimizers trained side by side, and sweeps.
 
-The model is the seed's ``MultiLayerNet``: fully connected layers of ``sizes``
-(default 784-100-100-100-100-10), He initialisation (``w ~ N(0, 2 / fan_in)``,
-``b = 0``), ReLU between layers, softmax cross-entropy averaged over the batch.
+The network, its loss and one training step are :mod:`jaxopt_lab.mlp`'s
+(re-exported here).
 
-:func:`compare` is the seed's ``optimizer_compare_mnist.py``: one network per
+:func:`compare` is the tutorial's ``optimizer_compare_mnist.py``: one network per
 optimizer, all starting from the same weights, every one seeing the same
-batches (``batch_size`` indices drawn with replacement, as the seed's
+batches (``batch_size`` indices drawn with replacement, as the tutorial's
 ``np.random.choice(train_size, batch_size)``), the train loss recorded after
-each update on that iteration's batch (as the seed records it). All optimizers
+each update on that iteration's batch (as the tutorial records it). All optimizers
 step inside one ``lax.scan`` body: the whole comparison is one compiled
 program, run in chunks of ``chunk_size`` iterations so that a caller can show
 progress and save checkpoints. The randomness comes from ``seed`` only, and
@@ -16,15 +15,16 @@ each iteration's batch from ``fold_in(batch_key, iteration)``: the same seed
 gives the same numbers bit for bit, and a run resumed from a saved
 :class:`CompareCarry` continues exactly where it stopped.
 
-:func:`sweep` trains learning rates x seeds networks of one optimizer at once
-(``vmap``), sharded over devices where there are several (``shard_map``).
+:func:`sweep` trains a network for every point of a hyperparameter grid x seeds
+at once (``vmap``), sharded over devices and hosts by :class:`jaxopt_lab.grid.GridMap`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -32,104 +32,28 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import lax
-from jax.sharding import Mesh, PartitionSpec
 
 from jaxopt_lab.data import MnistData
+from jaxopt_lab.grid import GridMap, as_make_optimizer, grid_axes
+from jaxopt_lab.mlp import (  # noqa: F401 - the network is part of this lab's API
+    DEFAULT_SIZES,
+    MAX_SEED,
+    Params,
+    accuracy,
+    batch_indices,
+    check_data,
+    check_seed,
+    check_sizes,
+    init_mlp,
+    loss,
+    mlp_logits,
+    seed_keys,
+    train_step,
+)
 
-DEFAULT_SIZES = (784, 100, 100, 100, 100, 10)
-"""The seed's network: 784 inputs, four hidden layers of 100, 10 classes."""
-
-Params = list[dict[str, jax.Array]]
-
-
-# --------------------------------------------------------------------------- model
-
-
-def init_mlp(
-    key: jax.Array, sizes: Sequence[int] = DEFAULT_SIZES, dtype: Any = jnp.float32
-) -> Params:
-    """He-initialised MLP parameters: a list of ``{"w": (n_in, n_out), "b": (n_out,)}``.
-
-    ``w = sqrt(2 / n_in) * N(0, 1)``, ``b = 0``: the seed's
-    ``MultiLayerNet(weight_init_std="relu")`` (He et al., 2015).
-    """
-    sizes = tuple(int(size) for size in sizes)
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"sizes must be at least two positive layer sizes, got {sizes}")
-    keys = jax.random.split(key, len(sizes) - 1)
-    return [
-        {
-            "w": jnp.sqrt(jnp.asarray(2.0 / n_in, dtype))
-            * jax.random.normal(layer_key, (n_in, n_out), dtype),
-            "b": jnp.zeros((n_out,), dtype),
-        }
-        for layer_key, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True)
-    ]
-
-
-def mlp_logits(params: Params, images: jax.Array) -> jax.Array:
-    """Logits (batch, classes): affine layers with ReLU between them, none after the last."""
-    activations = images
-    for layer in params[:-1]:
-        activations = jax.nn.relu(activations @ layer["w"] + layer["b"])
-    return activations @ params[-1]["w"] + params[-1]["b"]
-
-
-def loss(params: Params, images: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy of integer ``labels`` (the seed's ``SoftmaxWithLoss``).
-
-    Computed with ``log_softmax`` (the seed adds 1e-7 inside the log instead;
-    the two differ by less than 1e-6 unless a probability is below ~1e-5).
-    """
-    log_probabilities = jax.nn.log_softmax(mlp_logits(params, images))
-    picked = jnp.take_along_axis(log_probabilities, labels[:, None].astype(jnp.int32), axis=1)
-    return -jnp.mean(picked)
-
-
-def accuracy(params: Params, images: jax.Array, labels: jax.Array) -> jax.Array:
-    """Fraction of ``images`` whose largest logit is at ``labels``."""
-    return jnp.mean(jnp.argmax(mlp_logits(params, images), axis=1) == labels)
-
-
-def train_step(
-    optimizer: optax.GradientTransformation,
-    params: Params,
-    state: Any,
-    images: jax.Array,
-    labels: jax.Array,
-) -> tuple[Params, Any, jax.Array]:
-    """One step of the seed's loop: gradient, update, then the loss on the same batch.
-
-    Returns ``(params, state, loss)`` where ``loss`` is measured *after* the
-    update, as the seed appends it to ``train_loss``.
-    """
-    grads = jax.grad(loss)(params, images, labels)
-    updates, state = optimizer.update(grads, state, params)
-    params = optax.apply_updates(params, updates)
-    return params, state, loss(params, images, labels)
-
-
-# --------------------------------------------------------------------------- randomness
-
-
-def seed_keys(seed: int | jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(init_key, batch_key)`` derived from ``seed``: the only randomness of a run."""
-    init_key, batch_key = jax.random.split(jax.random.key(seed))
-    return init_key, batch_key
-
-
-def batch_indices(
-    batch_key: jax.Array, iteration: int | jax.Array, train_size: int, batch_size: int
-) -> jax.Array:
-    """The training indices of ``iteration``: ``batch_size`` draws with replacement.
-
-    The JAX counterpart of the seed's ``np.random.choice(train_size,
-    batch_size)``, keyed by ``fold_in(batch_key, iteration)`` so that any
-    iteration's batch can be drawn without drawing the ones before it.
-    """
-    key = jax.random.fold_in(batch_key, iteration)
-    return jax.random.randint(key, (batch_size,), 0, train_size, dtype=jnp.int32)
-
+TUTORIAL_OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
+"""The tutorial's comparison, each at the lab's defaults (the tutorial's): SGD 0.01,
+Momentum 0.01/0.9, AdaGrad 0.01, Adam 0.001."""
 
 # --------------------------------------------------------------------------- compare
 
@@ -187,6 +111,8 @@ def first_nonfinite(losses: np.ndarray, names: Sequence[str]) -> dict[str, int]:
 def _check_positive(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value > np.iinfo(np.int32).max:  # iterations are counted in int32
+        raise ValueError(f"{name} must be at most 2**31 - 1, got {value!r}")
     return int(value)
 
 
@@ -271,8 +197,8 @@ def compare(
     Args:
       optimizers: name -> optimizer; the order is the order of the result's rows.
       data: MNIST (or any images/labels of that form) from :func:`jaxopt_lab.data.load_mnist`.
-      iterations: total training iterations (the seed: 2000).
-      batch_size: examples per iteration, drawn with replacement (the seed: 128).
+      iterations: total training iterations (the tutorial: 2000).
+      batch_size: examples per iteration, drawn with replacement (the tutorial: 128).
       seed: the only source of randomness (initial weights and batches).
       sizes: layer sizes; ``sizes[0]`` must match the images' width.
       dtype: parameter and compute dtype.
@@ -291,17 +217,15 @@ def compare(
     iterations = _check_positive("iterations", iterations)
     batch_size = _check_positive("batch_size", batch_size)
     chunk_size = _check_positive("chunk_size", chunk_size)
-    train_images = jnp.asarray(data.train_images, dtype)
-    train_labels = jnp.asarray(data.train_labels, jnp.int32)
-    if train_images.ndim != 2 or train_images.shape[1] != sizes[0]:
-        raise ValueError(
-            f"data.train_images has shape {train_images.shape}; sizes[0] = {sizes[0]} "
-            "needs (n, sizes[0])"
-        )
+    seed = check_seed(seed)
+    sizes = check_sizes(sizes)
+    train_images, train_labels, test_images, test_labels = map(
+        jnp.asarray, check_data(data, sizes, dtype)
+    )
     if start is None:
         carry = initial_carry(optimizers, iterations, seed, sizes=sizes, dtype=dtype)
     else:
-        carry = _check_carry(start, len(names), iterations)
+        carry = _check_carry(start, optimizers, iterations, seed, sizes, dtype)
     _, batch_key = seed_keys(seed)
 
     params, states = carry.params, carry.states
@@ -328,8 +252,6 @@ def compare(
             on_chunk(carry)
 
     diverged = first_nonfinite(losses, names)
-    test_images = jnp.asarray(data.test_images, dtype)
-    test_labels = jnp.asarray(data.test_labels, jnp.int32)
     evaluate = jax.jit(accuracy)
     test_accuracy = np.array(
         [
@@ -348,17 +270,42 @@ def compare(
     )
 
 
-def _check_carry(carry: Any, n_optimizers: int, iterations: int) -> CompareCarry:
+def _check_carry(carry: Any, optimizers: dict, iterations: int, seed: int, sizes, dtype) -> Any:
+    """``carry`` if it has exactly the structure, shapes and dtypes of this run's carry.
+
+    A carry saved from other optimizers (another state structure), another
+    network or another iteration count is refused, naming the first difference.
+    """
     if not isinstance(carry, CompareCarry):
-        carry = CompareCarry(*carry)
+        try:
+            carry = CompareCarry(*carry)
+        except TypeError:
+            raise ValueError(f"start must be a CompareCarry, got {type(carry).__name__}") from None
+    n_optimizers = len(optimizers)
     losses_shape = np.shape(carry.losses)
     if losses_shape != (n_optimizers, iterations):
         raise ValueError(
             f"start.losses has shape {losses_shape}, expected {(n_optimizers, iterations)} "
             "(the same optimizers and iterations as the run it was saved from)"
         )
-    if len(carry.params) != n_optimizers or len(carry.states) != n_optimizers:
-        raise ValueError(f"start holds {len(carry.params)} networks, expected {n_optimizers}")
+    expected = jax.eval_shape(
+        lambda: initial_carry(optimizers, iterations, seed, sizes=sizes, dtype=dtype)
+    )
+    got_leaves, got_structure = jax.tree_util.tree_flatten_with_path(carry)
+    want_leaves, want_structure = jax.tree_util.tree_flatten_with_path(expected)
+    if got_structure != want_structure:
+        raise ValueError(
+            "start does not have the structure of this run's carry (saved from other "
+            f"optimizers or another network?)\n  start: {got_structure}\n  "
+            f"expected: {want_structure}"
+        )
+    for (path, got), (_, want) in zip(got_leaves, want_leaves, strict=True):
+        got_dtype = np.dtype(getattr(got, "dtype", None) or np.result_type(got))
+        if np.shape(got) != want.shape or got_dtype != want.dtype:
+            raise ValueError(
+                f"start{jax.tree_util.keystr(path)} has shape {np.shape(got)} and dtype "
+                f"{got_dtype}; this run needs {want.shape} {want.dtype}"
+            )
     if not 0 <= int(carry.iteration) <= iterations:
         raise ValueError(f"start.iteration = {int(carry.iteration)} outside [0, {iterations}]")
     return carry
@@ -368,66 +315,36 @@ def _check_carry(carry: Any, n_optimizers: int, iterations: int) -> CompareCarry
 
 
 class MnistSweepResult(NamedTuple):
-    """What :func:`sweep` returns; arrays carry the grid axes ``(learning_rate, seed)``.
+    """What :func:`sweep` returns; arrays carry the grid's axes, then the tutorial's.
 
-    ``losses[learning_rate, seed, iteration]``: train loss after each update.
-    ``final_loss[learning_rate, seed]``: mean of the last ``final_window``
-    losses. ``test_accuracy[learning_rate, seed]``: after the last iteration.
+    ``axes``: each swept hyperparameter's values, then ``"seed"``: the grid is
+    their full product. ``losses[*axes, iteration]``: train loss after each
+    update. ``final_loss[*axes]``: mean of the last ``final_window`` losses.
+    ``test_accuracy[*axes]``: after the last iteration.
     """
 
-    learning_rates: np.ndarray
-    seeds: np.ndarray
+    axes: dict[str, np.ndarray]
     losses: np.ndarray
     final_loss: np.ndarray
     test_accuracy: np.ndarray
     compile_seconds: float
     run_seconds: float
     device_count: int
+    chunk_count: int = 1
+
+    @property
+    def seeds(self) -> np.ndarray:
+        return self.axes["seed"]
 
 
-def sweep(
-    make_optimizer: Callable[[jax.Array], optax.GradientTransformation],
-    learning_rates: Sequence[float] | np.ndarray,
-    seeds: Sequence[int] | np.ndarray,
-    data: MnistData,
-    iterations: int = 500,
-    batch_size: int = 128,
-    *,
-    sizes: Sequence[int] = DEFAULT_SIZES,
-    dtype: Any = jnp.float32,
-    final_window: int = 100,
-    devices: Sequence[jax.Device] | None = None,
-) -> MnistSweepResult:
-    """Train ``len(learning_rates) * len(seeds)`` networks at once; losses and accuracies.
+@functools.lru_cache(maxsize=64)
+def _sweep_point_function(make_optimizer, sizes, dtype, iterations, batch_size):
+    """One network of the sweep: ``(losses, test accuracy)`` of a grid point."""
 
-    Point ``(learning_rate, seed)`` is exactly the network that
-    ``compare({"x": make_optimizer(learning_rate)}, data, iterations,
-    batch_size, seed)`` trains (same initial weights, same batches), up to
-    float rounding of the batched matrix products. ``make_optimizer`` receives
-    the learning rate as a traced scalar (``vmap``), e.g. ``jaxopt_lab.adam``.
-
-    The points are split over ``devices`` (default: all of ``jax.devices()``)
-    with ``shard_map`` when there are several; each device trains its share
-    with ``vmap``, with no communication.
-    """
-    iterations = _check_positive("iterations", iterations)
-    batch_size = _check_positive("batch_size", batch_size)
-    final_window = _check_positive("final_window", final_window)
-    learning_rates = np.asarray(learning_rates, np.float32).reshape(-1)
-    seeds = np.asarray(seeds).reshape(-1)
-    if learning_rates.size == 0 or seeds.size == 0:
-        raise ValueError("learning_rates and seeds must each hold at least one value")
-    if not np.all(np.isfinite(learning_rates)) or np.any(learning_rates < 0):
-        raise ValueError(f"learning_rates must be finite and >= 0, got {learning_rates}")
-    if not np.issubdtype(seeds.dtype, np.integer):
-        raise ValueError(f"seeds must be integers, got {seeds!r}")
-    devices = list(jax.devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("devices must name at least one device")
-
-    def train_one(learning_rate, seed, train_images, train_labels, test_images, test_labels):
-        optimizer = make_optimizer(learning_rate)
-        init_key, batch_key = seed_keys(seed)
+    def train_one(point, train_images, train_labels, test_images, test_labels):
+        point = dict(point)
+        init_key, batch_key = seed_keys(point.pop("seed"))
+        optimizer = make_optimizer(**point)
         params = init_mlp(init_key, sizes, dtype)
 
         def body(carry, iteration):
@@ -443,52 +360,75 @@ def sweep(
         )
         return losses, accuracy(params, test_images, test_labels).astype(jnp.float32)
 
-    grid_lr, grid_seed = np.meshgrid(learning_rates, seeds, indexing="ij")
-    point_lr, point_seed = grid_lr.reshape(-1), grid_seed.reshape(-1).astype(np.int32)
-    n_points = point_lr.size
-    batched = jax.vmap(train_one, in_axes=(0, 0, None, None, None, None))
-    if len(devices) > 1:
-        padded = math.ceil(n_points / len(devices)) * len(devices)
-        point_lr = np.pad(point_lr, (0, padded - n_points), mode="edge")
-        point_seed = np.pad(point_seed, (0, padded - n_points), mode="edge")
-        mesh = Mesh(np.asarray(devices), ("points",))
-        points, replicated = PartitionSpec("points"), PartitionSpec()
-        batched = jax.shard_map(
-            batched,
-            mesh=mesh,
-            in_specs=(points, points, replicated, replicated, replicated, replicated),
-            out_specs=(points, points),
-            # No collectives inside; optimizer states start as unvarying zeros and
-            # become per-device in the scan, which the vma check would reject.
-            check_vma=False,
-        )
-    arguments = (
-        jnp.asarray(point_lr),
-        jnp.asarray(point_seed),
-        jnp.asarray(data.train_images, dtype),
-        jnp.asarray(data.train_labels, jnp.int32),
-        jnp.asarray(data.test_images, dtype),
-        jnp.asarray(data.test_labels, jnp.int32),
+    return train_one
+
+
+def sweep(
+    make_optimizer: Callable[..., optax.GradientTransformation] | str,
+    grid: Mapping[str, Any],
+    data: MnistData,
+    iterations: int = 500,
+    batch_size: int = 128,
+    *,
+    seeds: Sequence[int] = (0,),
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    dtype: Any = jnp.float32,
+    final_window: int = 100,
+    devices: Sequence[jax.Device] | None = None,
+    chunk_size: int | None = None,
+) -> MnistSweepResult:
+    """Train a network for every point of ``grid`` x ``seeds`` at once; losses and accuracies.
+
+    ``grid`` is ``{hyperparameter: values}`` as for :func:`jaxopt_lab.sweep`
+    (names from :func:`~jaxopt_lab.grid.hyperparameter_names`); ``seeds`` is
+    the last axis. Point ``(**hyperparameters, seed)`` is exactly the network
+    that ``compare({"x": make_optimizer(**hyperparameters)}, data, iterations,
+    batch_size, seed)`` trains (same initial weights, same batches), up to
+    float rounding of the batched matrix products. ``make_optimizer`` receives
+    the hyperparameters traced (``vmap``): e.g. ``jaxopt_lab.adam``.
+
+    The points run through :class:`~jaxopt_lab.grid.GridMap`: split over
+    ``devices`` (default every device of every host) with ``shard_map``, in
+    chunks of ``chunk_size`` networks (default: all at once).
+    """
+    make_optimizer = as_make_optimizer(make_optimizer)
+    iterations = _check_positive("iterations", iterations)
+    batch_size = _check_positive("batch_size", batch_size)
+    final_window = _check_positive("final_window", final_window)
+    sizes = check_sizes(sizes)
+    if isinstance(grid, Mapping) and "seed" in grid:
+        raise ValueError("grid: pass the seeds as seeds=..., not as a grid axis")
+    axes = grid_axes(make_optimizer, grid, dtype)
+    seeds = np.asarray(seeds).reshape(-1)
+    if seeds.size == 0:
+        raise ValueError("seeds must hold at least one seed")
+    for seed in seeds.tolist():
+        check_seed(seed, "seeds")
+    axes["seed"] = seeds.astype(np.uint32)
+    arrays = check_data(data, sizes, dtype)
+    grid_map = GridMap(
+        _sweep_point_function(make_optimizer, sizes, np.dtype(dtype), iterations, batch_size),
+        axes,
+        devices=devices,
+        chunk_size=chunk_size if chunk_size is not None else math.prod(map(len, axes.values())),
+        precompile=True,
     )
     begin = time.perf_counter()
-    compiled = jax.jit(batched).lower(*arguments).compile()
-    compile_seconds = time.perf_counter() - begin
-    begin = time.perf_counter()
-    losses, test_accuracy = jax.block_until_ready(compiled(*arguments))
-    run_seconds = time.perf_counter() - begin
+    losses, test_accuracy = grid_map.collect(*arrays)
+    elapsed = time.perf_counter() - begin
 
-    grid = (learning_rates.size, seeds.size)
-    losses = np.asarray(losses)[:n_points].reshape(*grid, iterations)
+    shape = grid_map.shape
+    losses = losses.reshape(*shape, iterations)
     window = min(final_window, iterations)
     return MnistSweepResult(
-        learning_rates=learning_rates,
-        seeds=seeds,
+        axes=axes,
         losses=losses,
         final_loss=losses[..., -window:].mean(axis=-1),
-        test_accuracy=np.asarray(test_accuracy)[:n_points].reshape(grid),
-        compile_seconds=compile_seconds,
-        run_seconds=run_seconds,
-        device_count=len(devices),
+        test_accuracy=test_accuracy.reshape(shape),
+        compile_seconds=grid_map.compile_seconds,
+        run_seconds=elapsed - grid_map.compile_seconds,
+        device_count=grid_map.device_count,
+        chunk_count=grid_map.chunk_count,
     )
 
 
@@ -496,7 +436,7 @@ def sweep(
 
 
 def smooth_curve(values: Sequence[float] | np.ndarray) -> np.ndarray:
-    """The seed's loss-curve smoothing (``common/util.py`` ``smooth_curve``).
+    """The tutorial's loss-curve smoothing (``common/util.py`` ``smooth_curve``).
 
     A convolution with a normalised Kaiser window of length 11 and beta 2, the
     series extended at each end by its reflection; the output has the input's

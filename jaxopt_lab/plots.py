@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from jaxopt_lab.problems import Function2D, Problem, as_problem
-from jaxopt_lab.sweep import SweepResult
+from jaxopt_lab.two_d import SweepResult
 
 
 def _save(figure: Figure, path: str | Path | None) -> Figure:
@@ -35,7 +35,7 @@ DISPLAY_NAMES = {
     "adam": "Adam",
     "adamw": "AdamW",
 }
-"""How the seed writes each optimizer's name in its figures and logs."""
+"""How the tutorial writes each optimizer's name in its figures and logs."""
 
 
 def display_name(name: str) -> str:
@@ -48,7 +48,7 @@ def display_name(name: str) -> str:
 
 
 MNIST_MARKERS = {"sgd": "o", "momentum": "x", "adagrad": "s", "adam": "D"}
-"""The seed's markers; other optimizers cycle through ``_EXTRA_MARKERS``."""
+"""The tutorial's markers; other optimizers cycle through ``_EXTRA_MARKERS``."""
 _EXTRA_MARKERS = ("^", "v", "P", "*", "<", ">", "h")
 
 
@@ -60,12 +60,12 @@ def plot_mnist_losses(
     ylim: tuple[float, float] | None = (0.0, 1.0),
     title: str | None = None,
 ) -> Figure:
-    """The seed's loss-curve figure: train loss against iteration, one line per optimizer.
+    """The tutorial's loss-curve figure: train loss against iteration, one line per optimizer.
 
-    Each curve is smoothed with the seed's ``smooth_curve`` (a Kaiser window of
+    Each curve is smoothed with the tutorial's ``smooth_curve`` (a Kaiser window of
     11, beta 2; :func:`jaxopt_lab.mnist.smooth_curve`) and marked every
-    ``markevery`` iterations with the seed's markers; the y axis is cut at
-    ``ylim`` as in the seed (``None``: automatic). A curve that becomes NaN or
+    ``markevery`` iterations with the tutorial's markers; the y axis is cut at
+    ``ylim`` as in the tutorial (``None``: automatic). A curve that becomes NaN or
     infinite is drawn up to there and ends with a red cross.
     """
     from jaxopt_lab.mnist import smooth_curve
@@ -102,12 +102,13 @@ def plot_mnist_sweep(
     *,
     label: str = "",
     title: str | None = None,
+    axis_name: str = "learning rate",
 ) -> Figure:
-    """Final train loss against learning rate (log x axis).
+    """Final train loss against learning rate (or the hyperparameter ``axis_name``).
 
-    ``final_loss[learning_rate, seed]``: one faint point per seed and a line
-    through the mean over seeds. Non-finite losses (diverged runs) are shown
-    as red crosses at the top of the axis.
+    ``final_loss[learning_rate, ...]``: one faint point per seed (and per value
+    of any other axis) and a line through their mean; log x axis for positive
+    values. Non-finite losses (diverged runs) are shown as red crosses at the top.
     """
     learning_rates = np.asarray(learning_rates, np.float64)
     final_loss = np.asarray(final_loss, np.float64).reshape(learning_rates.size, -1)
@@ -124,9 +125,10 @@ def plot_mnist_sweep(
         top = np.nanmax(np.where(finite, final_loss, np.nan)) if finite.any() else 1.0
         bad = ~finite.all(axis=1)
         axes.plot(learning_rates[bad], np.full(bad.sum(), top), "x", color="red", label="diverged")
-    axes.set_xscale("log")
+    if np.all(learning_rates > 0):
+        axes.set_xscale("log")
     axes.set_yscale("log")
-    axes.set_xlabel("learning rate")
+    axes.set_xlabel(axis_name.replace("_", " "))
     axes.set_ylabel("final train loss")
     if title:
         axes.set_title(title)
@@ -169,7 +171,7 @@ def plot_trajectories(
     columns: int | None = None,
     title: str | None = None,
 ) -> Figure:
-    """The seed's figure: one panel per optimizer, its trajectory over the contours of f.
+    """The tutorial's figure: one panel per optimizer, its trajectory over the contours of f.
 
     Args:
       trajectories: ``{label: positions}``, each positions array of shape
@@ -374,7 +376,7 @@ def plot_sweep(
     of diverged runs grey, the best cell starred.
 
     Args:
-      results: a :class:`~jaxopt_lab.sweep.SweepResult` or ``{label: result}``,
+      results: a :class:`~jaxopt_lab.two_d.SweepResult` or ``{label: result}``,
         all over grids with the same axis names.
       path: where to save the PNG (optional).
       title: the figure's title.

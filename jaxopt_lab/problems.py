@@ -1,4 +1,4 @@
-"""The 2-D test functions: the seed's bowl and one function for each hazard it names.
+"""The 2-D test functions: the tutorial's bowl and one function for each hazard it names.
 
 A :class:`Problem` is a scalar function of a position ``xy`` (a JAX array of
 shape ``(2,)``), with a sensible default start, a plotting window and its known
@@ -9,7 +9,7 @@ callable ``f(xy) -> scalar`` is accepted too (see :func:`as_problem`).
 =================  ==========================================  =================  ==============
 name               f(x, y)                                     default start      global minima
 =================  ==========================================  =================  ==============
-``seed_bowl``      x²/20 + y²  (the seed's)                    (-7, 2)            (0, 0)
+``bowl``           x²/20 + y²  (the tutorial's)                (-7, 2)            (0, 0)
 ``plateau``        1 - exp(-(x² + y²) / 4)                     (-3, 2.5)          (0, 0)
 ``rastrigin``      20 + Σ (u² - 10 cos 2πu)  (many minima)     (-4.5, 3.5)        (0, 0)
 ``rosenbrock``     (1 - x)² + 100 (y - x²)²  (curved valley)   (-1.2, 1)          (1, 1)
@@ -70,8 +70,8 @@ class Problem:
         return np.asarray(jax.vmap(self.function)(points)).reshape(np.shape(x))
 
 
-def seed_bowl(xy: jax.Array) -> jax.Array:
-    """The seed's elongated bowl ``x²/20 + y²``: steep in y, shallow in x.
+def bowl(xy: jax.Array) -> jax.Array:
+    """The tutorial's elongated bowl ``x²/20 + y²``: steep in y, shallow in x.
 
     Written as one elementwise expression and a sum, so that its gradient
     ``(x/10, 2y)`` compiles to elementwise code under ``vmap`` (no slicing).
@@ -102,9 +102,9 @@ def saddle(xy: jax.Array) -> jax.Array:
 
 
 PROBLEMS: dict[str, Problem] = {
-    "seed_bowl": Problem(
-        "seed_bowl", seed_bowl, (-7.0, 2.0), (-10.0, 10.0), (-5.0, 5.0), ((0.0, 0.0),),
-        "x²/20 + y² (the seed's bowl)",
+    "bowl": Problem(
+        "bowl", bowl, (-7.0, 2.0), (-10.0, 10.0), (-5.0, 5.0), ((0.0, 0.0),),
+        "x²/20 + y² (the tutorial's bowl)",
     ),
     "plateau": Problem(
         "plateau", plateau, (-3.0, 2.5), (-4.0, 4.0), (-4.0, 4.0), ((0.0, 0.0),),

@@ -1,8 +1,8 @@
-"""The seed's NumPy optimizers: the reference for the lab's numbers.
+"""The tutorial's NumPy optimizers: the reference for the lab's numbers.
 
 These are the tutorial's classes, kept as written: each has
 ``update(params, grads)`` that mutates the ``params`` dict in place, and the
-formulas are the seed's exactly (eps 1e-7 outside the square root, RMSprop
+formulas are the tutorial's exactly (eps 1e-7 outside the square root, RMSprop
 decay 0.99, Adam in the folded "epsilon-hat" form). Run them on float64 arrays
 to get the reference trajectory; ``jaxopt_lab.crosscheck`` does that.
 
@@ -47,7 +47,7 @@ class Momentum:
 
 
 class Nesterov:
-    """The seed's Nesterov, as the book wrote it.
+    """The tutorial's Nesterov, as the tutorial wrote it.
 
     ``v = momentum * v - lr * g;  p += momentum**2 * v - (1 + momentum) * lr * g``.
     This is NOT the standard form that optax, torch.optim, Keras and the lab's
@@ -150,4 +150,4 @@ REFERENCES = {
     "rmsprop": RMSprop,
     "adam": Adam,
 }
-"""The seed's class for each lab optimizer name (the seed has no AdamW)."""
+"""The tutorial's class for each lab optimizer name (the tutorial has no AdamW)."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from jaxopt_lab import cli, reference
+from jaxopt_lab.specs import parse_grid_axis
+from jaxopt_lab.two_d import sweep
 
 
 def run_cli(argv, capsys):
@@ -17,21 +20,21 @@ def run_cli(argv, capsys):
 
 def test_trajectories_writes_the_figure_and_every_position(tmp_path, capsys):
     status, out = run_cli(
-        ["trajectories", "--steps", "12", "--optimizers", "sgd", "adam=0.5", "--out",
+        ["trajectories", "--steps", "12", "--optimizer", "sgd", "adam:0.5", "--out",
          str(tmp_path)],
         capsys,
     )
     assert status == 0 and "sgd (lr=0.95)" in out
     assert (tmp_path / "trajectories.png").stat().st_size > 10_000
     record = json.loads((tmp_path / "trajectories.json").read_text())
-    assert record["problem"] == "seed_bowl" and record["steps"] == 12
-    assert record["optimizers"]["adam"]["learning_rate"] == 0.5
+    assert record["problem"] == "bowl" and record["steps"] == 12
+    assert record["optimizers"]["adam:0.5"]["learning_rate"] == 0.5
     positions = np.asarray(record["optimizers"]["sgd"]["positions"])
     assert positions.shape == (13, 2)
-    # The seed's SGD in float64; the CLI runs float32, so ~1e-6 relative.
-    params, seed_sgd = {"x": -7.0, "y": 2.0}, reference.SGD(lr=0.95)
+    # The tutorial's SGD in float64; the CLI runs float32, so ~1e-6 relative.
+    params, tutorial_sgd = {"x": -7.0, "y": 2.0}, reference.SGD(lr=0.95)
     for _ in range(12):
-        seed_sgd.update(params, {"x": params["x"] / 10, "y": 2 * params["y"]})
+        tutorial_sgd.update(params, {"x": params["x"] / 10, "y": 2 * params["y"]})
     np.testing.assert_allclose(positions[-1], [params["x"], params["y"]], rtol=1e-5, atol=1e-6)
 
 
@@ -44,13 +47,19 @@ def test_sweep_writes_figure_json_and_prints_the_best_setting(tmp_path, capsys):
     assert status == 0
     record = json.loads((tmp_path / "sweep.json").read_text())["sgd"]
     assert (tmp_path / "sweep.png").stat().st_size > 10_000
-    assert record["shape"] == [50] and any(record["diverged"])
-    np.testing.assert_allclose(record["axes"]["learning_rate"], np.geomspace(1e-3, 2, 50),
-                               rtol=1e-6)
+    assert record["shape"] == [50] and record["points"] == 50 and record["diverged"] > 0
+    # Every point's result is in the Parquet file, in grid order.
+    points = pq.read_table(tmp_path / record["points_file"]).to_pydict()
+    np.testing.assert_allclose(points["learning_rate"], np.geomspace(1e-3, 2, 50), rtol=1e-6)
+    assert sum(points["diverged"]) == record["diverged"]
+    expected = sweep("sgd", {"learning_rate": np.geomspace(1e-3, 2, 50)}, "bowl")
+    np.testing.assert_array_equal(points["final_loss"], expected.final_loss)
+    np.testing.assert_array_equal(points["final_x"], expected.final_position[:, 0])
+    np.testing.assert_array_equal(points["diverged"], expected.diverged)
     best = record["best"]["hyperparameters"]["learning_rate"]
-    losses = np.array([np.inf if d or v is None else v
-                       for v, d in zip(record["final_loss"], record["diverged"], strict=True)])
-    assert best == pytest.approx(record["axes"]["learning_rate"][int(np.argmin(losses))])
+    assert (best, record["best"]["final_loss"]) == (
+        expected.best()[0]["learning_rate"], expected.best()[1]
+    )
     assert f"best learning_rate={best:.6g}" in out
 
 
@@ -71,17 +80,25 @@ def test_two_axis_sweep_from_the_command_line(tmp_path, capsys):
         (["sweep", "--optimizer", "adamm", "--param", "learning_rate=0.1"],
          "unknown optimizer 'adamm'; valid optimizers: sgd, momentum"),
         (["sweep", "--param", "momentum=0.9"],
-         "unknown hyperparameter 'momentum' for adam; valid: learning_rate, b1"),
+         "unknown hyperparameter 'momentum' in grid; valid hyperparameters of adam: "
+         "learning_rate, b1"),
         (["sweep", "--param", "learning_rate=1e-4:10"], "malformed --param"),
+        (["sweep", "--optimizer", "adam:b1=2", "--param", "learning_rate=0.1"], "b1 must be"),
+        (["sweep", "--param", "learning_rate=0.1", "--param", "learning_rate=0.2"],
+         "--param learning_rate is given twice"),
         (["sweep", "--param", "learning_rate=1e-4:10:x:log"], "NAME=LOW:HIGH:COUNT"),
         (["sweep", "--param", "learning_rate=0:1:5:log"], "a log range needs LOW, HIGH > 0"),
         (["sweep", "--param", "learning_rate"], "malformed --param"),
         (["sweep", "--param", "b1=0.5:1.5:3"], "b1 must be"),
-        (["sweep", "--param", "learning_rate=0.1", "--problem", "bowl"],
-         "unknown problem 'bowl'; valid problems: seed_bowl"),
-        (["trajectories", "--optimizers", "sgd", "lionn"], "unknown optimizer 'lionn'"),
-        (["trajectories", "--optimizers", "sgd=fast"], "the learning rate must be a number"),
-        (["trajectories", "--start", "1;2"], "--start must be two numbers"),
+        (["sweep", "--param", "learning_rate=0.1", "--problem", "seed_bowl"],
+         "unknown problem 'seed_bowl'; valid problems: bowl"),
+        (["trajectories", "--optimizer", "sgd", "lionn"], "unknown optimizer 'lionn'"),
+        (["trajectories", "--optimizer", "sgd:fast"], "'fast' is not a number"),
+        (["trajectories", "--optimizer", "sgd:momentum=0.9"], "sgd has no hyperparameter"),
+        (["trajectories", "--start", "1;2"], "expected two finite numbers X,Y"),
+        (["trajectories", "--start", "nan,1"], "expected two finite numbers X,Y"),
+        (["trajectories", "--steps", "3e9"], "argument --steps: expected an integer in [0,"),
+        (["sweep", "--param", "learning_rate=0.1", "--steps", "-1"], "argument --steps"),
     ],
 )
 def test_bad_arguments_exit_2_with_what_is_valid(tmp_path, capsys, argv, message):
@@ -91,10 +108,10 @@ def test_bad_arguments_exit_2_with_what_is_valid(tmp_path, capsys, argv, message
     assert message in capsys.readouterr().err
 
 
-def test_parse_range_forms():
-    name, values = cli.parse_range("learning_rate=1e-4:10:6:log")
+def test_parse_grid_axis_forms():
+    name, values = parse_grid_axis("learning_rate=1e-4:10:6:log")
     assert name == "learning_rate"
     np.testing.assert_allclose(values, [1e-4, 1e-3, 1e-2, 1e-1, 1, 10], rtol=1e-12)
-    np.testing.assert_allclose(cli.parse_range("b1=0.5:0.9:5")[1], [0.5, 0.6, 0.7, 0.8, 0.9])
-    np.testing.assert_allclose(cli.parse_range("b1=0.5,0.9")[1], [0.5, 0.9])
-    np.testing.assert_allclose(cli.parse_range("eps=1e-8")[1], [1e-8])
+    np.testing.assert_allclose(parse_grid_axis("b1=0.5:0.9:5")[1], [0.5, 0.6, 0.7, 0.8, 0.9])
+    np.testing.assert_allclose(parse_grid_axis("b1=0.5,0.9")[1], [0.5, 0.9])
+    np.testing.assert_allclose(parse_grid_axis("eps=1e-8")[1], [1e-8])

@@ -82,7 +82,7 @@ def test_auto_prefers_the_environment_directory(mnist_dir, monkeypatch):
 def test_small_idx_files_round_trip(tmp_path, gzipped):
     raw = write_mnist_dir(tmp_path, gzipped=gzipped)
     mnist = load_mnist("idx", tmp_path)
-    # x / 255 in float32, exactly as the seed's normalize=True computes it.
+    # x / 255 in float32, exactly as the tutorial's normalize=True computes it.
     expected = raw["train_images"].reshape(6, 784).astype(np.float32) / np.float32(255)
     np.testing.assert_array_equal(mnist.train_images, expected)
     np.testing.assert_array_equal(mnist.test_labels, raw["test_labels"].astype(np.int32))

@@ -27,7 +27,7 @@ CONFIGS = {
     "momentum": lambda: jaxopt_lab.momentum(0.05, 0.9),
     "nesterov": lambda: jaxopt_lab.nesterov(0.05, 0.8),
     "adagrad": lambda: jaxopt_lab.adagrad(0.1, initial_accumulator_value=0.1, eps_in_sqrt=True),
-    "adagrad_seed": lambda: jaxopt_lab.adagrad(0.1),
+    "adagrad_tutorial": lambda: jaxopt_lab.adagrad(0.1),
     "rmsprop": lambda: jaxopt_lab.rmsprop(0.01, centered=True, momentum=0.5),
     "rmsprop_keras": lambda: jaxopt_lab.rmsprop(0.01, decay=0.9, eps_in_sqrt=True),
     "adam": lambda: jaxopt_lab.adam(optax.exponential_decay(0.01, 1, 0.9)),

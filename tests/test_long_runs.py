@@ -1,8 +1,8 @@
 """Long runs: a million Adam steps in one scan, a saturated step count.
 
-The 2-D bowl is the seed's ``f(x, y) = x**2 / 20 + y**2`` from its start
-``(-7, 2)`` with Adam at the seed's learning rate 0.3. The NumPy reference is
-the seed's ``Adam`` class in float64. Tolerance: 1e-12 of the trajectory's
+The 2-D bowl is the tutorial's ``f(x, y) = x**2 / 20 + y**2`` from its start
+``(-7, 2)`` with Adam at the tutorial's learning rate 0.3. The NumPy reference is
+the tutorial's ``Adam`` class in float64. Tolerance: 1e-12 of the trajectory's
 scale (|start| ~ 7), i.e. about 40 float64 ulps after 1,000 steps; measured:
 1.2e-15 absolute. (Relative to each coordinate it is meaningless: the
 trajectory crosses zero.)
@@ -163,7 +163,7 @@ ACCURACY_MARGIN = 0.01  # test accuracy; measured +0.001 (bfloat16 slightly ahea
 
 
 def test_bfloat16_params_with_float32_state_train_mnist_like_float32(mnist_dir):
-    """Adam(1e-3), batch 128, 500 iterations of the seed's MLP on real MNIST.
+    """Adam(1e-3), batch 128, 500 iterations of the tutorial's MLP on real MNIST.
 
     Measured (CPU): last-100 mean train loss 0.126 (float32), 0.131 (bfloat16
     params, float32 state), 0.134 (bfloat16 params and state); test accuracy

@@ -1,4 +1,4 @@
-"""The MLP, the side-by-side comparison and the sweep, against the seed's NumPy code."""
+"""The MLP, the side-by-side comparison and the sweep, against the tutorial's NumPy code."""
 
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ def synthetic_data(n_train=256, n_test=64, features=20, classes=3, seed=0) -> Mn
     return MnistData(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:])
 
 
-# ------------------------------------------------------------------------- the seed's net in NumPy
+# ----------------------------------------------------------------- the tutorial's net in NumPy
 
 
 def numpy_forward(params, images):
-    """The seed's MultiLayerNet forward pass (Affine, ReLU, ..., Affine), keeping activations."""
+    """The tutorial's MultiLayerNet forward pass (Affine, ReLU, ..., Affine), with activations."""
     activations = [images]
     for index, layer in enumerate(params):
         out = activations[-1] @ layer["w"] + layer["b"]
@@ -44,7 +44,7 @@ def numpy_forward(params, images):
 
 
 def numpy_loss_and_grads(params, images, labels):
-    """Softmax cross-entropy and the seed's backward pass ((softmax - onehot) / batch, ...)."""
+    """Softmax cross-entropy and the tutorial's backward pass ((softmax - onehot) / batch, ...)."""
     activations = numpy_forward(params, images)
     logits = activations[-1]
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -124,7 +124,7 @@ SEED_OPTIMIZERS = {
 
 
 def test_compare_reproduces_the_seeds_numpy_experiment(x64):
-    """compare() against the seed's loop: NumPy backprop and the seed's optimizer classes."""
+    """compare() against the tutorial's loop: NumPy backprop and its optimizer classes."""
     data = synthetic_data()
     iterations, batch_size, seed = 40, 32, 3
     result = mnist.compare(
@@ -140,7 +140,7 @@ def test_compare_reproduces_the_seeds_numpy_experiment(x64):
     init_key, batch_key = mnist.seed_keys(seed)
     initial = to_numpy(mnist.init_mlp(init_key, SMALL_SIZES, jnp.float64))
     networks = {name: to_numpy(initial) for name in SEED_OPTIMIZERS}  # copies: updated in place
-    # The seed's optimizers update a flat dict of arrays: W1, b1, W2, ...
+    # The tutorial's optimizers update a flat dict of arrays: W1, b1, W2, ...
     flat = {name: {} for name in SEED_OPTIMIZERS}
     optimizers = {name: make_reference() for name, (_, make_reference) in SEED_OPTIMIZERS.items()}
     train_images = np.asarray(data.train_images, np.float64)
@@ -155,7 +155,7 @@ def test_compare_reproduces_the_seeds_numpy_experiment(x64):
             flat_grads = {}
             for index, grad in enumerate(grads):
                 flat_grads[f"W{index}"], flat_grads[f"b{index}"] = grad["w"], grad["b"]
-            optimizers[name].update(flat[name], flat_grads)  # in place, as the seed does
+            optimizers[name].update(flat[name], flat_grads)  # in place, as the tutorial does
             expected[row, iteration], _ = numpy_loss_and_grads(networks[name], images, labels)
     assert result.names == tuple(SEED_OPTIMIZERS)
     # float64 on both sides; only summation order differs, amplified a little by 40 steps.
@@ -233,6 +233,58 @@ def test_compare_rejects_bad_arguments():
         _small_compare(start=carry)
 
 
+def test_compare_validates_hand_built_data_as_the_file_loader_does():
+    """Each of these trained silently before (or failed deep inside JAX)."""
+    good = synthetic_data()
+    cases = {
+        "labels shorter than images": (
+            good._replace(train_labels=good.train_labels[:-5]), r"train_labels has shape \(251,\)"
+        ),
+        "label -1": (
+            good._replace(train_labels=np.where(np.arange(256) == 3, -1, good.train_labels)),
+            r"holds -1, outside 0\.\.2",
+        ),
+        "label 42": (
+            good._replace(test_labels=np.full(64, 42)), r"test_labels holds 42, outside 0\.\.2"
+        ),
+        "empty train set": (
+            good._replace(train_images=good.train_images[:0], train_labels=good.train_labels[:0]),
+            "train_images is empty",
+        ),
+        "float labels": (
+            good._replace(train_labels=good.train_labels.astype(np.float32)), "must be integers"
+        ),
+        "NaN pixels": (
+            good._replace(test_images=np.full_like(good.test_images, np.nan)), "finite numbers"
+        ),
+    }
+    for case, (data, message) in cases.items():
+        with pytest.raises(ValueError, match=message):
+            _small_compare(data=data)
+        assert case
+
+
+def test_compare_refuses_a_carry_from_other_optimizers():
+    """An SGD carry has another state structure than Adam's: refused, not trained on."""
+    sgd_carry = mnist.initial_carry({"x": jaxopt_lab.sgd()}, 30, sizes=SMALL_SIZES)
+    with pytest.raises(ValueError, match="structure of this run's carry"):
+        _small_compare(optimizers={"x": jaxopt_lab.adam(0.01)}, start=sgd_carry)
+    wider = mnist.initial_carry({"x": jaxopt_lab.adam()}, 30, sizes=(20, 32, 16, 3))
+    with pytest.raises(ValueError, match=r"start\.params\[0\]\[0\]\['b'\] has shape"):
+        _small_compare(optimizers={"x": jaxopt_lab.adam(0.01)}, start=wider)
+
+
+def test_seeds_outside_32_bits_are_refused_not_wrapped():
+    """jax.random.key keeps 32 bits: seed 2**32 would train seed 0's network."""
+    np.testing.assert_array_equal(
+        jax.random.key_data(jax.random.key(2**32)), jax.random.key_data(jax.random.key(0))
+    )
+    for seed in (2**32, -1, 1e20, 0.5):
+        with pytest.raises(ValueError, match=r"seed must be"):
+            _small_compare(seed=seed)
+    assert _small_compare(seed=2**32 - 1).losses.shape == (2, 30)
+
+
 # --------------------------------------------------------------------------- sweep
 
 
@@ -240,7 +292,8 @@ def test_sweep_points_equal_single_compare_runs():
     data = synthetic_data()
     learning_rates, seeds = [0.01, 0.1], [0, 5]
     result = mnist.sweep(
-        jaxopt_lab.momentum, learning_rates, seeds, data, 25, 16, sizes=SMALL_SIZES, final_window=10
+        jaxopt_lab.momentum, {"learning_rate": learning_rates}, data, 25, 16, seeds=seeds,
+        sizes=SMALL_SIZES, final_window=10,
     )
     assert result.losses.shape == (2, 2, 25) and result.test_accuracy.shape == (2, 2)
     np.testing.assert_allclose(result.final_loss, result.losses[..., -10:].mean(-1), rtol=1e-6)
@@ -261,12 +314,18 @@ def test_sweep_points_equal_single_compare_runs():
 
 def test_sweep_rejects_bad_arguments():
     data = synthetic_data()
-    with pytest.raises(ValueError, match="learning_rates"):
-        mnist.sweep(jaxopt_lab.sgd, [-1.0], [0], data, 5, sizes=SMALL_SIZES)
+    with pytest.raises(ValueError, match="learning_rate must be >= 0"):
+        mnist.sweep(jaxopt_lab.sgd, {"learning_rate": [-1.0]}, data, 5, sizes=SMALL_SIZES)
     with pytest.raises(ValueError, match="seeds"):
-        mnist.sweep(jaxopt_lab.sgd, [0.1], [0.5], data, 5, sizes=SMALL_SIZES)
+        mnist.sweep(jaxopt_lab.sgd, {"learning_rate": [0.1]}, data, 5, seeds=[0.5],
+                    sizes=SMALL_SIZES)
+    with pytest.raises(ValueError, match=r"seeds must be in \[0, 2\*\*32\)"):
+        mnist.sweep(jaxopt_lab.sgd, {"learning_rate": [0.1]}, data, 5, seeds=[2**32],
+                    sizes=SMALL_SIZES)
     with pytest.raises(ValueError, match="iterations"):
-        mnist.sweep(jaxopt_lab.sgd, [0.1], [0], data, 0, sizes=SMALL_SIZES)
+        mnist.sweep(jaxopt_lab.sgd, {"learning_rate": [0.1]}, data, 0, sizes=SMALL_SIZES)
+    with pytest.raises(ValueError, match="unknown hyperparameter 'b1'"):
+        mnist.sweep(jaxopt_lab.sgd, {"b1": [0.9]}, data, 5, sizes=SMALL_SIZES)
 
 
 SHARDED_SCRIPT = textwrap.dedent(
@@ -275,9 +334,9 @@ SHARDED_SCRIPT = textwrap.dedent(
     from jaxopt_lab import mnist
     from tests.test_mnist import synthetic_data, SMALL_SIZES
     data = synthetic_data()
-    args = (jaxopt_lab.adam, [1e-3, 1e-2, 3e-2], [0, 1], data, 20, 16)
-    sharded = mnist.sweep(*args, sizes=SMALL_SIZES)
-    single = mnist.sweep(*args, sizes=SMALL_SIZES, devices=jax.devices()[:1])
+    args = (jaxopt_lab.adam, {"learning_rate": [1e-3, 1e-2, 3e-2]}, data, 20, 16)
+    sharded = mnist.sweep(*args, seeds=[0, 1], sizes=SMALL_SIZES)
+    single = mnist.sweep(*args, seeds=[0, 1], sizes=SMALL_SIZES, devices=jax.devices()[:1])
     print(json.dumps({
         "devices": sharded.device_count,
         "sharded": sharded.losses.tolist(), "single": single.losses.tolist(),
@@ -328,12 +387,12 @@ def test_smooth_curve_is_a_normalised_symmetric_window():
         mnist.smooth_curve(np.zeros((3, 20)))
 
 
-# --------------------------------------------------------------------------- the seed's result
+# --------------------------------------------------------------------------- the tutorial's result
 
 
 @pytest.mark.slow
 def test_seed_defaults_on_real_mnist_give_the_seeds_order_and_ranges(mnist_dir):
-    """The seed's experiment: 2000 iterations, its defaults; ~10-25 s on 2 CPU cores."""
+    """The tutorial's experiment: 2000 iterations, its defaults; ~10-25 s on 2 CPU cores."""
     result = mnist.compare(
         {
             "sgd": jaxopt_lab.sgd(0.01),
@@ -344,7 +403,7 @@ def test_seed_defaults_on_real_mnist_give_the_seeds_order_and_ranges(mnist_dir):
         load_mnist("idx", mnist_dir),
     )
     final = dict(zip(result.names, result.losses[:, -100:].mean(axis=1), strict=True))
-    # The seed's figure: SGD ~0.2, Momentum ~0.06-0.1, AdaGrad and Adam ~0.03. Seeds 0 and 1
+    # The tutorial's figure: SGD ~0.2, Momentum ~0.06-0.1, AdaGrad and Adam ~0.03. Seeds 0 and 1
     # gave 0.217/0.069/0.033/0.042 and 0.204/0.060/0.028/0.040; the bounds leave room for
     # other seeds and platforms.
     assert 0.12 < final["sgd"] < 0.35

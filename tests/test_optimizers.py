@@ -1,4 +1,4 @@
-"""The lab's optimizers against the seed's NumPy code, optax, and bad input."""
+"""The lab's optimizers against the tutorial's NumPy code, optax, and bad input."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import jaxopt_lab
 from jaxopt_lab import reference
 from jaxopt_lab.optimizers import OPTIMIZERS, hyperparameters, sgd
 
-SEED_DEFAULTS = ["sgd", "momentum", "adagrad", "rmsprop", "adam"]
+TUTORIAL_DEFAULTS = ["sgd", "momentum", "adagrad", "rmsprop", "adam"]
 
 
 def run_lab(optimizer, params, gradient_sequence):
@@ -42,10 +42,10 @@ def normwise_error(a, b):
     return np.max(np.abs(a - b)) / np.max(np.abs(b))
 
 
-@pytest.mark.parametrize("name", SEED_DEFAULTS)
+@pytest.mark.parametrize("name", TUTORIAL_DEFAULTS)
 def test_defaults_match_seed_numpy_in_float64(name, x64):
-    # The seed's classes mutate a flat dict; the lab runs over a nested tree with
-    # the same arrays. 300 steps in float64: the seed and the lab use the same
+    # The tutorial's classes mutate a flat dict; the lab runs over a nested tree with
+    # the same arrays. 300 steps in float64: the tutorial and the lab use the same
     # formula, so only rounding order differs (~1e-16 per step); 1e-12 is the
     # core issue's bound.
     rng = np.random.default_rng(0)

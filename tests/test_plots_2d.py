@@ -1,4 +1,4 @@
-"""The 2-D figures: the seed's trajectory panels and the sweep lines and heatmaps.
+"""The 2-D figures: the tutorial's trajectory panels and the sweep lines and heatmaps.
 
 Figures are checked through what they draw (the plotted data, scales, markers),
 not pixels.
@@ -11,16 +11,16 @@ import pytest
 
 import jaxopt_lab
 from jaxopt_lab.plots import plot_sweep, plot_trajectories
-from jaxopt_lab.sweep import sweep, trajectory
+from jaxopt_lab.two_d import sweep, trajectory
 
 
 def test_trajectory_figure_has_one_panel_per_optimizer_with_its_path(tmp_path):
     paths = {
-        "sgd": np.asarray(trajectory(jaxopt_lab.sgd(0.95), "seed_bowl")),
-        "adam": np.asarray(trajectory(jaxopt_lab.adam(0.3), "seed_bowl")),
-        "adagrad": np.asarray(trajectory(jaxopt_lab.adagrad(1.5), "seed_bowl")),
+        "sgd": np.asarray(trajectory(jaxopt_lab.sgd(0.95), "bowl")),
+        "adam": np.asarray(trajectory(jaxopt_lab.adam(0.3), "bowl")),
+        "adagrad": np.asarray(trajectory(jaxopt_lab.adagrad(1.5), "bowl")),
     }
-    figure = plot_trajectories(paths, "seed_bowl", path=tmp_path / "t.png")
+    figure = plot_trajectories(paths, "bowl", path=tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 10_000
     panels = [axes for axes in figure.axes if axes.get_visible()]
     assert len(panels) == 3
@@ -45,14 +45,14 @@ def test_trajectory_figure_fits_a_user_function_without_a_window():
 
 def test_trajectory_figure_rejects_bad_shapes():
     with pytest.raises(ValueError, match=r"trajectories\['a'\] must have shape"):
-        plot_trajectories({"a": np.zeros((5, 3))}, "seed_bowl")
+        plot_trajectories({"a": np.zeros((5, 3))}, "bowl")
     with pytest.raises(ValueError, match="at least one"):
-        plot_trajectories({}, "seed_bowl")
+        plot_trajectories({}, "bowl")
 
 
 def test_sweep_lines_use_a_log_axis_mark_the_best_and_the_diverged(tmp_path):
     grid = {"learning_rate": np.geomspace(1e-3, 10.0, 30)}
-    results = {"sgd": sweep("sgd", grid, "seed_bowl"), "adam": sweep("adam", grid, "seed_bowl")}
+    results = {"sgd": sweep("sgd", grid, "bowl"), "adam": sweep("adam", grid, "bowl")}
     figure = plot_sweep(results, path=tmp_path / "s.png")
     assert (tmp_path / "s.png").stat().st_size > 10_000
     (panel,) = figure.axes
@@ -83,17 +83,17 @@ def test_two_axis_sweep_draws_a_heatmap_with_diverged_cells_masked():
 
 
 def test_plot_sweep_rejects_three_axes_and_mixed_grids():
-    three = sweep("adam", {"learning_rate": [0.1], "b1": [0.9], "b2": [0.999]}, "seed_bowl")
+    three = sweep("adam", {"learning_rate": [0.1], "b1": [0.9], "b2": [0.999]}, "bowl")
     with pytest.raises(ValueError, match="one- or two-axis grids"):
         plot_sweep(three)
-    other = sweep("adam", {"b1": [0.9]}, "seed_bowl")
-    lr = sweep("adam", {"learning_rate": [0.1]}, "seed_bowl")
+    other = sweep("adam", {"b1": [0.9]}, "bowl")
+    lr = sweep("adam", {"learning_rate": [0.1]}, "bowl")
     with pytest.raises(ValueError, match="same hyperparameters"):
         plot_sweep({"a": other, "b": lr})
 
 
 def test_zero_losses_stay_on_a_log_axis_drawn_at_a_floor():
-    from jaxopt_lab.sweep import SweepResult
+    from jaxopt_lab.two_d import SweepResult
 
     result = SweepResult(
         axes={"learning_rate": np.array([0.1, 1.0, 10.0])},
@@ -101,7 +101,7 @@ def test_zero_losses_stay_on_a_log_axis_drawn_at_a_floor():
         final_position=np.zeros((3, 2)),
         diverged=np.zeros(3, dtype=bool),
         divergence_threshold=1e3,
-        problem="seed_bowl",
+        problem="bowl",
         steps=30,
         start=(-7.0, 2.0),
     )

@@ -15,7 +15,7 @@ def test_loss_figure_draws_the_seeds_smoothed_curves():
     axes = figure.axes[0]
     lines = axes.get_lines()
     assert [line.get_label() for line in lines] == ["SGD", "Momentum", "AdaGrad", "Adam"]
-    assert [line.get_marker() for line in lines] == ["o", "x", "s", "D"]  # the seed's markers
+    assert [line.get_marker() for line in lines] == ["o", "x", "s", "D"]  # the tutorial's markers
     for line, values in zip(lines, losses.values(), strict=True):
         np.testing.assert_array_equal(line.get_xdata(), np.arange(300))
         np.testing.assert_allclose(line.get_ydata(), smooth_curve(values), rtol=1e-12)

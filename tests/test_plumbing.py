@@ -542,7 +542,7 @@ def test_traced_hyperparameters_are_checked_for_shape_only():
 
 def test_bias_corrections_are_accurate_in_float32():
     # 1 - b2**t in float32 from b2 rounded to float32 (optax's and Keras's way) is
-    # off by 1.3e-5 for b2 = 0.999; the book and torch compute it in double, and
+    # off by 1.3e-5 for b2 = 0.999; the tutorial and torch compute it in double, and
     # so must the lab (to a few float32 ulps), traced b2 included.
     from jaxopt_lab.optimizers.plumbing import bias_corrections, one_minus_power
 

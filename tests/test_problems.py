@@ -11,7 +11,7 @@ from jaxopt_lab.problems import PROBLEMS, Problem, as_problem
 
 
 def test_the_seed_problem_and_one_per_hazard_are_there():
-    assert {"seed_bowl", "plateau", "rastrigin", "rosenbrock", "saddle"} <= set(PROBLEMS)
+    assert {"bowl", "plateau", "rastrigin", "rosenbrock", "saddle"} <= set(PROBLEMS)
     for name, problem in PROBLEMS.items():
         assert problem.name == name
         assert problem.start is not None and problem.xlim and problem.ylim and problem.minima
@@ -20,7 +20,7 @@ def test_the_seed_problem_and_one_per_hazard_are_there():
 @pytest.mark.parametrize(
     "name, xy, expected",
     [
-        ("seed_bowl", (-7.0, 2.0), 49 / 20 + 4),
+        ("bowl", (-7.0, 2.0), 49 / 20 + 4),
         ("plateau", (1.0, 1.0), 1 - np.exp(-0.5)),
         ("rastrigin", (1.0, -1.0), 2.0),
         ("rosenbrock", (-1.2, 1.0), 2.2**2 + 100 * 0.44**2),
@@ -33,10 +33,10 @@ def test_values_match_closed_forms(x64, name, xy, expected):
     np.testing.assert_allclose(float(value), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_seed_bowl_gradient_is_the_seeds_analytic_one(x64):
-    # The seed's gradient is (x / 10, 2 y); x/10 and 2x/20 differ by at most an ulp.
+def test_bowl_gradient_is_the_seeds_analytic_one(x64):
+    # The tutorial's gradient is (x / 10, 2 y); x/10 and 2x/20 differ by at most an ulp.
     xy = jnp.asarray([-7.0, 2.0], dtype=jnp.float64)
-    np.testing.assert_allclose(PROBLEMS["seed_bowl"].gradient(xy), [-0.7, 4.0], rtol=1e-15)
+    np.testing.assert_allclose(PROBLEMS["bowl"].gradient(xy), [-0.7, 4.0], rtol=1e-15)
 
 
 @pytest.mark.parametrize("name", sorted(PROBLEMS))
@@ -119,7 +119,7 @@ def test_as_problem_accepts_names_problems_and_functions():
 
 
 def test_as_problem_rejects_unknown_names_listing_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown problem 'bowl'.*rosenbrock.*seed_bowl"):
-        as_problem("bowl")
+    with pytest.raises(ValueError, match="unknown problem 'seed_bowl'.*bowl.*rosenbrock"):
+        as_problem("seed_bowl")
     with pytest.raises(TypeError, match="problem must be"):
         as_problem(3.0)

@@ -3,7 +3,7 @@
 Random trees nest dicts, lists and tuples, with ``None`` leaves, 0-d and empty
 leaves, and float16, bfloat16, float32 and float64 leaves. For each random
 tree and random valid hyperparameters, every lab optimizer must equal an
-independent float64 reference (the seed's NumPy classes for the seed's forms,
+independent float64 reference (the tutorial's NumPy classes for the tutorial's forms,
 optax for the variants optax shares), within a tolerance derived from the leaf
 dtype, and stay finite. For random invalid input it must raise the clear error
 the core names, never an error from deep inside JAX.
@@ -110,7 +110,7 @@ def as_float64(tree):
 
 
 def seed_reference(cls, **kwargs):
-    """Run the seed's NumPy class on the float64 leaves; returns the final leaves."""
+    """Run the tutorial's NumPy class on the float64 leaves; returns the final leaves."""
 
     def run(params, grads_per_step):
         optimizer = cls(**kwargs)

@@ -1,7 +1,7 @@
 """The equivalence table: which lab settings make which libraries agree, proven by running them.
 
 Every row says: the lab optimizer with these settings, and another library's
-optimizer (the book's NumPy classes, optax, ``torch.optim``, Keras 3 on JAX)
+optimizer (the tutorial's NumPy classes, optax, ``torch.optim``, Keras 3 on JAX)
 with those, stay within a stated bound of each other over 1000 fixed N(0, 1)
 gradients from N(0, 1) params, in float32 and in float64, or differ for a
 documented reason. ``jaxopt-lab check`` prints the table

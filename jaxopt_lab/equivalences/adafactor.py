@@ -6,7 +6,7 @@ from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence, Missing
 
 COUNTERPARTS = {
     "adafactor": {
-        "seed": Missing("jaxopt_lab.reference.Adafactor"),
+        "tutorial": Missing("jaxopt_lab.reference.Adafactor"),
         "optax": "optax.adafactor",
         "torch": "torch.optim.Adafactor",
         "keras": "keras.optimizers.Adafactor",

@@ -6,25 +6,25 @@ from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence, Missing
 
 COUNTERPARTS = {
     "adam": {
-        "seed": "reference.Adam",
+        "tutorial": "reference.Adam",
         "optax": "optax.adam",
         "torch": "torch.optim.Adam",
         "keras": "keras.optimizers.Adam",
     },
     "adamw": {
-        "seed": "reference.Adam",
+        "tutorial": "reference.Adam",
         "optax": "optax.adamw",
         "torch": "torch.optim.AdamW",
         "keras": "keras.optimizers.AdamW",
     },
     "amsgrad": {
-        "seed": Missing("reference.AMSGrad"),
+        "tutorial": Missing("reference.AMSGrad"),
         "optax": "optax.amsgrad",
         "torch": "torch.optim.Adam",
         "keras": "keras.optimizers.Adam",
     },
     "adamax": {
-        "seed": Missing("reference.Adamax"),
+        "tutorial": Missing("reference.Adamax"),
         "optax": "optax.adamax",
         "torch": "torch.optim.Adamax",
         "keras": "keras.optimizers.Adamax",
@@ -54,8 +54,8 @@ _OPTAX_BIAS = (
 
 ROWS = (
     # Adam.
-    Equivalence("adam", "seed", {}, "reference.Adam"),
-    Equivalence("adam", "seed", {"learning_rate": 0.003, "b1": 0.8, "b2": 0.99},
+    Equivalence("adam", "tutorial", {}, "reference.Adam"),
+    Equivalence("adam", "tutorial", {"learning_rate": 0.003, "b1": 0.8, "b2": 0.99},
                 "reference.Adam", {"lr": 0.003, "beta1": 0.8, "beta2": 0.99},
                 label="non-default"),
     Equivalence("adam", "optax", {"eps": 1e-8, "eps_hat": False}, "optax.adam",
@@ -103,11 +103,11 @@ ROWS = (
         ulps_per_step=_BIAS_GROWTH,
     ),
     # AdamW.
-    Equivalence("adamw", "seed", {"weight_decay": 0.0}, "reference.Adam",
-                note="The book has no AdamW; without weight decay it is the book's Adam."),
-    Equivalence("adamw", "seed", {"learning_rate": 0.003, "b1": 0.8, "weight_decay": 0.0},
+    Equivalence("adamw", "tutorial", {"weight_decay": 0.0}, "reference.Adam",
+                note="The tutorial has no AdamW; without weight decay it is the tutorial's Adam."),
+    Equivalence("adamw", "tutorial", {"learning_rate": 0.003, "b1": 0.8, "weight_decay": 0.0},
                 "reference.Adam", {"lr": 0.003, "beta1": 0.8}, label="non-default",
-                note="The book has no AdamW; without weight decay it is the book's Adam."),
+                note="The tutorial has no AdamW; without weight decay it is the tutorial's Adam."),
     Equivalence("adamw", "optax", {"eps": 1e-8, "eps_hat": False, "weight_decay": 1e-4},
                 "optax.adamw", {"learning_rate": 0.001, "weight_decay": 1e-4}, note=_OPTAX_BIAS,
                 ulps_per_step=_BIAS_GROWTH,

@@ -6,19 +6,19 @@ from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence, Missing
 
 COUNTERPARTS = {
     "adagrad": {
-        "seed": "reference.AdaGrad",
+        "tutorial": "reference.AdaGrad",
         "optax": "optax.adagrad",
         "torch": "torch.optim.Adagrad",
         "keras": "keras.optimizers.Adagrad",
     },
     "rmsprop": {
-        "seed": "reference.RMSprop",
+        "tutorial": "reference.RMSprop",
         "optax": "optax.rmsprop",
         "torch": "torch.optim.RMSprop",
         "keras": "keras.optimizers.RMSprop",
     },
     "adadelta": {
-        "seed": Missing("reference.Adadelta"),
+        "tutorial": Missing("reference.Adadelta"),
         "optax": "optax.adadelta",
         "torch": "torch.optim.Adadelta",
         "keras": "keras.optimizers.Adadelta",
@@ -33,8 +33,8 @@ _TORCH_MOMENTUM = (
 
 ROWS = (
     # AdaGrad.
-    Equivalence("adagrad", "seed", {}, "reference.AdaGrad"),
-    Equivalence("adagrad", "seed", {"learning_rate": 0.2}, "reference.AdaGrad", {"lr": 0.2},
+    Equivalence("adagrad", "tutorial", {}, "reference.AdaGrad"),
+    Equivalence("adagrad", "tutorial", {"learning_rate": 0.2}, "reference.AdaGrad", {"lr": 0.2},
                 label="non-default"),
     Equivalence("adagrad", "optax", {"initial_accumulator_value": 0.1, "eps_in_sqrt": True},
                 "optax.adagrad", {"learning_rate": 0.01}, note=_OPTAX_ADAGRAD),
@@ -79,8 +79,8 @@ ROWS = (
         note=KERAS_LR, float32_learning_rate=True, label="non-default",
     ),
     # RMSprop.
-    Equivalence("rmsprop", "seed", {}, "reference.RMSprop"),
-    Equivalence("rmsprop", "seed", {"learning_rate": 0.03, "decay": 0.9}, "reference.RMSprop",
+    Equivalence("rmsprop", "tutorial", {}, "reference.RMSprop"),
+    Equivalence("rmsprop", "tutorial", {"learning_rate": 0.03, "decay": 0.9}, "reference.RMSprop",
                 {"lr": 0.03, "decay_rate": 0.9}, label="non-default"),
     Equivalence("rmsprop", "optax", {}, "optax.rmsprop",
                 {"learning_rate": 0.01, "decay": 0.99, "eps": 1e-7, "eps_in_sqrt": False}),

@@ -6,7 +6,7 @@ from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence, Missing
 
 COUNTERPARTS = {
     "lamb": {
-        "seed": Missing("jaxopt_lab.reference.Lamb"),
+        "tutorial": Missing("jaxopt_lab.reference.Lamb"),
         "optax": "optax.lamb",
         "torch": Missing("torch.optim.Lamb"),
         "keras": "keras.optimizers.Lamb",

@@ -6,7 +6,7 @@ from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence, Missing
 
 COUNTERPARTS = {
     "lion": {
-        "seed": Missing("jaxopt_lab.reference.Lion"),
+        "tutorial": Missing("jaxopt_lab.reference.Lion"),
         "optax": "optax.lion",
         "torch": Missing("torch.optim.Lion"),
         "keras": "keras.optimizers.Lion",

@@ -6,7 +6,7 @@ from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence, Missing
 
 COUNTERPARTS = {
     "muon": {
-        "seed": Missing("jaxopt_lab.reference.Muon"),
+        "tutorial": Missing("jaxopt_lab.reference.Muon"),
         "optax": "optax.contrib.muon",
         "torch": "torch.optim.Muon",
         "keras": "keras.optimizers.Muon",

@@ -6,13 +6,13 @@ from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence, Missing
 
 COUNTERPARTS = {
     "nadam": {
-        "seed": Missing("reference.Nadam"),
+        "tutorial": Missing("reference.Nadam"),
         "optax": "optax.nadam",
         "torch": "torch.optim.NAdam",
         "keras": "keras.optimizers.Nadam",
     },
     "nadamw": {
-        "seed": Missing("reference.NadamW"),
+        "tutorial": Missing("reference.NadamW"),
         "optax": "optax.nadamw",
         "torch": "torch.optim.NAdam",
         "keras": "keras.optimizers.Nadam",

@@ -6,7 +6,7 @@ from jaxopt_lab.equivalences.table import Equivalence, Missing
 
 COUNTERPARTS = {
     "radam": {
-        "seed": Missing("reference.RAdam"),
+        "tutorial": Missing("reference.RAdam"),
         "optax": "optax.radam",
         "torch": "torch.optim.RAdam",
         "keras": Missing("keras.optimizers.RAdam"),

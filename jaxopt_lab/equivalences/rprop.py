@@ -6,7 +6,7 @@ from jaxopt_lab.equivalences.table import Equivalence, Missing
 
 COUNTERPARTS = {
     "rprop": {
-        "seed": Missing("reference.Rprop"),
+        "tutorial": Missing("reference.Rprop"),
         "optax": "optax.rprop",
         "torch": "torch.optim.Rprop",
         "keras": Missing("keras.optimizers.Rprop"),

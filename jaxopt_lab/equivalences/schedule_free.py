@@ -6,7 +6,7 @@ from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence, Missing
 
 COUNTERPARTS = {
     "schedule_free_adamw": {
-        "seed": Missing("jaxopt_lab.reference.ScheduleFreeAdamW"),
+        "tutorial": Missing("jaxopt_lab.reference.ScheduleFreeAdamW"),
         "optax": "optax.contrib.schedule_free_adamw",
         "torch": Missing("torch.optim.ScheduleFreeAdamW"),
         "keras": "keras.optimizers.ScheduleFreeAdamW",

@@ -6,19 +6,19 @@ from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence
 
 COUNTERPARTS = {
     "sgd": {
-        "seed": "reference.SGD",
+        "tutorial": "reference.SGD",
         "optax": "optax.sgd",
         "torch": "torch.optim.SGD",
         "keras": "keras.optimizers.SGD",
     },
     "momentum": {
-        "seed": "reference.Momentum",
+        "tutorial": "reference.Momentum",
         "optax": "optax.sgd",
         "torch": "torch.optim.SGD",
         "keras": "keras.optimizers.SGD",
     },
     "nesterov": {
-        "seed": "reference.Nesterov",
+        "tutorial": "reference.Nesterov",
         "optax": "optax.sgd",
         "torch": "torch.optim.SGD",
         "keras": "keras.optimizers.SGD",
@@ -32,22 +32,22 @@ _KERAS_DECAY = (
 )
 
 ROWS = (
-    # The book (jaxopt_lab.reference): the lab's defaults.
-    Equivalence("sgd", "seed", {}, "reference.SGD"),
-    Equivalence("sgd", "seed", {"learning_rate": 0.05}, "reference.SGD", {"lr": 0.05},
+    # The tutorial (jaxopt_lab.reference): the lab's defaults.
+    Equivalence("sgd", "tutorial", {}, "reference.SGD"),
+    Equivalence("sgd", "tutorial", {"learning_rate": 0.05}, "reference.SGD", {"lr": 0.05},
                 label="non-default"),
-    Equivalence("momentum", "seed", {}, "reference.Momentum"),
-    Equivalence("momentum", "seed", {"learning_rate": 0.03, "momentum": 0.5},
+    Equivalence("momentum", "tutorial", {}, "reference.Momentum"),
+    Equivalence("momentum", "tutorial", {"learning_rate": 0.03, "momentum": 0.5},
                 "reference.Momentum", {"lr": 0.03, "momentum": 0.5}, label="non-default"),
     Equivalence(
-        "nesterov", "seed", {}, "reference.Nesterov", agrees=False,
-        note="The book's Nesterov steps p += m²·v − (1+m)·lr·g, not the standard m·v − lr·g "
+        "nesterov", "tutorial", {}, "reference.Nesterov", agrees=False,
+        note="The tutorial's Nesterov steps p += m²·v − (1+m)·lr·g, not the standard m·v − lr·g "
         "that optax, torch and Keras share: different trajectories.",
     ),
     Equivalence(
-        "nesterov", "seed", {"learning_rate": 0.03, "momentum": 0.5}, "reference.Nesterov",
+        "nesterov", "tutorial", {"learning_rate": 0.03, "momentum": 0.5}, "reference.Nesterov",
         {"lr": 0.03, "momentum": 0.5}, agrees=False, label="non-default",
-        note="The book's own Nesterov variant (see above).",
+        note="The tutorial's own Nesterov variant (see above).",
     ),
     # optax.
     Equivalence("sgd", "optax", {}, "optax.sgd", {"learning_rate": 0.01}),

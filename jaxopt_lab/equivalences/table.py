@@ -18,7 +18,7 @@ import optax
 
 from jaxopt_lab import crosscheck, optimizers, reference
 
-LIBRARIES = ("seed", "optax", "torch", "keras")
+LIBRARIES = ("tutorial", "optax", "torch", "keras")
 """The other sides of the table, in the order it prints them."""
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -183,7 +183,7 @@ def build_other(row: Equivalence) -> crosscheck.Side:
     if row.other is None:
         raise ValueError(f"{row.library} has no counterpart of {row.optimizer}: {row.note}")
     target = resolve(row.other)
-    if row.library == "seed":
+    if row.library == "tutorial":
         return crosscheck.ReferenceSide(target(**row.other_settings))
     if row.library == "optax":
         return crosscheck.OptaxSide(target(**row.other_settings))
@@ -413,7 +413,7 @@ def _accepted(row: Equivalence, change: dict[str, Any]) -> bool:
 
 def available_libraries() -> list[str]:
     """The libraries of the table that are importable here (seed and optax always are)."""
-    found = ["seed", "optax"]
+    found = ["tutorial", "optax"]
     found += [name for name in ("torch", "keras") if importlib.util.find_spec(name) is not None]
     return found
 

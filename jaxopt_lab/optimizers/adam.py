@@ -101,7 +101,7 @@ def adam(
     """Adam.
 
     ``m += (1 - b1) * (g - m);  v += (1 - b2) * (g**2 - v)``, both from 0, t the
-    1-based step. With ``eps_hat=True`` (the seed's folded form, and Keras's)::
+    1-based step. With ``eps_hat=True`` (the tutorial's folded form, and Keras's)::
 
         lr_t = lr * sqrt(1 - b2**t) / (1 - b1**t)
         p -= lr_t * m / (sqrt(v + eps_root) + eps)
@@ -113,7 +113,7 @@ def adam(
 
     The two differ only in where eps sits: ``eps_hat=True`` with eps equals
     ``eps_hat=False`` with ``eps * sqrt(1 - b2**t)``.
-    Defaults are the seed's, which equal Keras ``Adam(lr)``; optax ``adam(lr)``
+    Defaults are the tutorial's, which equal Keras ``Adam(lr)``; optax ``adam(lr)``
     and ``torch.optim.Adam(lr)`` are ``adam(lr, eps=1e-8, eps_hat=False)``;
     torch's ``Adam(weight_decay=wd)`` is L2 on the gradient, ``adam(...,
     weight_decay=wd)`` here (coupled, see ``plumbing`` for that and the other

@@ -20,7 +20,7 @@ from jaxopt_lab.optimizers.plumbing import (
 
 
 class AdagradState(NamedTuple):
-    """State of :func:`adagrad`: ``sum_of_squares`` is the seed's ``h``."""
+    """State of :func:`adagrad`: ``sum_of_squares`` is the tutorial's ``h``."""
 
     count: jax.Array
     sum_of_squares: Any
@@ -37,7 +37,7 @@ class AdadeltaState(NamedTuple):
 class RmspropState(NamedTuple):
     """State of :func:`rmsprop`.
 
-    ``mean_square`` is the seed's ``h`` (optax's ``nu``); ``mean_gradient`` is
+    ``mean_square`` is the tutorial's ``h`` (optax's ``nu``); ``mean_gradient`` is
     kept only when ``centered`` (else ``None``); ``velocity`` only when
     ``momentum`` is given (else ``None``).
     """
@@ -69,7 +69,7 @@ def adagrad(
     ``p -= lr * g / sqrt(h + eps)``. ``lr_decay`` is torch's: the step t
     (1-based) uses ``lr / (1 + (t - 1) * lr_decay)``.
 
-    The defaults are the seed's. ``torch.optim.Adagrad(lr, eps=1e-10)`` is
+    The defaults are the tutorial's. ``torch.optim.Adagrad(lr, eps=1e-10)`` is
     ``adagrad(lr, eps=1e-10)``; optax ``adagrad(lr)`` and Keras ``Adagrad(lr)``
     are ``adagrad(lr, initial_accumulator_value=0.1, eps_in_sqrt=True)``. The
     other knobs: see ``plumbing``. eps may be 0 only with a positive
@@ -136,7 +136,7 @@ def rmsprop(
     ``momentum``, the scaled step is accumulated:
     ``v = momentum * v + lr * g / denominator;  p -= v``.
 
-    The defaults are the seed's; they equal optax ``rmsprop(lr, decay=0.99,
+    The defaults are the tutorial's; they equal optax ``rmsprop(lr, decay=0.99,
     eps=1e-7, eps_in_sqrt=False)`` and ``torch.optim.RMSprop(lr, alpha=0.99,
     eps=1e-7)``. Keras ``RMSprop(lr)`` is ``rmsprop(lr, decay=0.9,
     eps_in_sqrt=True)``. The other knobs: see ``plumbing``. eps may be 0

@@ -610,7 +610,7 @@ def bias_corrections(leaf_state: Any, b1: Any, b2: Any, dtype: Any) -> tuple[jax
     """``(1 - b1**t, 1 - b2**t)`` for the 1-based step t, accurate, in at least float32.
 
     Each is :func:`one_minus_power`: accurate to a few ulps of the working
-    dtype, as the book's NumPy code and torch (which compute it in double) are,
+    dtype, as the tutorial's NumPy code and torch (which compute it in double) are,
     where optax and Keras compute ``1 - b2**t`` in float32 from b2 rounded to
     float32 (0.999 becomes 0.99900001, so ``1 - b2`` is off by 1.3e-5). In
     bfloat16, 0.999 rounds to 1, so the computation is in at least float32; a
@@ -663,7 +663,8 @@ def hyperparameters(*names: str) -> Callable[[Callable], Callable]:
     records the names as its ``hyperparameters`` attribute: the arguments that
     may be Python numbers, JAX arrays or tracers (so ``jax.vmap`` can sweep
     them), as opposed to switches (``eps_hat``, ``centered``) and dtypes.
-    ``jaxopt_lab.sweep`` and the command line read this list, and nothing else.
+    ``jaxopt_lab.grid.hyperparameter_names`` reads this list (for sweeps and the
+    command line), and nothing else.
 
     Every call of the decorated optimizer validates the declared arguments
     (see the module docstring): a real, finite scalar (``None`` where that is

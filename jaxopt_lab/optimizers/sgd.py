@@ -31,7 +31,7 @@ class SgdState(NamedTuple):
 class MomentumState(NamedTuple):
     """State of :func:`momentum` and :func:`nesterov`.
 
-    ``velocity`` is the seed's ``v``: the (negative, learning-rate-scaled)
+    ``velocity`` is the tutorial's ``v``: the (negative, learning-rate-scaled)
     running step, ``v = momentum * v - lr * g``.
     """
 
@@ -85,7 +85,7 @@ def momentum(
     complex_convention: str = "optax",
     state_dtype: Any = None,
 ) -> optax.GradientTransformationExtraArgs:
-    """SGD with (heavy-ball) momentum, in the seed's velocity form.
+    """SGD with (heavy-ball) momentum, in the tutorial's velocity form.
 
     ``v = momentum * v - lr * g;  p += v``, v starting at 0. Identical to Keras
     ``SGD(lr, momentum)``; equal in exact arithmetic (for a constant learning
@@ -139,7 +139,7 @@ def nesterov(
     Keras ``SGD(lr, momentum, nesterov=True)``; equal in exact arithmetic (for a
     constant learning rate) to optax ``sgd(lr, momentum, nesterov=True)`` and
     ``torch.optim.SGD(lr, momentum, nesterov=True)``. It differs from the
-    seed's ``Nesterov`` class (``p += momentum**2 * v - (1 + momentum) * lr * g``),
+    tutorial's ``Nesterov`` class (``p += momentum**2 * v - (1 + momentum) * lr * g``),
     which is kept, as written, in ``jaxopt_lab.reference``. The knobs: see
     ``plumbing``. Sutskever et al. (2013), "On the importance of initialization
     and momentum".

@@ -202,17 +202,6 @@ def _keras_optimizer(optimizer: CallText) -> Any:
 # --------------------------------------------------------------------------- the run
 
 
-def markdown_table(rows: list[list[str]]) -> str:
-    """``rows[0]`` the header: a Markdown table with padded columns."""
-    widths = [max(len(str(row[column])) for row in rows) for column in range(len(rows[0]))]
-
-    def line(row):
-        return "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) + " |"
-
-    separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
-    return "\n".join([line(rows[0]), separator, *map(line, rows[1:])])
-
-
 @dataclasses.dataclass(frozen=True)
 class PortRun:
     """What ``jaxopt-lab port`` found: the code, and the per-step comparison with the library."""

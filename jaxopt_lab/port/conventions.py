@@ -20,6 +20,7 @@ import optax
 
 from jaxopt_lab import crosscheck
 from jaxopt_lab.port.command import Prepared, compiled, prepare
+from jaxopt_lab.report import markdown_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,3 +265,17 @@ def measure_all(
     """:func:`measure` each convention (default: :data:`CONVENTIONS`), as each finishes."""
     for convention in CONVENTIONS if conventions is None else conventions:
         yield measure(convention, steps=steps)
+
+
+def conventions_table(
+    conventions: Sequence[Convention] | None = None, *, steps: int = 1000
+) -> str:
+    """:func:`measure_all` as the README's Markdown table."""
+    rows = [
+        [m.convention.title, m.convention.naive_port, f"{m.naive_ulps:.1f}",
+         f"{m.naive_relative:.1e}", f"{m.port_ulps:.1f}", f"{m.port_relative:.1e}"]
+        for m in measure_all(conventions, steps=steps)
+    ]
+    headers = ["convention", "naive port", "naive: float32 ulps", "naive: float64 rel.",
+               "port: float32 ulps", "port: float64 rel."]
+    return markdown_table(rows, headers, align=["left"] * 6)

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from jaxopt_lab.port.command import PortRun, port_run
+from jaxopt_lab.report import markdown_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,3 +272,24 @@ def run_matrix(
                 dtype=np.dtype(dtype),
                 float64_rtol=case.float64_rtol,
             )
+
+
+def matrix_table(cases: Sequence[PortCase] | None = None, *, steps: int = 1000) -> tuple[str, int]:
+    """Run the matrix in both dtypes: a Markdown table (one row per case) and the failures."""
+    rows: dict[PortCase, list[str]] = {}
+    failures = 0
+    for case, run in run_matrix(cases, steps=steps):
+        result = run.comparison
+        per_step = result.max_scaled_ulps / np.arange(1, result.steps + 1)
+        failures += run.failure is not None
+        row = rows.setdefault(case, [case.library, f"`{case.label}`", "", "", "agree"])
+        if result.dtype == np.float32:
+            row[2] = f"{result.max_scaled_ulps.max():.2f} ({per_step.max():.3f})"
+        else:
+            row[3] = f"{result.max_rel_error.max():.1e}"
+        if run.failure is not None:
+            row[4] = f"FAIL ({result.dtype.name})"
+    headers = ["library", "case", "float32: worst ulps of the leaf's scale (largest per step)",
+               "float64: worst relative error", "verdict"]
+    table = markdown_table(list(rows.values()), headers, align=["left"] * 5)
+    return f"{table}\n\n{len(rows)} cases, {failures} failures ({steps} steps)", failures

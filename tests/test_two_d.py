@@ -1,4 +1,4 @@
-"""Trajectories and sweeps against the seed's NumPy classes, closed forms and unswept runs."""
+"""Trajectories and sweeps against the tutorial's NumPy classes, closed forms and unswept runs."""
 
 from __future__ import annotations
 
@@ -17,14 +17,15 @@ import pytest
 
 import jaxopt_lab
 from jaxopt_lab import reference
-from jaxopt_lab.sweep import DIVERGENCE_FACTOR, SweepResult, hyperparameter_names, sweep, trajectory
+from jaxopt_lab.grid import hyperparameter_names
+from jaxopt_lab.two_d import DIVERGENCE_FACTOR, SweepResult, sweep, trajectory
 
-SEED_SETTINGS = {"sgd": 0.95, "momentum": 0.1, "adagrad": 1.5, "adam": 0.3}
+TUTORIAL_SETTINGS = {"sgd": 0.95, "momentum": 0.1, "adagrad": 1.5, "adam": 0.3}
 REPO = Path(__file__).resolve().parents[1]
 
 
 def seed_reference_trajectory(name: str, learning_rate: float, steps: int = 30) -> np.ndarray:
-    """The seed's loop: its class on {"x", "y"} float64 with the analytic gradient (x/10, 2y)."""
+    """The tutorial's loop: its class on {"x", "y"} float64, the analytic gradient (x/10, 2y)."""
     params = {"x": np.float64(-7.0), "y": np.float64(2.0)}
     optimizer = reference.REFERENCES[name](lr=learning_rate)
     positions = [(params["x"], params["y"])]
@@ -35,11 +36,11 @@ def seed_reference_trajectory(name: str, learning_rate: float, steps: int = 30) 
     return np.asarray(positions, dtype=np.float64)
 
 
-@pytest.mark.parametrize("name, learning_rate", SEED_SETTINGS.items())
+@pytest.mark.parametrize("name, learning_rate", TUTORIAL_SETTINGS.items())
 def test_trajectory_matches_the_seed_reference_in_float64(x64, name, learning_rate):
-    # The issue's bar: 1e-12 in float64. The lab and the seed differ only in the
+    # The issue's bar: 1e-12 in float64. The lab and the tutorial differ only in the
     # order of a few roundings per step (x/10 vs 2x/20, lr*(c*m/d) vs (lr*c)*m/d).
-    positions = trajectory(jaxopt_lab.OPTIMIZERS[name](learning_rate), "seed_bowl", steps=30)
+    positions = trajectory(jaxopt_lab.OPTIMIZERS[name](learning_rate), "bowl", steps=30)
     assert positions.shape == (31, 2) and positions.dtype == jnp.float64
     np.testing.assert_allclose(
         positions, seed_reference_trajectory(name, learning_rate), rtol=0, atol=1e-12
@@ -65,10 +66,10 @@ def test_trajectory_on_a_user_function_follows_the_closed_form(x64):
 
 def test_sweep_over_learning_rates_equals_one_trajectory_per_rate(x64):
     learning_rates = np.array([0.01, 0.1, 0.3, 1.0, 3.0])
-    result = sweep(jaxopt_lab.adam, {"learning_rate": learning_rates}, "seed_bowl", steps=30)
+    result = sweep(jaxopt_lab.adam, {"learning_rate": learning_rates}, "bowl", steps=30)
     assert isinstance(result, SweepResult) and result.shape == (5,)
     for index, learning_rate in enumerate(learning_rates):
-        final = trajectory(jaxopt_lab.adam(learning_rate), "seed_bowl", steps=30)[-1]
+        final = trajectory(jaxopt_lab.adam(learning_rate), "bowl", steps=30)[-1]
         # Same float64 arithmetic, batched or not; 1e-12 covers XLA reassociation.
         np.testing.assert_allclose(result.final_position[index], final, rtol=0, atol=1e-12)
         expected_loss = final[0] ** 2 / 20 + final[1] ** 2
@@ -95,11 +96,11 @@ def test_new_grid_values_do_not_recompile():
             traces.append(learning_rate)
         return jaxopt_lab.adam(learning_rate)
 
-    first = sweep(counting_adam, {"learning_rate": np.linspace(0.1, 0.5, 16)}, "seed_bowl")
+    first = sweep(counting_adam, {"learning_rate": np.linspace(0.1, 0.5, 16)}, "bowl")
     assert traces  # the first call traces (the program, and the memory estimate)
     traces.clear()
-    second = sweep(counting_adam, {"learning_rate": np.linspace(0.6, 0.9, 16)}, "seed_bowl")
-    third = sweep(counting_adam, {"learning_rate": np.geomspace(1e-3, 1.0, 16)}, "seed_bowl")
+    second = sweep(counting_adam, {"learning_rate": np.linspace(0.6, 0.9, 16)}, "bowl")
+    third = sweep(counting_adam, {"learning_rate": np.geomspace(1e-3, 1.0, 16)}, "bowl")
     assert traces == []
     assert not np.array_equal(first.final_loss, second.final_loss)
     assert not np.array_equal(second.final_loss, third.final_loss)
@@ -109,7 +110,7 @@ def test_runs_that_blow_up_are_reported_as_diverged_not_raised():
     # SGD on the bowl: y <- (1 - 2 lr) y, so lr > 1 grows |y| geometrically
     # (lr = 1.5: 2^30 after 30 steps; lr = 1e20: overflow to inf, then nan).
     learning_rates = np.array([0.1, 0.9, 1.5, 1e20])
-    result = sweep("sgd", {"learning_rate": learning_rates}, "seed_bowl", steps=30)
+    result = sweep("sgd", {"learning_rate": learning_rates}, "bowl", steps=30)
     np.testing.assert_array_equal(result.diverged, [False, False, True, True])
     assert not np.isfinite(result.final_loss[3])
     assert result.divergence_threshold == pytest.approx(DIVERGENCE_FACTOR * (6.45 + 1), rel=1e-6)
@@ -121,14 +122,14 @@ def test_runs_that_blow_up_are_reported_as_diverged_not_raised():
 
 def test_divergence_threshold_can_be_set():
     result = sweep(
-        "sgd", {"learning_rate": [0.01, 0.9]}, "seed_bowl", divergence_threshold=1.0
+        "sgd", {"learning_rate": [0.01, 0.9]}, "bowl", divergence_threshold=1.0
     )
     # lr 0.01 is still near the start (f = 6.45 > 1) after 30 steps; lr 0.9 is near 0.
     np.testing.assert_array_equal(result.diverged, [True, False])
 
 
 def test_best_raises_when_every_run_diverged():
-    result = sweep("sgd", {"learning_rate": [5.0, 10.0]}, "seed_bowl")
+    result = sweep("sgd", {"learning_rate": [5.0, 10.0]}, "bowl")
     assert result.diverged.all()
     with pytest.raises(ValueError, match="every run of the sweep diverged"):
         result.best()
@@ -147,7 +148,7 @@ def test_chunked_sweep_equals_the_single_chunk_sweep():
 
 def test_blocked_sweep_equals_one_trajectory_per_point(x64, monkeypatch):
     # Blocks of 4 points: 10 points run as two blocks inside lax.map plus a remainder.
-    monkeypatch.setattr(importlib.import_module("jaxopt_lab.sweep"), "CPU_BLOCK_POINTS", 4)
+    monkeypatch.setattr(importlib.import_module("jaxopt_lab.two_d"), "CPU_BLOCK_POINTS", 4)
     learning_rates = np.geomspace(1e-3, 1.0, 10)
     result = sweep("momentum", {"learning_rate": learning_rates}, "rosenbrock", steps=15)
     for index, learning_rate in enumerate(learning_rates):
@@ -172,37 +173,37 @@ def test_hyperparameter_names_are_the_numeric_arguments():
 def test_bad_arguments_get_clear_errors():
     grid = {"learning_rate": [0.1]}
     with pytest.raises(ValueError, match="unknown hyperparameter 'momentum'.*b1, b2"):
-        sweep("adam", {"momentum": [0.9]}, "seed_bowl")
+        sweep("adam", {"momentum": [0.9]}, "bowl")
     with pytest.raises(ValueError, match=r"b1 must be \[0.0, 1.0\)"):
-        sweep("adam", {"b1": [0.9, 1.5]}, "seed_bowl")
+        sweep("adam", {"b1": [0.9, 1.5]}, "bowl")
     with pytest.raises(ValueError, match="unknown hyperparameter 'lr'.*: learning_rate"):
-        sweep(lambda learning_rate: jaxopt_lab.sgd(learning_rate), {"lr": [0.1]}, "seed_bowl")
+        sweep(lambda learning_rate: jaxopt_lab.sgd(learning_rate), {"lr": [0.1]}, "bowl")
     with pytest.raises(ValueError, match="unknown optimizer 'adamm'.*adam"):
-        sweep("adamm", grid, "seed_bowl")
+        sweep("adamm", grid, "bowl")
     with pytest.raises(ValueError, match="unknown problem"):
-        sweep("adam", grid, "bowl")
+        sweep("adam", grid, "seed_bowl")
     with pytest.raises(ValueError, match="grid must be a non-empty mapping"):
-        sweep("adam", {}, "seed_bowl")
+        sweep("adam", {}, "bowl")
     with pytest.raises(ValueError, match=r"grid\['learning_rate'\] must be a non-empty 1-D"):
-        sweep("adam", {"learning_rate": [[0.1, 0.2]]}, "seed_bowl")
+        sweep("adam", {"learning_rate": [[0.1, 0.2]]}, "bowl")
     with pytest.raises(ValueError, match="start is required"):
         sweep("adam", grid, lambda xy: jnp.sum(xy**2))
     with pytest.raises(ValueError, match="start must be two finite numbers"):
-        trajectory(jaxopt_lab.adam(0.1), "seed_bowl", start=(1.0, 2.0, 3.0))
+        trajectory(jaxopt_lab.adam(0.1), "bowl", start=(1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match="steps must be a non-negative integer"):
-        trajectory(jaxopt_lab.adam(0.1), "seed_bowl", steps=-1)
+        trajectory(jaxopt_lab.adam(0.1), "bowl", steps=-1)
     with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
-        sweep("adam", grid, "seed_bowl", chunk_size=0)
+        sweep("adam", grid, "bowl", chunk_size=0)
 
 
 SHARDED_SCRIPT = textwrap.dedent(
     """
     import importlib, json, sys
     import jax, numpy as np
-    from jaxopt_lab.sweep import sweep
+    from jaxopt_lab.two_d import sweep
 
     # Blocks of 2 points: 3 points per device run as a block and a remainder.
-    importlib.import_module("jaxopt_lab.sweep").CPU_BLOCK_POINTS = 2
+    importlib.import_module("jaxopt_lab.two_d").CPU_BLOCK_POINTS = 2
 
     assert jax.device_count() == 4, jax.devices()
     report = {}

@@ -1,14 +1,15 @@
-"""The benchmark suite: every benchmark module present, one JSON file each, a table, a figure.
+"""The benchmark suite: every benchmark, one JSON file each, Markdown tables, a figure.
 
-    PYTHONPATH=. python -m benchmarks [--quick] [--out DIR] [--only update,train]
-    jaxopt-lab bench [--quick] [--out DIR]          (from the repository root)
+    jaxopt-lab bench [--quick] [--out DIR] [--only update,train]
+    python -m benchmarks [...]                 (the same, from the repository root)
 
-Runs ``update`` (this package), ``sweep`` (the 2-D lab), ``train`` (MNIST) and
-``checkpoint`` when their modules exist, skipping the others with a note, so the same
-command works on a CPU-only checkout and on a GPU machine with nothing but
-jax, optax, numpy and matplotlib installed. A full run writes
-``DIR/<name>.json`` and ``DIR/update.png``; DIR defaults to
-``benchmarks/results/<device>/``.
+Runs ``update`` (one optimizer step), ``sweep`` (the 2-D lab), ``train`` (MNIST),
+``checkpoint`` and ``memory`` (a streamed sweep's peak memory), skipping one that
+cannot import with a note, so the same command works on a CPU-only checkout and
+on a GPU machine with nothing but jax, optax, numpy and matplotlib installed.
+The modules are part of the installed package (``jaxopt_lab.bench``). A full
+run writes ``DIR/<name>.json`` and ``DIR/update.png``; DIR defaults to
+``benchmarks/results/<device>/`` under the current folder (the repository root).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import timing
+from jaxopt_lab.bench import timing
+from jaxopt_lab.report import markdown_table
 
-BENCHMARKS = ("update", "sweep", "train", "checkpoint")
-RESULTS = Path(__file__).resolve().parent / "results"
+BENCHMARKS = ("update", "sweep", "train", "checkpoint", "memory")
+RESULTS = Path("benchmarks") / "results"
+"""Where a full run writes by default, relative to the current folder (the repository root)."""
 
 
 def device_slug(machine: dict) -> str:
@@ -57,7 +60,7 @@ def run_suite(
     out = Path(out_dir) if out_dir is not None else None
     for name in names:
         try:
-            module = importlib.import_module(f"benchmarks.{name}")
+            module = importlib.import_module(f"jaxopt_lab.bench.{name}")
         except ImportError as error:
             skipped[name] = f"not importable: {error}"
             continue
@@ -72,7 +75,7 @@ def run_suite(
             path.write_text(json.dumps(result, indent=1))
             files.append(str(path))
             if name == "update":
-                from benchmarks.plots import plot_update
+                from jaxopt_lab.bench.plots import plot_update
 
                 files.append(str(plot_update(result, out / "update.png")))
     return {
@@ -97,9 +100,7 @@ def generic_table(result: dict) -> str:
     if not rows:
         return "(no rows)"
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table([[_cell(row.get(c, "")) for c in columns] for row in rows], columns)
 
 
 def markdown(suite: dict) -> str:
@@ -111,8 +112,8 @@ def markdown(suite: dict) -> str:
         + (" — quick run" if suite["quick"] else "")
     ]
     for name, result in suite["results"].items():
-        module = importlib.import_module(f"benchmarks.{name}")
-        render = getattr(module, "markdown_table", None) or getattr(module, "markdown", None)
+        module = importlib.import_module(f"jaxopt_lab.bench.{name}")
+        render = getattr(module, "markdown", None)
         table = render(result) if render is not None else None
         parts.append(f"## {name}\n\n{table or generic_table(result)}")
         summary = {k: v for k, v in result.get("summary", {}).items() if k != "targets"}
@@ -124,7 +125,7 @@ def markdown(suite: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+        prog="jaxopt-lab bench", description=__doc__.splitlines()[0]
     )
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
@@ -139,12 +140,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "for a full run, nothing written for --quick)",
     )
     parser.add_argument(
-        "--only", help=f"comma-separated benchmarks to run (default: {','.join(BENCHMARKS)})"
+        "--only", type=_names, default=BENCHMARKS, metavar="NAME[,NAME...]",
+        help=f"comma-separated benchmarks to run (default: {','.join(BENCHMARKS)})",
     )
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(","))
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown benchmark {unknown[0]!r}; valid: {', '.join(BENCHMARKS)}"
+        )
+    return names
+
+
 def run_from_args(args: argparse.Namespace) -> int:
-    names = tuple(args.only.split(",")) if args.only else BENCHMARKS
+    names = args.only
     out = args.out
     if out is None and not args.quick:
         out = RESULTS / device_slug(timing.machine())

@@ -1,0 +1,524 @@
+"""The 2-D lab: compiled trajectories and hyperparameter sweeps on the 2-D problems.
+
+:func:`trajectory` runs one optimizer from one start as a single jit-compiled
+``lax.scan`` and returns every position. :func:`sweep` runs the same program
+for every point of a hyperparameter grid at once: the optimizer is built
+*inside* the vmapped function from the swept values (``make_optimizer(**point)``),
+so one compiled program covers the whole grid and new grid values of the same
+size do not recompile. :func:`sweep_to_file` does the same for grids too large
+to hold in memory (10⁸ points): it streams every point's result to a Parquet
+file chunk by chunk and keeps only a summary and a bounded sample for plotting.
+
+Devices, hosts, chunks and the CPU's cache-sized blocks are
+:class:`jaxopt_lab.grid.GridMap`'s business: the same call runs on one CPU,
+every GPU of a host, or every host after ``jax.distributed.initialize()``
+(every process makes the same call and gets the full result).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxopt_lab.grid import GridMap, as_make_optimizer, grid_axes
+from jaxopt_lab.optimizers import apply_updates
+from jaxopt_lab.problems import Function2D, Problem, as_problem
+
+MakeOptimizer = Callable[..., optax.GradientTransformation]
+
+DIVERGENCE_FACTOR = 1e3
+"""By default a run has diverged when its final loss exceeds
+``DIVERGENCE_FACTOR * (|f(start)| + 1)`` (or is not finite)."""
+
+TUTORIAL_LEARNING_RATES = {
+    "sgd": 0.95,
+    "momentum": 0.1,
+    "adagrad": 1.5,
+    "adam": 0.3,
+    "nesterov": 0.1,
+    "rmsprop": 0.3,
+    "adamw": 0.3,
+}
+"""The tutorial's figure: its four optimizers and learning rates on its bowl (30
+steps from (-7, 2)); the others get rates that move visibly in 30 steps there."""
+
+CPU_BLOCK_POINTS = 4096
+"""On a CPU device the points of a chunk run in blocks of this many, one block
+after another inside the compiled program (``lax.map`` with ``batch_size``), so
+that each block's state stays in cache through all its steps. Accelerators run
+the whole chunk at once."""
+
+SAMPLE_POINTS = 250_000
+SAMPLE_PER_AXIS = 10_000
+""":func:`sweep_to_file` keeps a strided sub-grid of at most about ``SAMPLE_POINTS``
+points, and ``SAMPLE_PER_AXIS`` values of any one axis, for plotting."""
+
+STREAM_CHUNK_POINTS = 1 << 20
+""":func:`sweep_to_file`'s default chunk: bounds its memory whatever the grid."""
+
+# --------------------------------------------------------------------------- arguments
+
+
+def _default_float() -> jnp.dtype:
+    """float64 inside ``jax.enable_x64``, float32 otherwise."""
+    return jnp.result_type(float)
+
+
+def _start_array(problem: Problem, start: Any, dtype: Any) -> np.ndarray:
+    """The start as a host array of shape ``(2,)`` in the run's dtype."""
+    if start is None:
+        if problem.start is None:
+            raise ValueError(
+                f"start is required: problem {problem.name!r} has no default start"
+            )
+        start = problem.start
+    if dtype is None:
+        given = getattr(start, "dtype", None)
+        floating = given is not None and jnp.issubdtype(given, jnp.floating)
+        dtype = given if floating else _default_float()
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+    values = np.asarray(start, dtype=np.float64)
+    if values.shape != (2,) or not np.all(np.isfinite(values)):
+        raise ValueError(f"start must be two finite numbers (x, y), got {start!r}")
+    return np.asarray(start, dtype=np.dtype(dtype))
+
+
+def _check_steps(steps: Any) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if steps > np.iinfo(np.int32).max:
+        raise ValueError(f"steps must be at most 2**31 - 1, got {steps!r}")
+    return int(steps)
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def _run(
+    optimizer: optax.GradientTransformation,
+    function: Function2D,
+    start: jax.Array,
+    steps: int,
+    keep_positions: bool,
+):
+    gradient = jax.grad(function)
+
+    def step(carry, _):
+        position, state = carry
+        updates, state = optimizer.update(gradient(position), state, position)
+        position = apply_updates(position, updates)
+        return (position, state), (position if keep_positions else None)
+
+    (position, _), positions = jax.lax.scan(
+        step, (start, optimizer.init(start)), length=steps
+    )
+    return position, positions
+
+
+def _trajectory(optimizer, function, steps, start):
+    _, positions = _run(optimizer, function, start, steps, keep_positions=True)
+    return jnp.concatenate([start[None], positions.reshape(steps, 2)], axis=0)
+
+
+_compiled_trajectory = jax.jit(_trajectory, static_argnums=(0, 1, 2))
+
+
+def trajectory(
+    optimizer: optax.GradientTransformation,
+    problem: Problem | str | Function2D,
+    start: Any = None,
+    steps: int = 30,
+    *,
+    dtype: Any = None,
+) -> jax.Array:
+    """Every position of ``optimizer`` minimising ``problem``: shape ``(steps + 1, 2)``.
+
+    Row 0 is ``start`` (default: the problem's); row ``t`` is the position
+    after ``t`` updates. The whole run is one jit-compiled ``lax.scan`` (cached
+    per optimizer object, function and ``steps``).
+
+    Args:
+      optimizer: any ``optax.GradientTransformation`` (e.g. ``jaxopt_lab.adam(0.3)``).
+      problem: a :class:`Problem`, a name in ``PROBLEMS``, or a function ``f(xy)``.
+      start: ``(x, y)``; required for a bare function.
+      steps: the number of updates.
+      dtype: of the positions; default the start's floating dtype, else
+        float32 (float64 inside ``jax.enable_x64``).
+    """
+    problem = as_problem(problem)
+    steps = _check_steps(steps)
+    start = jnp.asarray(_start_array(problem, start, dtype))
+    return _compiled_trajectory(optimizer, problem.function, steps, start)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The outcome of :func:`sweep`, every array shaped like the grid.
+
+    Attributes:
+      axes: each swept hyperparameter's values (1-D), in grid order; the
+        grid is their full product, so ``final_loss.shape`` is
+        ``tuple(len(v) for v in axes.values())``.
+      final_loss: ``f`` at the final position, shape ``grid_shape``.
+      final_position: shape ``grid_shape + (2,)``.
+      diverged: ``True`` where the final loss or position is not finite or
+        the loss exceeds ``divergence_threshold``.
+      divergence_threshold: the loss above which a run counts as diverged.
+      problem, steps, start: what was run.
+      device_count: how many devices the sweep axis was sharded over.
+      chunk_count: how many chunks the grid was run in.
+      best_setting: for a sample of a larger grid (:func:`sweep_to_file`), the
+        best setting of the whole grid and its loss; ``None``: computed here.
+    """
+
+    axes: dict[str, np.ndarray]
+    final_loss: np.ndarray
+    final_position: np.ndarray
+    diverged: np.ndarray
+    divergence_threshold: float
+    problem: str
+    steps: int
+    start: tuple[float, float]
+    device_count: int = 1
+    chunk_count: int = 1
+    best_setting: tuple[dict[str, float], float] | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.final_loss.shape
+
+    def point(self, index: tuple[int, ...] | int) -> dict[str, float]:
+        """The hyperparameters at a grid ``index``."""
+        index = np.unravel_index(index, self.shape) if np.ndim(index) == 0 else index
+        pairs = zip(self.axes.items(), index, strict=True)
+        return {name: float(values[i]) for (name, values), i in pairs}
+
+    def best(self) -> tuple[dict[str, float], float]:
+        """The setting with the lowest final loss among runs that did not diverge.
+
+        Raises ``ValueError`` if every run diverged.
+        """
+        if self.best_setting is not None:
+            return self.best_setting
+        if np.all(self.diverged):
+            raise ValueError("every run of the sweep diverged; there is no best setting")
+        losses = np.where(self.diverged, np.inf, self.final_loss)
+        flat_index = int(np.argmin(losses))
+        return self.point(flat_index), float(losses.reshape(-1)[flat_index])
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (non-finite losses become ``None``)."""
+
+        def finite_or_none(array):
+            return np.where(np.isfinite(array), array, None).tolist()
+
+        result = {
+            "problem": self.problem,
+            "steps": self.steps,
+            "start": list(self.start),
+            "axes": {name: values.tolist() for name, values in self.axes.items()},
+            "shape": list(self.shape),
+            "final_loss": finite_or_none(self.final_loss.astype(np.float64)),
+            "final_position": finite_or_none(self.final_position.astype(np.float64)),
+            "diverged": self.diverged.tolist(),
+            "divergence_threshold": self.divergence_threshold,
+            "device_count": self.device_count,
+            "chunk_count": self.chunk_count,
+        }
+        if not np.all(self.diverged):
+            best_point, best_loss = self.best()
+            result["best"] = {"hyperparameters": best_point, "final_loss": best_loss}
+        return result
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What :func:`sweep_to_file` returns: the file, counts, the best setting, a sample.
+
+    ``axes`` are the whole grid's; ``sample`` is a :class:`SweepResult` on a
+    strided sub-grid of at most about :data:`SAMPLE_POINTS` points whose
+    ``best()`` is the whole grid's: what :func:`~jaxopt_lab.plots.plot_sweep`
+    draws. ``best`` is ``None`` when every run diverged.
+    """
+
+    path: Path | None
+    axes: dict[str, np.ndarray]
+    shape: tuple[int, ...]
+    point_count: int
+    diverged_count: int
+    best: tuple[dict[str, float], float] | None
+    sample: SweepResult
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON: no per-point values (those are in the Parquet file)."""
+        sample = self.sample
+        summary = {
+            "problem": sample.problem,
+            "steps": sample.steps,
+            "start": list(sample.start),
+            "axes": {name: _axis_summary(values) for name, values in self.axes.items()},
+            "shape": list(self.shape),
+            "points": self.point_count,
+            "diverged": self.diverged_count,
+            "divergence_threshold": sample.divergence_threshold,
+            "device_count": sample.device_count,
+            "chunk_count": sample.chunk_count,
+            "points_file": None if self.path is None else self.path.name,
+        }
+        if self.best is not None:
+            summary["best"] = {"hyperparameters": self.best[0], "final_loss": self.best[1]}
+        return summary
+
+
+def _axis_summary(values: np.ndarray) -> dict[str, Any]:
+    return {"count": int(values.size), "min": float(values.min()), "max": float(values.max())}
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+@functools.lru_cache(maxsize=256)
+def _point_function(make_optimizer: MakeOptimizer, function: Function2D, steps: int):
+    """Final ``(loss, position)`` of one point; one object per key, so compilations are shared."""
+
+    def one(point, start):
+        position, _ = _run(make_optimizer(**point), function, start, steps, keep_positions=False)
+        return function(position), position
+
+    return one
+
+
+@functools.lru_cache(maxsize=256)
+def _bytes_per_point(make_optimizer, names: tuple[str, ...], dtype: np.dtype) -> int:
+    """A generous estimate of the working memory of one run: 8x its carried state."""
+    start = jax.ShapeDtypeStruct((2,), dtype)
+    point = {name: jax.ShapeDtypeStruct((), dtype) for name in names}
+    state = jax.eval_shape(lambda point, start: make_optimizer(**point).init(start), point, start)
+    carried = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(state))
+    carried += (2 + len(names)) * dtype.itemsize
+    return 8 * carried
+
+
+@dataclass(frozen=True)
+class _Plan:
+    problem: Problem
+    steps: int
+    start: np.ndarray
+    axes: dict[str, np.ndarray]
+    grid_map: GridMap
+    divergence_threshold: float
+
+    def diverged(self, losses: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return (
+                ~np.isfinite(losses)
+                | ~np.isfinite(positions[:, 0])
+                | ~np.isfinite(positions[:, 1])
+                | (losses > self.divergence_threshold)
+            )
+
+    def result(self, **arrays: Any) -> SweepResult:
+        return SweepResult(
+            **arrays,
+            divergence_threshold=self.divergence_threshold,
+            problem=self.problem.name,
+            steps=self.steps,
+            start=(float(self.start[0]), float(self.start[1])),
+            device_count=self.grid_map.device_count,
+            chunk_count=self.grid_map.chunk_count,
+        )
+
+
+def _plan(make_optimizer, grid, problem, start, steps, devices, chunk_size,
+          divergence_threshold, dtype) -> _Plan:  # fmt: skip
+    problem = as_problem(problem)
+    make_optimizer = as_make_optimizer(make_optimizer)
+    steps = _check_steps(steps)
+    start = _start_array(problem, start, dtype)
+    axes = grid_axes(make_optimizer, grid, start.dtype)
+    devices = list(jax.devices() if devices is None else devices)
+    grid_map = GridMap(
+        _point_function(make_optimizer, problem.function, steps),
+        axes,
+        devices=devices,
+        chunk_size=chunk_size,
+        bytes_per_point=_bytes_per_point(make_optimizer, tuple(axes), np.dtype(start.dtype)),
+        block=CPU_BLOCK_POINTS if devices and devices[0].platform == "cpu" else None,
+    )
+    if divergence_threshold is None:
+        start_loss = float(jax.jit(problem.function)(start))
+        divergence_threshold = DIVERGENCE_FACTOR * (abs(start_loss) + 1.0)
+    return _Plan(problem, steps, start, axes, grid_map, float(divergence_threshold))
+
+
+def sweep(
+    make_optimizer: MakeOptimizer | str,
+    grid: Mapping[str, Any],
+    problem: Problem | str | Function2D,
+    start: Any = None,
+    steps: int = 30,
+    devices: Sequence[jax.Device] | None = None,
+    *,
+    chunk_size: int | None = None,
+    divergence_threshold: float | None = None,
+    dtype: Any = None,
+) -> SweepResult:
+    """Run ``make_optimizer(**point)`` from ``start`` for every point of ``grid``.
+
+    ``grid`` maps hyperparameter names to 1-D arrays; the points are their full
+    product (one axis: e.g. learning rates; two: e.g. learning rate x b1). All
+    points run in one compiled, vmapped program; the optimizer is built inside
+    it from the traced values, so a new grid of the same size reuses the
+    compiled program. Runs that blow up are reported in ``diverged``, not
+    raised.
+
+    Args:
+      make_optimizer: a function of keyword hyperparameters returning a
+        ``GradientTransformation`` (e.g. ``jaxopt_lab.adam`` or
+        ``lambda learning_rate: adam(learning_rate, eps=1e-8)``), or a name in
+        ``OPTIMIZERS``. The compiled program is cached per function object.
+      grid: ``{name: values}``; names must be hyperparameters of
+        ``make_optimizer`` (:func:`~jaxopt_lab.grid.hyperparameter_names`), values are
+        validated by building the optimizer with each axis's extremes.
+      problem: a :class:`Problem`, a name in ``PROBLEMS``, or a function ``f(xy)``.
+      start: ``(x, y)``; default the problem's.
+      steps: updates per run.
+      devices: the devices to shard the grid over; default all devices
+        (``jax.devices()``: every GPU of the host, or every device of every
+        host after ``jax.distributed.initialize()``). One device: no sharding.
+      chunk_size: the most points run at once (rounded up to a multiple of
+        the device count); default :func:`~jaxopt_lab.grid.default_chunk_size`.
+      divergence_threshold: a final loss above this counts as diverged;
+        default ``DIVERGENCE_FACTOR * (|f(start)| + 1)``.
+      dtype: of positions and hyperparameters; default as in :func:`trajectory`.
+
+    Returns:
+      A :class:`SweepResult` of NumPy arrays shaped like the grid, the same on
+      every host.
+    """
+    plan = _plan(make_optimizer, grid, problem, start, steps, devices, chunk_size,
+                 divergence_threshold, dtype)  # fmt: skip
+    losses, positions = plan.grid_map.collect(plan.start)
+    shape = plan.grid_map.shape
+    return plan.result(
+        axes=plan.axes,
+        final_loss=losses.reshape(shape),
+        final_position=positions.reshape(shape + (2,)),
+        diverged=plan.diverged(losses, positions).reshape(shape),
+    )
+
+
+# --------------------------------------------------------------------------- streaming to disk
+
+
+def _sample_indices(shape: tuple[int, ...], limit: int) -> list[np.ndarray]:
+    """Strided indices along each axis, their product at most about ``limit`` points."""
+    per_axis = min(SAMPLE_PER_AXIS, max(2, int(limit ** (1 / len(shape)))))
+    return [np.unique(np.linspace(0, n - 1, min(n, per_axis)).astype(np.int64)) for n in shape]
+
+
+def sweep_to_file(
+    make_optimizer: MakeOptimizer | str,
+    grid: Mapping[str, Any],
+    problem: Problem | str | Function2D,
+    path: str | Path | None,
+    start: Any = None,
+    steps: int = 30,
+    devices: Sequence[jax.Device] | None = None,
+    *,
+    chunk_size: int | None = STREAM_CHUNK_POINTS,
+    divergence_threshold: float | None = None,
+    dtype: Any = None,
+    sample_points: int = SAMPLE_POINTS,
+) -> SweepSummary:
+    """:func:`sweep`, streamed to a Parquet file chunk by chunk, in bounded memory.
+
+    Each chunk of points is written as a row group of ``path`` (columns: one
+    per hyperparameter, ``final_loss``, ``final_x``, ``final_y``,
+    ``diverged``; one row per point in grid order) as soon as it is computed,
+    so memory holds one chunk (default :data:`STREAM_CHUNK_POINTS` points)
+    whatever the grid's size. The file is written beside ``path`` under a
+    temporary name and renamed when complete. With several processes only
+    process 0 writes (every process computes); ``path=None`` writes nothing.
+    Read it with ``pandas.read_parquet(path)`` or ``pyarrow.parquet.read_table``.
+
+    Returns a :class:`SweepSummary`: counts, the best setting, and a bounded
+    sample of the grid for plotting.
+    """
+    plan = _plan(make_optimizer, grid, problem, start, steps, devices, chunk_size,
+                 divergence_threshold, dtype)  # fmt: skip
+    shape, names = plan.grid_map.shape, list(plan.axes)
+    sample_axes = _sample_indices(shape, sample_points)
+    sample_flat = np.ravel_multi_index(np.meshgrid(*sample_axes, indexing="ij"), shape).ravel()
+    sample_flat.sort()
+    sample_losses = np.empty(sample_flat.size, plan.start.dtype)
+    sample_positions = np.empty((sample_flat.size, 2), plan.start.dtype)
+    best_index, best_loss, diverged_count = -1, np.inf, 0
+
+    writer = None
+    if path is not None and jax.process_index() == 0:
+        from jaxopt_lab.files import ParquetStream
+
+        writer = ParquetStream(Path(path))
+    try:
+        for first, (losses, positions) in plan.grid_map.chunks(plan.start):
+            diverged = plan.diverged(losses, positions)
+            diverged_count += int(diverged.sum())
+            kept = np.where(diverged, np.inf, losses)
+            if np.any(~diverged):
+                index = int(np.argmin(kept))
+                if kept[index] < best_loss:
+                    best_index, best_loss = first + index, float(kept[index])
+            inside = (sample_flat >= first) & (sample_flat < first + len(losses))
+            sample_losses[inside] = losses[sample_flat[inside] - first]
+            sample_positions[inside] = positions[sample_flat[inside] - first]
+            if writer is not None:
+                point = plan.grid_map.points(first, len(losses))
+                writer.write({
+                    **point, "final_loss": losses, "final_x": positions[:, 0],
+                    "final_y": positions[:, 1], "diverged": diverged,
+                })  # fmt: skip
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+
+    sample_shape = tuple(len(index) for index in sample_axes)
+    sample_axes_values = {
+        name: plan.axes[name][index] for name, index in zip(names, sample_axes, strict=True)
+    }
+    best = None
+    if best_index >= 0:
+        point = plan.grid_map.points(best_index, 1)
+        best = ({name: float(values[0]) for name, values in point.items()}, best_loss)
+    sample = plan.result(
+        axes=sample_axes_values,
+        final_loss=sample_losses.reshape(sample_shape),
+        final_position=sample_positions.reshape(sample_shape + (2,)),
+        diverged=plan.diverged(sample_losses, sample_positions).reshape(sample_shape),
+    )
+    if best is not None:
+        sample = replace(sample, best_setting=best)
+    return SweepSummary(
+        path=None if path is None else Path(path),
+        axes=plan.axes,
+        shape=shape,
+        point_count=plan.grid_map.point_count,
+        diverged_count=diverged_count,
+        best=best,
+        sample=sample,
+    )

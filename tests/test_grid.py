@@ -1,0 +1,180 @@
+"""The grid map: points in C order, chunks, padding, streaming; several devices, several hosts.
+
+The several-hosts test is real: two processes on this machine, each with 2 CPU
+devices, joined by ``jax.distributed.initialize`` (a local coordinator, CPU
+collectives over gloo), make the same ``sweep(...)`` call (the 2-D lab's and the
+MNIST lab's), and each must return exactly what one process with the same 4
+devices returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import jaxopt_lab
+from jaxopt_lab.grid import GridMap, hyperparameter_names, with_settings
+from jaxopt_lab.two_d import SAMPLE_POINTS, sweep, sweep_to_file
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def square_plus(point, offset):
+    return {"value": point["a"] ** 2 + point["b"] + offset, "a": point["a"]}
+
+
+def test_grid_map_runs_every_point_in_c_order_across_padded_chunks():
+    axes = {"a": np.arange(5.0), "b": np.array([10.0, 20.0, 30.0])}
+    grid_map = GridMap(square_plus, axes, chunk_size=4)
+    assert (grid_map.shape, grid_map.point_count, grid_map.chunk_count) == ((5, 3), 15, 4)
+    chunks = list(grid_map.chunks(np.float32(0.5)))
+    assert [first for first, _ in chunks] == [0, 4, 8, 12]
+    assert [len(output["value"]) for _, output in chunks] == [4, 4, 4, 3]  # padding dropped
+    values = grid_map.collect(np.float32(0.5))["value"].reshape(5, 3)
+    expected = axes["a"][:, None] ** 2 + axes["b"][None, :] + 0.5
+    np.testing.assert_array_equal(values, expected)
+
+
+def test_blocks_inside_a_chunk_give_the_same_points():
+    axes = {"a": np.linspace(0, 1, 11), "b": np.array([1.0])}
+    whole = GridMap(square_plus, axes).collect(np.float32(0))
+    blocked = GridMap(square_plus, axes, block=3).collect(np.float32(0))
+    np.testing.assert_array_equal(whole["value"], blocked["value"])
+
+
+def test_hyperparameter_names_come_from_the_declaration_and_with_settings_removes_fixed_ones():
+    assert hyperparameter_names("adam") == jaxopt_lab.adam.hyperparameters
+    fixed = with_settings("adam", {"b1": 0.5})
+    assert "b1" not in hyperparameter_names(fixed)
+    assert "learning_rate" in hyperparameter_names(fixed)
+    assert with_settings("adam", {"b1": 0.5}) is fixed  # cached: one compiled program
+    optimizer = fixed(learning_rate=0.1)
+    state = optimizer.init(jnp.zeros(2))
+    updates, _ = optimizer.update(jnp.ones(2), state, jnp.zeros(2))
+    reference, _ = jaxopt_lab.adam(0.1, b1=0.5).update(jnp.ones(2), state, jnp.zeros(2))
+    np.testing.assert_array_equal(updates, reference)
+
+
+def test_sweep_to_file_streams_every_point_and_keeps_a_bounded_sample(tmp_path):
+    grid = {"learning_rate": np.geomspace(1e-3, 3.0, 40), "b1": np.array([0.5, 0.9, 0.99])}
+    whole = sweep("adam", grid, "saddle", steps=20, chunk_size=16)  # the same programs
+    path = tmp_path / "points.parquet"
+    summary = sweep_to_file("adam", grid, "saddle", path, steps=20, chunk_size=16,
+                            sample_points=30)  # fmt: skip
+    table = pq.read_table(path)
+    assert table.num_rows == 120 and table.column_names == [
+        "learning_rate", "b1", "final_loss", "final_x", "final_y", "diverged"
+    ]  # fmt: skip
+    columns = table.to_pydict()
+    np.testing.assert_array_equal(np.reshape(columns["final_loss"], (40, 3)), whole.final_loss)
+    np.testing.assert_array_equal(np.reshape(columns["diverged"], (40, 3)), whole.diverged)
+    assert summary.best == whole.best() and summary.diverged_count == int(whole.diverged.sum())
+    assert summary.sample.final_loss.size <= 30 and summary.sample.best() == whole.best()
+    assert summary.sample.chunk_count == 8
+    assert [p.name for p in tmp_path.iterdir()] == ["points.parquet"]  # no temporary left
+    json.dumps(summary.to_dict(), allow_nan=False)
+    assert SAMPLE_POINTS <= 10**6
+
+
+def test_an_interrupted_stream_leaves_no_partial_file(tmp_path, monkeypatch):
+    from jaxopt_lab import files
+
+    calls = []
+
+    def failing_write(self, columns):
+        calls.append(len(columns["final_loss"]))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        original(self, columns)
+
+    original = files.ParquetStream.write
+    monkeypatch.setattr(files.ParquetStream, "write", failing_write)
+    with pytest.raises(OSError, match="No space left"):
+        sweep_to_file("sgd", {"learning_rate": np.linspace(0.1, 0.5, 10)}, "bowl",
+                      tmp_path / "p.parquet", chunk_size=4)  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- several hosts
+
+WORKER = textwrap.dedent(
+    """
+    import json, os, sys
+    process_id, port, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={4 // count}"
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if count > 1:
+        jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=count,
+                                   process_id=process_id, initialization_timeout=120)
+    import numpy as np
+    import jaxopt_lab
+    from jaxopt_lab import mnist
+    from tests.test_mnist import SMALL_SIZES, synthetic_data
+
+    grid = {"learning_rate": np.geomspace(1e-3, 1.0, 5), "b1": np.array([0.5, 0.8, 0.95])}
+    two_d = jaxopt_lab.sweep("adam", grid, "rosenbrock", steps=25, chunk_size=8)
+    networks = mnist.sweep(jaxopt_lab.adam, {"learning_rate": [1e-3, 1e-2, 3e-2]},
+                           synthetic_data(), 20, 16, seeds=[0, 1], sizes=SMALL_SIZES)
+    print(json.dumps({
+        "process": jax.process_index(), "devices": jax.device_count(),
+        "local_devices": jax.local_device_count(), "chunks": two_d.chunk_count,
+        "loss": two_d.final_loss.tolist(), "position": two_d.final_position.tolist(),
+        "diverged": two_d.diverged.tolist(), "mnist_losses": networks.losses.tolist(),
+        "mnist_accuracy": networks.test_accuracy.tolist(),
+        "mnist_devices": networks.device_count,
+    }))
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _workers(count: int) -> list[dict]:
+    environment = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
+    environment.pop("XLA_FLAGS", None)
+    port = str(_free_port())
+    processes = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(index), port, str(count)],
+                         cwd=REPO, env=environment, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        for index in range(count)
+    ]
+    reports = []
+    try:
+        for process in processes:
+            out, error = process.communicate(timeout=300)
+            assert process.returncode == 0, error[-3000:]
+            reports.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for process in processes:
+            process.kill()
+    return reports
+
+
+def test_two_processes_return_what_one_process_returns():
+    first, second = _workers(2)
+    (single,) = _workers(1)
+    assert (first["process"], second["process"]) == (0, 1)
+    assert first["devices"] == second["devices"] == single["devices"] == 4
+    assert first["local_devices"] == 2 and single["local_devices"] == 4
+    assert first["mnist_devices"] == 4 and first["chunks"] == 2  # 15 points, chunks of 8
+    for key in ("loss", "position", "diverged", "mnist_losses", "mnist_accuracy"):
+        # Every process gets the whole result (all-gathered), and the same devices
+        # run the same shards as in one process: equal, bit for bit.
+        assert first[key] == second[key], key
+        assert first[key] == single[key], key
