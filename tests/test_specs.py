@@ -36,7 +36,7 @@ def test_optimizer_forms_build_what_they_say():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("lion", "unknown optimizer 'lion'; valid optimizers: sgd"),
+        ("lionn", "unknown optimizer 'lionn'; valid optimizers: sgd"),
         ("adam:", "nothing after ':'"),
         ("adam:fast", "'fast' is not a number"),
         ("adam:0.1,0.2", "needs KEY=VALUE"),
