@@ -271,8 +271,70 @@ class KerasSide:
         return [np.asarray(leaf) for leaf in history]
 
 
+class TorchTrainingSide:
+    """A live torch training step: clipping, ``optimizer.step()``, a scheduler, param groups.
+
+    (A :class:`Side`, like :class:`TorchSide`, float64 included.)
+
+    ``build(tensors)`` gets the leaves as torch tensors (in the params' flatten
+    order) and returns ``(optimizer, scheduler_or_None)``, so it decides the
+    param groups. Each step sets the gradients, clips them as a torch script
+    does (``clip_grad_norm_`` or ``clip_grad_value_`` over all tensors), steps
+    the optimizer, and steps the scheduler once every ``scheduler_every`` steps.
+    """
+
+    def __init__(
+        self,
+        build: Any,
+        *,
+        clip_grad_norm: float | None = None,
+        clip_grad_value: float | None = None,
+        clip_norm_type: float = 2.0,
+        scheduler_every: int = 1,
+    ):
+        self.build = build
+        self.clip_grad_norm = clip_grad_norm
+        self.clip_grad_value = clip_grad_value
+        self.clip_norm_type = clip_norm_type
+        self.scheduler_every = scheduler_every
+
+    _default_dtype = TorchSide._default_dtype
+
+    def start(self, leaves: list[np.ndarray], treedef: Any) -> None:
+        import torch
+
+        self.wide = bool(leaves) and np.finfo(leaves[0].dtype).bits == 64
+        self.tensors = [torch.tensor(np.array(leaf)) for leaf in leaves]
+        with self._default_dtype():
+            self.optimizer, self.scheduler = self.build(self.tensors)
+        self.steps = 0
+
+    def step(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        import warnings
+
+        import torch
+
+        for tensor, grad in zip(self.tensors, grads):
+            tensor.grad = torch.tensor(np.array(grad))
+        if self.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.tensors, self.clip_grad_norm, self.clip_norm_type)
+        if self.clip_grad_value is not None:
+            torch.nn.utils.clip_grad_value_(self.tensors, self.clip_grad_value)
+        with self._default_dtype():
+            self.optimizer.step()
+        self.steps += 1
+        if self.scheduler is not None and self.steps % self.scheduler_every == 0:
+            with warnings.catch_warnings():
+                # OneCycleLR past its end raises; other warnings are torch's advice.
+                warnings.simplefilter("ignore", UserWarning)
+                self.scheduler.step()
+        return [tensor.detach().numpy().copy() for tensor in self.tensors]
+
+
 def as_side(optimizer: Any) -> Side:
     """Wrap a lab, optax, torch, Keras or reference optimizer in its adapter."""
+    if isinstance(optimizer, TorchTrainingSide):
+        return optimizer
     if isinstance(optimizer, (OptaxSide, ReferenceSide, TorchSide, KerasSide)):
         return optimizer
     if isinstance(optimizer, optax.GradientTransformation):
