@@ -16,7 +16,6 @@ explore`` writes; the demo puts the same views in its own report.
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -31,7 +30,6 @@ import numpy as np
 
 from jaxopt_lab.grid import with_settings
 from jaxopt_lab.mnist import smooth_curve
-from jaxopt_lab.optimizers import OPTIMIZERS
 from jaxopt_lab.plots import display_name
 from jaxopt_lab.problems import PROBLEMS, Problem, as_problem
 from jaxopt_lab.report import (
@@ -64,14 +62,9 @@ minimum), traced by ``contourpy`` on a grid this many points wide."""
 
 
 def preset_learning_rate(spec: OptimizerSpec) -> float:
-    """The rate an optimizer opens at: its spec's, else the tutorial figure's
-    (:data:`~jaxopt_lab.two_d.TUTORIAL_LEARNING_RATES`), else its own default."""
-    if "learning_rate" in spec.settings:
-        return float(spec.settings["learning_rate"])
-    if spec.name in TUTORIAL_LEARNING_RATES:
-        return TUTORIAL_LEARNING_RATES[spec.name]
-    default = inspect.signature(OPTIMIZERS[spec.name]).parameters["learning_rate"].default
-    return float(default)
+    """The rate an optimizer opens at: its spec's, else its figure rate on the bowl
+    (:data:`~jaxopt_lab.two_d.TUTORIAL_LEARNING_RATES`: the tutorial's for its four)."""
+    return float(spec.settings.get("learning_rate", TUTORIAL_LEARNING_RATES[spec.name]))
 
 
 def embedded_bytes(problems: int, optimizers: int, learning_rates: int, steps: int) -> int:

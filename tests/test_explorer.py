@@ -116,10 +116,10 @@ def test_bad_arguments_get_clear_errors():
         explorer.learning_rate_grid(1.0, 0.1, 10)
 
 
-def test_preset_rates_come_from_the_spec_the_tutorial_or_the_optimizer():
+def test_preset_rates_come_from_the_spec_else_the_figure_rates():
     assert explorer.preset_learning_rate(parse_optimizer("adam:0.01")) == 0.01
     assert explorer.preset_learning_rate(parse_optimizer("adagrad")) == 1.5
-    assert explorer.preset_learning_rate(parse_optimizer("lion")) == 1e-4  # lion's default
+    assert explorer.preset_learning_rate(parse_optimizer("lion")) == 0.1  # its figure rate
 
 
 # --------------------------------------------------------------------------- MNIST

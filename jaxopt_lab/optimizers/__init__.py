@@ -22,7 +22,9 @@ One module per family: ``sgd`` (SGD, momentum, Nesterov), ``adaptive``
 (AdaGrad, RMSprop, Adadelta), ``adam`` (Adam, AdamW, AMSGrad, Adamax),
 ``nadam`` (NAdam, NAdamW), ``radam``, ``rprop``, ``adafactor``, ``lion``,
 ``lamb``, ``muon``, ``schedule_free`` (schedule-free AdamW); ``plumbing``
-holds what they share.
+holds what they share, and ``validation`` what they check (hyperparameters
+when built, trees and shapes when run; ``@hyperparameters`` declares what a
+sweep may vary).
 
 The defaults and formulas are those of the NumPy tutorial this lab starts from
 (``jaxopt_lab.reference``): eps = 1e-7 outside the square root, RMSprop decay
@@ -70,10 +72,7 @@ from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     Schedule,
     apply_updates,
-    check_eps,
-    check_hyperparameter,
     elementwise_optimizer,
-    hyperparameters,
     squared_magnitude,
 )
 from jaxopt_lab.optimizers.radam import radam
@@ -84,6 +83,11 @@ from jaxopt_lab.optimizers.schedule_free import (
     schedule_free_eval_params,
 )
 from jaxopt_lab.optimizers.sgd import MomentumState, SgdState, momentum, nesterov, sgd
+from jaxopt_lab.optimizers.validation import (
+    check_eps,
+    check_hyperparameter,
+    hyperparameters,
+)
 
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "sgd": sgd,

@@ -11,14 +11,16 @@ import optax
 
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
+    elementwise_optimizer,
+    squared_magnitude,
+)
+from jaxopt_lab.optimizers.validation import (
     check_choice,
     check_count,
     check_eps,
     check_hyperparameter,
-    elementwise_optimizer,
     hyperparameters,
     is_concrete_zero,
-    squared_magnitude,
 )
 
 _FACTORED_DIMS = ("last_two", "two_largest")

@@ -11,12 +11,14 @@ import optax
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     bias_corrections,
+    elementwise_optimizer,
+    squared_magnitude,
+)
+from jaxopt_lab.optimizers.validation import (
     check_eps,
     check_hyperparameter,
-    elementwise_optimizer,
     hyperparameters,
     is_concrete_zero,
-    squared_magnitude,
 )
 
 

@@ -11,8 +11,10 @@ import optax
 from jaxopt_lab.optimizers.adam import _adam_direction, _check_adam_hyperparameters
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
-    check_hyperparameter,
     elementwise_optimizer,
+)
+from jaxopt_lab.optimizers.validation import (
+    check_hyperparameter,
     hyperparameters,
 )
 

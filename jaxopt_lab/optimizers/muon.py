@@ -12,14 +12,16 @@ import optax
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     bias_corrections,
+    elementwise_optimizer,
+    squared_magnitude,
+)
+from jaxopt_lab.optimizers.validation import (
     check_choice,
     check_count,
     check_eps,
     check_hyperparameter,
-    elementwise_optimizer,
     hyperparameters,
     is_concrete_zero,
-    squared_magnitude,
 )
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)

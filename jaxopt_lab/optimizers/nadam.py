@@ -12,12 +12,14 @@ import optax
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     bias_corrections,
-    check_eps,
-    check_hyperparameter,
     elementwise_optimizer,
-    hyperparameters,
     one_minus_power,
     squared_magnitude,
+)
+from jaxopt_lab.optimizers.validation import (
+    check_eps,
+    check_hyperparameter,
+    hyperparameters,
 )
 
 

@@ -56,35 +56,38 @@ so a rule never sees them (and every rule written later gets them for free):
     complex numbers (a sign, a comparison) declares ``complex_rule=False``:
     complex params are then accepted only with ``complex_convention="torch"``.
 
-Validation
-----------
-:func:`hyperparameters` checks, when an optimizer is built, that each declared
-hyperparameter is a real number (not a string or a bool; ``None`` only where
-the default or the annotation allows it), a scalar (not a
-multi-element array that would broadcast silently), and finite; a schedule is
-called once with count 0 (where it can be called concretely) and must return
-such a number. When ``init`` sees the params, each concrete value is cast to
-the working dtype of each leaf and must still be finite there (1e39 is inf in
-float32). The ranges of each argument (``b1`` in [0, 1), ``eps > 0`` where a
-denominator can be 0, ...) are checked by the optimizer itself with
-:func:`check_hyperparameter`. Traced values (``jit``, ``vmap``) are checked for
-shape and dtype only: their values are unknown when the optimizer is built.
-Every such error is a ``ValueError`` that names the argument and the value; a
-switch that is not a bool is a ``TypeError``.
+Validation (of hyperparameters when an optimizer is built, of trees and shapes
+when it runs) lives in :mod:`jaxopt_lab.optimizers.validation`.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.experimental.shard_alike import shard_alike
+
+from jaxopt_lab.optimizers.validation import (
+    check_hyperparameter,
+    check_inexact_leaves,
+    check_same_shapes,
+    check_same_structure,
+    check_skeleton,
+    check_state_dtype,
+    check_state_shapes,
+    check_switch,
+    is_concrete,
+    is_concrete_zero,
+    leaf_dtype,
+    path_text,
+    real_dtype,
+    skeleton,
+    working_dtype,
+)
 
 Schedule = Callable[[jax.Array], jax.Array]
 ScalarOrSchedule = float | jax.Array | Schedule
@@ -111,257 +114,6 @@ def squared_magnitude(x: jax.Array) -> jax.Array:
         return (jnp.conj(x) * x).real
     return x * x
 
-
-# --------------------------------------------------------------------------- checks
-
-
-def _is_concrete(value: Any) -> bool:
-    return not isinstance(value, jax.core.Tracer)
-
-
-def is_concrete(value: Any) -> bool:
-    """True for a value known when the optimizer is built (not a ``jit``/``vmap`` tracer)."""
-    return _is_concrete(value)
-
-
-def check_hyperparameter(
-    name: str,
-    value: Any,
-    *,
-    low: float = 0.0,
-    high: float | None = None,
-    optional: bool = False,
-    low_inclusive: bool = True,
-    why: str = "",
-) -> None:
-    """Raise ``ValueError`` if a concrete ``value`` is outside ``[low, high)``.
-
-    ``low_inclusive=False`` makes the interval ``(low, high)``; ``why`` is
-    appended to the message. Tracers (``jit``/``vmap`` arguments) and
-    schedules are not checked here: a traced value is unknown when the
-    optimizer is built, and a schedule is a function. NaN is always rejected.
-    """
-    if value is None and optional:
-        return
-    if callable(value) or not _is_concrete(value):
-        return
-    values = _as_float64(name, value)
-    bad = ~(values >= low) if low_inclusive else ~(values > low)
-    if high is not None:
-        bad |= ~(values < high)
-    if np.any(bad):
-        opening = "[" if low_inclusive else "("
-        interval = (
-            f"{opening}{low}, {high})"
-            if high is not None
-            else (f">= {low}" if low_inclusive else f"> {low}")
-        )
-        shown = value if values.ndim == 0 else values[bad]
-        raise ValueError(f"{name} must be {interval}, got {shown!r}" + (f" ({why})" if why else ""))
-
-
-def check_eps(name: str, eps: Any, *, denominator: str, guarded: bool = False) -> None:
-    """Check ``eps >= 0``, and ``eps > 0`` unless ``guarded``.
-
-    ``denominator`` (e.g. ``"sqrt(v) + eps"``) is 0 for a zero gradient when
-    eps is 0, and the step is then 0/0; ``guarded`` says that something else
-    (an ``eps_root``, a positive initial accumulator) keeps it away from 0.
-    """
-    why = f"with eps = 0 and a zero gradient, {denominator} is 0 and the step 0/0"
-    why = "" if guarded else why
-    check_hyperparameter(name, eps, low_inclusive=guarded, why=why)
-
-
-def is_concrete_zero(value: Any) -> bool:
-    """True only for a concrete 0 (a traced value may be anything)."""
-    return _is_concrete(value) and not callable(value) and bool(np.all(np.asarray(value) == 0))
-
-
-def check_count(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``value`` is an int >= 0 (a number of steps, a size)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    """Raise ``ValueError`` if a switch ``value`` is not one of ``choices``."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-
-
-def _as_float64(name: str, value: Any) -> np.ndarray:
-    """A concrete real number as a float64 array; ``ValueError`` naming ``name`` otherwise."""
-    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    dtype = getattr(value, "dtype", None)
-    if dtype is None:
-        dtype = np.asarray(value).dtype
-    dtype = np.dtype(dtype)
-    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)) and (
-        dtype.name != "bfloat16"
-    ):
-        raise ValueError(f"{name} must be a real number, got {value!r} (dtype {dtype})")
-    return np.asarray(value, dtype=np.float64)
-
-
-def _check_number(name: str, value: Any, *, schedulable: bool) -> Any:
-    """Check that a declared hyperparameter is a finite real scalar, or (if allowed) a schedule.
-
-    Returns the value, or a schedule's value at count 0.
-    """
-    if callable(value) and not isinstance(value, (jax.Array, np.ndarray)):
-        if not schedulable:
-            raise ValueError(f"{name} must be a number, got the function {value!r}")
-        return _check_schedule(name, value)
-    if not _is_concrete(value):
-        dtype = value.dtype
-        if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
-            raise ValueError(f"{name} must be a real number, got a traced {dtype} value")
-        if value.ndim:
-            raise ValueError(
-                f"{name} must be a scalar, got a traced array of shape {value.shape} "
-                "(under vmap, map over it instead)"
-            )
-        return value
-    values = _as_float64(name, value)
-    if values.ndim:
-        raise ValueError(
-            f"{name} must be a scalar, got an array of shape {values.shape}: {value!r} "
-            "(to sweep several values, jax.vmap over the optimizer's construction)"
-        )
-    if not np.isfinite(values):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
-def _check_schedule(name: str, schedule: Callable) -> Any:
-    try:
-        value = schedule(jnp.zeros([], jnp.int32))
-    except Exception as error:  # noqa: BLE001 - the schedule is user code; name it
-        raise ValueError(
-            f"{name} is a function, so it must be a schedule of the step count; calling it "
-            f"with count 0 raised {type(error).__name__}: {error}"
-        ) from error
-    if callable(value) and not isinstance(value, (jax.Array, np.ndarray)):
-        raise ValueError(f"{name} schedule must return a number at count 0, got {value!r}")
-    return _check_number(f"{name} (the schedule's value at count 0)", value, schedulable=False)
-
-
-def _check_inexact_leaves(tree: Any, argument: str) -> None:
-    """Raise ``TypeError`` naming the first leaf that is neither real nor complex floating."""
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        dtype = _leaf_dtype(leaf)
-        if not jnp.issubdtype(dtype, jnp.inexact):
-            raise TypeError(
-                f"{argument} leaf at {_path(path)} has dtype "
-                f"{dtype}; optimizers need floating-point (or complex) leaves (cast it, or "
-                "keep it out of the optimized tree)"
-            )
-
-
-def _leaf_dtype(leaf: Any) -> np.dtype:
-    dtype = getattr(leaf, "dtype", None)
-    return np.dtype(dtype) if dtype is not None else jnp.result_type(leaf)
-
-
-def _path(path: Any) -> str:
-    return jax.tree_util.keystr(path) or "<root>"
-
-
-def _check_same_structure(grads: Any, state_tree: Any, argument: str) -> None:
-    grads_structure = jax.tree.structure(grads)
-    state_structure = jax.tree.structure(state_tree)
-    if grads_structure != state_structure:
-        raise ValueError(
-            f"{argument} do not have the tree structure the optimizer state was built "
-            f"for.\n  {argument}: {grads_structure}\n  state:  {state_structure}"
-        )
-
-
-class ArrayPlaceholder(NamedTuple):
-    """Stands for one array of the params in a state's ``structure`` field (holds no data)."""
-
-
-def _skeleton(tree: Any) -> Any:
-    """``tree`` with every array replaced by an :class:`ArrayPlaceholder`: structure, no data."""
-    return jax.tree.map(lambda _: ArrayPlaceholder(), tree)
-
-
-def _check_skeleton(grads: Any, skeleton: Any) -> None:
-    if jax.tree.structure(_skeleton(grads)) != jax.tree.structure(skeleton):
-        state_structure = jax.tree.structure(
-            jax.tree.map(
-                lambda _: 0, skeleton, is_leaf=lambda node: isinstance(node, ArrayPlaceholder)
-            )
-        )
-        raise ValueError(
-            "grads do not have the tree structure the optimizer state was built for.\n"
-            f"  grads: {jax.tree.structure(grads)}\n  state:  {state_structure}"
-        )
-
-
-def _check_same_shapes(grads: Any, other_leaves: list, other: str) -> None:
-    """Raise ``ValueError`` naming the first grads leaf whose shape is not ``other``'s.
-
-    Without it a ``()`` gradient broadcasts silently against a ``(3,)`` moment.
-    """
-    grads_with_paths = jax.tree_util.tree_flatten_with_path(grads)[0]
-    for (path, grad), other_leaf in zip(grads_with_paths, other_leaves, strict=True):
-        if jnp.shape(grad) != jnp.shape(other_leaf):
-            raise ValueError(
-                f"grads leaf at {_path(path)} has shape "
-                f"{jnp.shape(grad)}; {other} has {jnp.shape(other_leaf)}"
-            )
-
-
-def _check_state_shapes(grads: Any, state_leaves: list, value: Any, field: str) -> None:
-    """Raise ``ValueError`` naming the first grads leaf that does not fit its state leaf.
-
-    A state field filled with a number must be shaped like the grad; one built
-    by ``value(param)`` must have the shape ``value(grad)`` would have.
-    """
-    if not callable(value):
-        _check_same_shapes(grads, state_leaves, f"the optimizer state's {field}")
-        return
-    for (path, grad), state_leaf in zip(
-        jax.tree_util.tree_flatten_with_path(grads)[0], state_leaves, strict=True
-    ):
-        expected = jax.eval_shape(value, jnp.asarray(grad)).shape
-        if expected != jnp.shape(state_leaf):
-            raise ValueError(
-                f"grads leaf at {_path(path)} has shape {jnp.shape(grad)}, which needs the "
-                f"optimizer state's {field} shaped {expected}; it has {jnp.shape(state_leaf)}"
-            )
-
-
-def _check_state_dtype(state_dtype: Any) -> None:
-    if state_dtype is None:
-        return
-    try:
-        dtype = jnp.dtype(state_dtype)
-    except TypeError:
-        dtype = None
-    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
-        raise ValueError(f"state_dtype must be a floating-point dtype, got {state_dtype!r}")
-
-
-def _check_switch(name: str, value: Any) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-
-
-def _working_dtype(leaf_dtype: Any, state_dtype: Any) -> np.dtype:
-    """The dtype a leaf's rule runs in: ``state_dtype`` (complex if the leaf is), or its own."""
-    leaf_dtype = np.dtype(leaf_dtype)
-    if state_dtype is None:
-        return leaf_dtype
-    if jnp.issubdtype(leaf_dtype, jnp.complexfloating):
-        return np.dtype(jnp.promote_types(state_dtype, jnp.complex64))
-    return np.dtype(state_dtype)
-
-
-def _real_dtype(dtype: Any) -> np.dtype:
-    return np.dtype(jnp.finfo(dtype).dtype)
 
 
 def _real_view(x: jax.Array) -> jax.Array:
@@ -471,9 +223,9 @@ def elementwise_optimizer(
       maximize, weight_decay, decoupled_weight_decay, complex_convention: the
         conventions of the module docstring.
     """
-    _check_state_dtype(state_dtype)
-    _check_switch("maximize", maximize)
-    _check_switch("decoupled_weight_decay", decoupled_weight_decay)
+    check_state_dtype(state_dtype)
+    check_switch("maximize", maximize)
+    check_switch("decoupled_weight_decay", decoupled_weight_decay)
     if complex_convention not in COMPLEX_CONVENTIONS:
         raise ValueError(
             f"complex_convention must be one of {COMPLEX_CONVENTIONS}, got {complex_convention!r}"
@@ -489,28 +241,28 @@ def elementwise_optimizer(
     keeps_structure = "structure" in state_type._fields
 
     def field_dtype(field: str, param: Any) -> np.dtype:
-        dtype = _working_dtype(_leaf_dtype(param), state_dtype)
+        dtype = working_dtype(leaf_dtype(param), state_dtype)
         # Real fields are real in the optax convention; in torch's, a field like
         # the param is complex (viewed as pairs), one shaped by a function (a
         # per-leaf scalar) stays real.
         if field in real_fields and (not torch_convention or callable(initial_values[field])):
-            return _real_dtype(dtype)
+            return real_dtype(dtype)
         return dtype
 
     def check_complex(params: Any) -> None:
         if complex_rule or torch_convention:
             return
         for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-            if jnp.issubdtype(_leaf_dtype(leaf), jnp.complexfloating):
+            if jnp.issubdtype(leaf_dtype(leaf), jnp.complexfloating):
                 name = rule.__qualname__.split(".")[0]
                 raise TypeError(
-                    f"params leaf at {_path(path)} is complex, and {name}'s rule is not "
+                    f"params leaf at {path_text(path)} is complex, and {name}'s rule is not "
                     "defined on complex numbers; pass complex_convention='torch' to treat "
                     "each complex number as two reals, as torch does"
                 )
 
     def init(params):
-        _check_inexact_leaves(params, "params")
+        check_inexact_leaves(params, "params")
         check_complex(params)
         def initial(param, field, value):
             dtype = field_dtype(field, param)
@@ -525,12 +277,12 @@ def elementwise_optimizer(
             else jax.tree.map(lambda p, field=field, value=value: initial(p, field, value), params)
             for field, value in initial_values.items()
         }
-        extra = {"structure": _skeleton(params)} if keeps_structure else {}
+        extra = {"structure": skeleton(params)} if keeps_structure else {}
         return state_type(count=jnp.zeros([], jnp.int32), **moments, **extra)
 
     def update(grads, state, params=None, **extra_args):
         del extra_args  # optax's GradientTransformationExtraArgs: accepted and ignored
-        _check_inexact_leaves(grads, "grads")
+        check_inexact_leaves(grads, "grads")
         if needs_params and params is None:
             raise ValueError(
                 "this optimizer reads the params (weight decay, or its rule): pass params "
@@ -539,20 +291,20 @@ def elementwise_optimizer(
         grad_leaves, treedef = jax.tree.flatten(grads)
         fields = [field for field in initial_values if getattr(state, field) is not None]
         for field in fields:
-            _check_same_structure(grads, getattr(state, field), "grads")
+            check_same_structure(grads, getattr(state, field), "grads")
         if keeps_structure:
-            _check_skeleton(grads, state.structure)
+            check_skeleton(grads, state.structure)
         if params is not None:
-            _check_same_structure(params, grads, "params")
+            check_same_structure(params, grads, "params")
             check_complex(params)
         moment_leaves = {field: treedef.flatten_up_to(getattr(state, field)) for field in fields}
         param_leaves = (
             treedef.flatten_up_to(params) if params is not None else [None] * len(grad_leaves)
         )
         for field in fields:
-            _check_state_shapes(grads, moment_leaves[field], initial_values[field], field)
+            check_state_shapes(grads, moment_leaves[field], initial_values[field], field)
         if params is not None:
-            _check_same_shapes(grads, param_leaves, "params")
+            check_same_shapes(grads, param_leaves, "params")
         count = _count(state.count)
         step_size = learning_rate(count) if callable(learning_rate) else learning_rate
 
@@ -561,7 +313,7 @@ def elementwise_optimizer(
         for index, (grad, param) in enumerate(zip(grad_leaves, param_leaves)):
             grad = jnp.asarray(grad)
             output_dtype = grad.dtype if param is None else jnp.result_type(param)
-            compute_dtype = _working_dtype(
+            compute_dtype = working_dtype(
                 jnp.promote_types(grad.dtype, output_dtype)
                 if jnp.issubdtype(output_dtype, jnp.complexfloating)
                 else grad.dtype,
@@ -619,7 +371,7 @@ def bias_corrections(leaf_state: Any, b1: Any, b2: Any, dtype: Any) -> tuple[jax
     to -2**31. ``dtype`` is the working dtype of the leaf (its real counterpart
     for complex leaves).
     """
-    wide = jnp.promote_types(_real_dtype(dtype), jnp.float32)
+    wide = jnp.promote_types(real_dtype(dtype), jnp.float32)
     t = jnp.asarray(leaf_state.count).astype(wide) + 1
     return one_minus_power(b1, t), one_minus_power(b2, t)
 
@@ -634,7 +386,7 @@ def one_minus_power(base: Any, exponent: jax.Array) -> jax.Array:
     has ``exponent``'s dtype.
     """
     dtype = jnp.result_type(exponent)
-    if _is_concrete(base):
+    if is_concrete(base):
         with np.errstate(divide="ignore"):
             log_base = np.log(np.asarray(base, np.float64))
         log_base = jnp.asarray(log_base, dtype)
@@ -643,89 +395,3 @@ def one_minus_power(base: Any, exponent: jax.Array) -> jax.Array:
     return -jnp.expm1(exponent * log_base)
 
 
-# --------------------------------------------------------------------------- declarations
-
-
-def _optional(parameter: inspect.Parameter) -> bool:
-    """An argument that defaults to ``None``, or is annotated ``... | None``, may be ``None``."""
-    return parameter.default is None or "None" in str(parameter.annotation)
-
-
-def _schedulable(parameter: inspect.Parameter) -> bool:
-    """An argument annotated ``ScalarOrSchedule`` (or ``Schedule``) may be a function."""
-    return "Schedule" in str(parameter.annotation)
-
-
-def hyperparameters(*names: str) -> Callable[[Callable], Callable]:
-    """Declare, and validate, the arguments of an optimizer that are numbers a sweep may vary.
-
-    ``@hyperparameters("learning_rate", "momentum")`` above an optimizer
-    records the names as its ``hyperparameters`` attribute: the arguments that
-    may be Python numbers, JAX arrays or tracers (so ``jax.vmap`` can sweep
-    them), as opposed to switches (``eps_hat``, ``centered``) and dtypes.
-    ``jaxopt_lab.grid.hyperparameter_names`` reads this list (for sweeps and the
-    command line), and nothing else.
-
-    Every call of the decorated optimizer validates the declared arguments
-    (see the module docstring): a real, finite scalar (``None`` where that is
-    the default or the annotation allows it), or a schedule where the argument is annotated
-    ``ScalarOrSchedule``; and its ``init`` rejects a value that is not finite
-    in the working dtype of a leaf.
-    """
-
-    def declare(make_optimizer: Callable) -> Callable:
-        signature = inspect.signature(make_optimizer)
-        parameters = signature.parameters
-        unknown = [name for name in names if name not in parameters]
-        if unknown:
-            raise TypeError(f"{make_optimizer.__name__} has no argument {unknown[0]!r}")
-
-        @functools.wraps(make_optimizer)
-        def build(*args, **kwargs):
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            values = {}
-            for name in names:
-                value = bound.arguments[name]
-                if value is None and _optional(parameters[name]):
-                    continue
-                values[name] = _check_number(
-                    name, value, schedulable=_schedulable(parameters[name])
-                )
-            transformation = make_optimizer(*args, **kwargs)
-            return _checking_init(transformation, values, bound.arguments.get("state_dtype"))
-
-        build.hyperparameters = tuple(names)
-        return build
-
-    return declare
-
-
-def _checking_init(
-    transformation: optax.GradientTransformation, values: dict[str, Any], state_dtype: Any
-) -> optax.GradientTransformationExtraArgs:
-    """``transformation`` whose ``init`` first checks ``values`` in each leaf's working dtype."""
-    concrete = {name: value for name, value in values.items() if _is_concrete(value)}
-
-    def init(params):
-        seen = set()
-        for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-            leaf_dtype = _leaf_dtype(leaf)
-            if not jnp.issubdtype(leaf_dtype, jnp.inexact):
-                continue  # the plumbing names this leaf
-            dtype = _real_dtype(_working_dtype(leaf_dtype, state_dtype))
-            if dtype in seen:
-                continue
-            seen.add(dtype)
-            for name, value in concrete.items():
-                with np.errstate(over="ignore"):
-                    cast = np.asarray(np.asarray(value, np.float64).astype(dtype), np.float64)
-                if not np.all(np.isfinite(cast)):
-                    raise ValueError(
-                        f"{name}={value!r} is not finite in {dtype.name}, the working dtype "
-                        f"of params leaf at {_path(path)} (largest {dtype.name}: "
-                        f"{float(jnp.finfo(dtype).max):.4g})"
-                    )
-        return transformation.init(params)
-
-    return optax.GradientTransformationExtraArgs(init, transformation.update)

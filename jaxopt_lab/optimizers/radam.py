@@ -12,11 +12,13 @@ from jaxopt_lab.optimizers.adam import AdamState
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
     bias_corrections,
+    elementwise_optimizer,
+    squared_magnitude,
+)
+from jaxopt_lab.optimizers.validation import (
     check_eps,
     check_hyperparameter,
-    elementwise_optimizer,
     hyperparameters,
-    squared_magnitude,
 )
 
 

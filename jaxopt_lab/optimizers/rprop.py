@@ -9,8 +9,10 @@ import jax.numpy as jnp
 import optax
 
 from jaxopt_lab.optimizers.plumbing import (
-    check_hyperparameter,
     elementwise_optimizer,
+)
+from jaxopt_lab.optimizers.validation import (
+    check_hyperparameter,
     hyperparameters,
     is_concrete,
 )

@@ -10,13 +10,15 @@ import optax
 
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
+    elementwise_optimizer,
+    squared_magnitude,
+)
+from jaxopt_lab.optimizers.validation import (
     check_choice,
     check_count,
     check_eps,
     check_hyperparameter,
-    elementwise_optimizer,
     hyperparameters,
-    squared_magnitude,
 )
 
 _DECAY_POINTS = ("y", "z", "params")

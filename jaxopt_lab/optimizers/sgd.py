@@ -10,8 +10,10 @@ import optax
 
 from jaxopt_lab.optimizers.plumbing import (
     ScalarOrSchedule,
-    check_hyperparameter,
     elementwise_optimizer,
+)
+from jaxopt_lab.optimizers.validation import (
+    check_hyperparameter,
     hyperparameters,
     is_concrete_zero,
 )

@@ -1,0 +1,430 @@
+"""``torch.optim.lr_scheduler``, reproduced value by value, as optax schedules.
+
+A torch scheduler changes ``param_group["lr"]`` in place, in Python floats
+(float64), once per ``scheduler.step()``, and most of them recursively: the
+new learning rate is the current one times a factor (``CosineAnnealingLR``'s
+ratio of cosines, ``LinearLR``'s and ``PolynomialLR``'s ratios), so its values
+are not those of the closed form it approximates. This module re-runs that
+arithmetic, expression by expression and in the same order, on plain Python
+floats, without torch, and tabulates it:
+
+    schedule = torch_schedule(OneCycleLR(max_lr=1e-3, total_steps=1000),
+                              groups=[{"lr": 3e-4, "betas": (0.9, 0.95)}])
+    schedule.lr[0](count)        # torch's learning rate at optimizer step `count`
+    schedule.momentum[0](count)  # and its cycled beta1
+
+The specs below take torch's constructor arguments (without the optimizer).
+``torch_schedule(..., every=k)`` steps the scheduler once per ``k`` optimizer
+steps (a scheduler stepped per epoch of ``k`` batches). A schedule that never
+settles (``StepLR``, ``ExponentialLR``, the cosines) needs ``steps``: it is
+tabulated up to that many optimizer steps and is NaN past them, so that a run
+longer than the port was built for fails loudly instead of drifting from torch.
+Schedules that settle (``LinearLR``, ``ConstantLR``, ``PolynomialLR``,
+``MultiStepLR``) hold their last value exactly, as torch does; ``OneCycleLR`` is
+NaN past ``total_steps`` scheduler steps, where torch raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxopt_lab.port.errors import PortError
+from jaxopt_lab.port.torch_arithmetic import SimulatedOptimizer, build, one_cycle_total_steps
+
+# --------------------------------------------------------------------------- specs
+
+
+@dataclasses.dataclass(frozen=True)
+class StepLR:
+    """``lr *= gamma`` every ``step_size`` scheduler steps."""
+
+    step_size: int
+    gamma: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiStepLR:
+    """``lr *= gamma ** (times the epoch appears in milestones)`` at each milestone."""
+
+    milestones: tuple[int, ...]
+    gamma: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class ConstantLR:
+    """``lr * factor`` until ``total_iters``, then ``lr`` (divided back by ``factor``)."""
+
+    factor: float = 1.0 / 3
+    total_iters: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearLR:
+    """From ``lr * start_factor`` to ``lr * end_factor`` over ``total_iters``, recursively."""
+
+    start_factor: float = 1.0 / 3
+    end_factor: float = 1.0
+    total_iters: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class ExponentialLR:
+    """``lr *= gamma`` every scheduler step."""
+
+    gamma: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PolynomialLR:
+    """``lr *= ((1 - t/T) / (1 - (t-1)/T)) ** power`` until ``total_iters``."""
+
+    total_iters: int = 5
+    power: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class CosineAnnealingLR:
+    """The recursive cosine (it keeps cycling past ``T_max``)."""
+
+    T_max: int  # noqa: N815 (torch's name)
+    eta_min: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class CosineAnnealingWarmRestarts:
+    """SGDR: the closed-form cosine over periods ``T_0, T_0 * T_mult, ...``."""
+
+    T_0: int  # noqa: N815
+    T_mult: int = 1  # noqa: N815
+    eta_min: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class OneCycleLR:
+    """The 1cycle policy; with ``cycle_momentum``, momentum or beta1 cycles inversely."""
+
+    max_lr: float | tuple[float, ...]
+    total_steps: int | None = None
+    epochs: int | None = None
+    steps_per_epoch: int | None = None
+    pct_start: float = 0.3
+    anneal_strategy: str = "cos"
+    cycle_momentum: bool = True
+    base_momentum: float | tuple[float, ...] = 0.85
+    max_momentum: float | tuple[float, ...] = 0.95
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+    three_phase: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class SequentialLR:
+    """``schedulers[i]`` from ``milestones[i - 1]`` on, each restarted at its milestone."""
+
+    schedulers: tuple[Any, ...]
+    milestones: tuple[int, ...]
+
+
+SPECS = (
+    StepLR,
+    MultiStepLR,
+    ConstantLR,
+    LinearLR,
+    ExponentialLR,
+    PolynomialLR,
+    CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    OneCycleLR,
+    SequentialLR,
+)
+"""Every torch scheduler the port reproduces."""
+
+NOT_PORTED = {
+    "LambdaLR": "it calls an arbitrary Python function of the epoch, which the port cannot "
+    "read; write that function as an optax schedule of the step count instead",
+    "MultiplicativeLR": "it calls an arbitrary Python function of the epoch, which the port "
+    "cannot read; write it as an optax schedule of the step count instead",
+    "ReduceLROnPlateau": "it steps on a validation metric that an optax schedule of the step "
+    "count cannot see",
+    "ChainedScheduler": "chained schedulers are not covered; use SequentialLR or one scheduler",
+    "CyclicLR": "CyclicLR is not covered yet",
+}
+"""torch schedulers the port refuses, and why."""
+
+
+# --------------------------------------------------------------------------- horizons
+
+
+def _horizon(spec: Any) -> tuple[str, int]:
+    """``("constant", e)``: the value is fixed from scheduler step e on;
+    ``("ends", e)``: torch raises past step e; ``("never", 0)``: it keeps changing."""
+    if isinstance(spec, (StepLR, ExponentialLR)):
+        return ("constant", 0) if spec.gamma == 1 else ("never", 0)
+    if isinstance(spec, MultiStepLR):
+        return ("constant", max(spec.milestones, default=0))
+    if isinstance(spec, (ConstantLR, LinearLR, PolynomialLR)):
+        return ("constant", max(spec.total_iters, 0))
+    if isinstance(spec, (CosineAnnealingLR, CosineAnnealingWarmRestarts)):
+        return ("never", 0)
+    if isinstance(spec, OneCycleLR):
+        return ("ends", one_cycle_total_steps(spec))
+    if isinstance(spec, SequentialLR):
+        kind, epoch = _horizon(spec.schedulers[-1])
+        return kind, epoch + (spec.milestones[-1] if spec.milestones else 0)
+    raise TypeError(f"not a torch scheduler spec: {spec!r}")
+
+
+# --------------------------------------------------------------------------- tables and schedules
+
+
+class ScheduleTable(NamedTuple):
+    """torch's values per scheduler step (epoch): ``lr[epoch, group]``.
+
+    ``momentum`` is the cycled momentum (SGD, RMSprop) or beta1 (Adam family)
+    for ``OneCycleLR(cycle_momentum=True)``, else ``None``.
+    """
+
+    lr: np.ndarray
+    momentum: np.ndarray | None
+
+
+def simulate(spec: Any, groups: Sequence[Mapping[str, Any]], epochs: int) -> ScheduleTable:
+    """Run torch's scheduler arithmetic for ``epochs`` scheduler steps (epoch 0 included).
+
+    ``groups`` gives each param group's hyperparameters as the optimizer was
+    built: ``"lr"``, and ``"momentum"`` or ``"betas"`` where ``OneCycleLR``
+    cycles them.
+    """
+    if not groups:
+        raise ValueError("groups must hold at least one param group")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    optimizer = SimulatedOptimizer(groups)
+    scheduler = build(spec, optimizer)
+    cycles = _cycles_momentum(spec)
+    lrs, momenta = [], []
+    for epoch in range(epochs):
+        if epoch:
+            scheduler.step()
+        lrs.append([float(group["lr"]) for group in optimizer.param_groups])
+        if cycles:
+            momenta.append([_momentum_of(group) for group in optimizer.param_groups])
+    return ScheduleTable(
+        np.array(lrs, np.float64), np.array(momenta, np.float64) if cycles else None
+    )
+
+
+def _cycles_momentum(spec: Any) -> bool:
+    if isinstance(spec, OneCycleLR):
+        return spec.cycle_momentum
+    if isinstance(spec, SequentialLR):
+        return any(_cycles_momentum(sub) for sub in spec.schedulers)
+    return False
+
+
+def _momentum_of(group: Mapping[str, Any]) -> float:
+    return float(group["betas"][0] if "betas" in group else group["momentum"])
+
+
+class TabulatedSchedule:
+    """An optax schedule that looks a value up in a table: ``values[count // every]``.
+
+    Past the table it holds the last value (``after="constant"``, for a torch
+    scheduler that has settled) or is NaN (``after="nan"``). The table is kept
+    in float64 and converted when the schedule is traced, so it is float64
+    under ``jax.enable_x64`` and float32 otherwise.
+    """
+
+    def __init__(self, values: np.ndarray, *, every: int = 1, after: str = "nan"):
+        values = np.asarray(values, np.float64)
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(f"values must be a non-empty 1-D table, got shape {values.shape}")
+        if not isinstance(every, (int, np.integer)) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        if after not in ("constant", "nan"):
+            raise ValueError(f"after must be 'constant' or 'nan', got {after!r}")
+        self.values, self.every, self.after = values, int(every), after
+
+    def __call__(self, count: jax.Array) -> jax.Array:
+        table = jnp.asarray(self.values)
+        index = jnp.asarray(count) // self.every
+        value = table[jnp.clip(index, 0, len(self.values) - 1)]
+        if self.after == "nan":
+            value = jnp.where(index < len(self.values), value, jnp.nan)
+        return value
+
+    def __repr__(self) -> str:
+        return (
+            f"TabulatedSchedule({len(self.values)} values, every={self.every}, "
+            f"after={self.after!r})"
+        )
+
+
+class TorchSchedule(NamedTuple):
+    """Per param group, torch's learning rate (and cycled momentum/beta1) as optax schedules."""
+
+    lr: tuple[TabulatedSchedule, ...]
+    momentum: tuple[TabulatedSchedule, ...] | None
+    table: ScheduleTable
+
+
+def torch_schedule(
+    scheduler: Any,
+    groups: Sequence[Mapping[str, Any]],
+    *,
+    every: int = 1,
+    steps: int | None = None,
+) -> TorchSchedule:
+    """torch's scheduler as one optax schedule per param group, value for value.
+
+    Args:
+      scheduler: a spec of this module (``OneCycleLR(max_lr=1e-3, total_steps=1000)``).
+      groups: each param group's ``"lr"`` as the optimizer was built (and
+        ``"momentum"`` or ``"betas"`` for ``OneCycleLR``'s momentum cycling).
+      every: optimizer steps per ``scheduler.step()``.
+      steps: optimizer steps to tabulate; required for a scheduler that never
+        settles. The schedules are NaN past it (and past ``OneCycleLR``'s end).
+    """
+    if not isinstance(every, int) or every < 1:
+        raise ValueError(f"every (scheduler_every) must be a positive int, got {every!r}")
+    if steps is not None and (not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    kind, horizon = _horizon(scheduler)
+    needed = None if steps is None else -(-steps // every)  # scheduler steps used by the run
+    if kind == "never" and needed is None:
+        raise ValueError(
+            f"{type(scheduler).__name__} never stops changing the learning rate: give steps= "
+            "(the number of optimizer steps you will run) so that torch's values can be "
+            "tabulated up to it"
+        )
+    if kind == "ends":
+        if needed is not None and needed > horizon + 1:
+            raise ValueError(
+                f"{type(scheduler).__name__} ends after {horizon} scheduler steps (torch raises "
+                f"past it), but steps={steps} with every={every} needs {needed}"
+            )
+        epochs, after = horizon + 1, "nan"
+    elif kind == "constant":
+        epochs, after = max(horizon + 1, needed or 0), "constant"
+    else:
+        epochs, after = needed, "nan"
+    table = simulate(scheduler, groups, epochs)
+    columns = range(table.lr.shape[1])
+    lr = tuple(TabulatedSchedule(table.lr[:, g], every=every, after=after) for g in columns)
+    momentum = None
+    if table.momentum is not None:
+        momentum = tuple(
+            TabulatedSchedule(table.momentum[:, g], every=every, after=after) for g in columns
+        )
+    return TorchSchedule(lr, momentum, table)
+
+
+# --------------------------------------------------------------------------- from a live scheduler
+
+
+def spec_from_torch(scheduler: Any) -> Any:
+    """The spec of a live ``torch.optim.lr_scheduler`` object (read from its attributes).
+
+    Raises ``PortError`` naming a scheduler the port does not cover.
+    """
+    name = type(scheduler).__name__
+    if name in NOT_PORTED:
+        raise PortError(f"torch.optim.lr_scheduler.{name} cannot be ported: {NOT_PORTED[name]}")
+    if not type(scheduler).__module__.startswith("torch.optim"):
+        raise PortError(
+            f"{type(scheduler).__module__}.{name} is not a torch.optim.lr_scheduler class the "
+            "port covers (a subclass may change the arithmetic)"
+        )
+    if name == "StepLR":
+        return StepLR(scheduler.step_size, scheduler.gamma)
+    if name == "MultiStepLR":
+        return MultiStepLR(tuple(sorted(scheduler.milestones.elements())), scheduler.gamma)
+    if name == "ConstantLR":
+        return ConstantLR(scheduler.factor, scheduler.total_iters)
+    if name == "LinearLR":
+        return LinearLR(scheduler.start_factor, scheduler.end_factor, scheduler.total_iters)
+    if name == "ExponentialLR":
+        return ExponentialLR(scheduler.gamma)
+    if name == "PolynomialLR":
+        return PolynomialLR(scheduler.total_iters, scheduler.power)
+    if name == "CosineAnnealingLR":
+        return CosineAnnealingLR(scheduler.T_max, scheduler.eta_min)
+    if name == "CosineAnnealingWarmRestarts":
+        return CosineAnnealingWarmRestarts(scheduler.T_0, scheduler.T_mult, scheduler.eta_min)
+    if name == "OneCycleLR":
+        return _one_cycle_from_torch(scheduler)
+    if name == "SequentialLR":
+        return SequentialLR(
+            tuple(spec_from_torch(sub) for sub in scheduler._schedulers),
+            tuple(scheduler._milestones),
+        )
+    raise PortError(f"torch.optim.lr_scheduler.{name} is not covered by the port")
+
+
+def _recover(value: float, rebuild, target) -> float:
+    """The float ``x`` near ``value`` for which ``rebuild(x) == target``, exactly."""
+    candidate = value
+    for _ in range(8):
+        if rebuild(candidate) == target:
+            return candidate
+        candidate = float(np.nextafter(candidate, np.inf))
+    candidate = value
+    for _ in range(8):
+        candidate = float(np.nextafter(candidate, -np.inf))
+        if rebuild(candidate) == target:
+            return candidate
+    raise PortError("could not recover OneCycleLR's constructor arguments exactly")
+
+
+def _one_cycle_from_torch(scheduler: Any) -> OneCycleLR:
+    """torch keeps OneCycleLR's derived values, not its arguments: recover them exactly."""
+    groups = scheduler.optimizer.param_groups
+    total = scheduler.total_steps
+    phases = scheduler._schedule_phases
+    end = phases[0]["end_step"]
+    pct_start = _recover((end + 1) / total, lambda p: float(p * total) - 1, end)
+    max_lrs = tuple(group["max_lr"] for group in groups)
+    div_factor = _recover(
+        max_lrs[0] / groups[0]["initial_lr"], lambda d: max_lrs[0] / d, groups[0]["initial_lr"]
+    )
+    final_div_factor = _recover(
+        groups[0]["initial_lr"] / groups[0]["min_lr"],
+        lambda d: groups[0]["initial_lr"] / d,
+        groups[0]["min_lr"],
+    )
+    momentum = {}
+    if scheduler.cycle_momentum:
+        momentum = {
+            "base_momentum": _collapse(tuple(group["base_momentum"] for group in groups)),
+            "max_momentum": _collapse(tuple(group["max_momentum"] for group in groups)),
+        }
+    spec = OneCycleLR(
+        max_lr=_collapse(max_lrs),
+        total_steps=total,
+        pct_start=pct_start,
+        anneal_strategy=scheduler._anneal_func_type,
+        cycle_momentum=scheduler.cycle_momentum,
+        div_factor=div_factor,
+        final_div_factor=final_div_factor,
+        three_phase=len(phases) == 3,
+        **momentum,
+    )
+    # The recovered arguments must rebuild torch's derived values exactly.
+    rebuilt = SimulatedOptimizer([{"lr": g["lr"], "betas": (0.9, 0.999)} for g in groups])
+    simulation = build(dataclasses.replace(spec, cycle_momentum=False), rebuilt)
+    for key in ("initial_lr", "max_lr", "min_lr"):
+        if [g[key] for g in rebuilt.param_groups] != [g[key] for g in groups]:
+            raise PortError(f"could not recover OneCycleLR's {key} exactly")
+    if [p["end_step"] for p in simulation._schedule_phases] != [p["end_step"] for p in phases]:
+        raise PortError("could not recover OneCycleLR's phases exactly")
+    return spec
+
+
+def _collapse(values: tuple) -> Any:
+    return values[0] if len(set(values)) == 1 else values
