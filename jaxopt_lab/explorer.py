@@ -47,7 +47,7 @@ from jaxopt_lab.specs import OptimizerSpec, parse_optimizer
 from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, sweep
 
 EXPLORER_OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
-"""The tutorial's five optimizers: the explorer's default."""
+"""The explorer's default: the tutorial's figure's four and RMSprop, which it also teaches."""
 
 EXPLORER_GRID = (1e-3, 10.0, 200)
 """The default learning-rate grid: 200 values from 1e-3 to 10, log-spaced."""
@@ -148,6 +148,7 @@ def explore_two_d(
 
     ``specs``: optimizers (``"adam"`` or ``"adam:0.3,b1=0.8"``: the rate is where the
     slider opens, :func:`preset_learning_rate`; the other settings are fixed).
+    ``problems``: names in :data:`~jaxopt_lab.problems.PROBLEMS` (the page needs their windows).
     ``learning_rates``: default :data:`EXPLORER_GRID`; each preset is added to the
     grid. One compiled program per (optimizer, problem), through the grid map.
     Returns ``None`` if ``stop`` is set before the last program has run.
@@ -155,6 +156,9 @@ def explore_two_d(
     specs = tuple(parse_optimizer(s) if isinstance(s, str) else s for s in specs)
     if not specs:
         raise ValueError("specs: at least one optimizer is needed")
+    labels = [spec.label for spec in specs]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"specs: an optimizer is listed twice in {labels}")
     if not problems:
         raise ValueError("problems: at least one problem is needed")
     problems = tuple(as_problem(name).name for name in problems)
@@ -181,7 +185,7 @@ def explore_two_d(
         problems=problems,
         specs=specs,
         learning_rates=swept,
-        presets={label: int(np.argmin(np.abs(np.log(swept) - np.log(np.float32(rate)))))
+        presets={label: int(np.argmin(np.abs(np.log(swept) - np.log(swept.dtype.type(rate)))))
                  for label, rate in presets.items()},  # fmt: skip
         steps=steps,
         trajectories=np.stack([[r.trajectories for r in row] for row in results]),

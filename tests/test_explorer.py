@@ -106,6 +106,8 @@ def test_stop_ends_the_explorer_between_its_programs():
 def test_bad_arguments_get_clear_errors():
     with pytest.raises(ValueError, match="at least one optimizer"):
         explorer.explore_two_d([], ["bowl"])
+    with pytest.raises(ValueError, match="an optimizer is listed twice in"):
+        explorer.explore_two_d(["sgd", "adam", "sgd"], ["bowl"])
     with pytest.raises(ValueError, match="at least one problem"):
         explorer.explore_two_d(["sgd"], [])
     with pytest.raises(ValueError, match="unknown problem 'bowll'"):
