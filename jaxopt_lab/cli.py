@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from jaxopt_lab import demo, equivalences
+from jaxopt_lab import demo, equivalences, explorer
 from jaxopt_lab.bench import suite
 from jaxopt_lab.console import CtrlC, TutorialLog
 from jaxopt_lab.data import CorruptIdxFileError, MnistNotFoundError, load_mnist
@@ -456,7 +456,8 @@ def run_mnist_sweep(args) -> int:
 
 def add_demo_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "demo", help="both of the tutorial's experiments end to end, with a Markdown report",
+        "demo", help="both of the tutorial's experiments end to end, with a report "
+        "(report.md, and report.html where the figures are interactive)",
     )  # fmt: skip
     add_out_argument(parser)
     add_training_arguments(parser, 2000)
@@ -486,6 +487,88 @@ def run_demo(args) -> int:
         print(f"jaxopt-lab demo: error: {result.missing_data}", file=sys.stderr)
         return 2
     return 130 if result.run.interrupted else 0
+
+
+# --------------------------------------------------------------------------- explore
+
+
+def learning_rate_range(text: str) -> tuple[float, float, int]:
+    """``LOW:HIGH:COUNT``: COUNT log-spaced learning rates from LOW to HIGH."""
+    parts = text.split(":")
+    try:
+        low, high, count = float(parts[0]), float(parts[1]), int(parts[2])
+        valid = len(parts) == 3 and 0 < low < high and math.isfinite(high) and 2 <= count
+    except (ValueError, IndexError):
+        valid = False
+    if not valid or count > 100_000:
+        raise argparse.ArgumentTypeError(
+            f"expected LOW:HIGH:COUNT with 0 < LOW < HIGH and 2 <= COUNT <= 100000, got {text!r}"
+        )
+    return low, high, count
+
+
+def add_explore_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "explore",
+        help="write report.html: drag a learning rate and watch every optimizer move",
+        description="Sweep each optimizer over a learning-rate grid on each 2-D problem, keep "
+        "every position, and write one self-contained page, report.html, to --out: a "
+        "learning-rate and a step slider per optimizer, the problem to choose. --run adds "
+        "an MNIST run's loss curves, or an mnist-sweep's loss against learning rate.",
+    )
+    parser.add_argument("--problem", nargs="+", default=list(PROBLEMS), metavar="NAME",
+                        help=f"2-D problems (default: all, {' '.join(PROBLEMS)})")  # fmt: skip
+    add_optimizer_argument(
+        parser, list(explorer.EXPLORER_OPTIMIZERS), "optimizers and fixed settings; the rate, "
+        "if given, is where its slider opens (default: the tutorial's five, opening at its "
+        "figure's rates)",
+    )  # fmt: skip
+    low, high, count = explorer.EXPLORER_GRID
+    parser.add_argument("--learning-rates", type=learning_rate_range,
+                        default=explorer.EXPLORER_GRID, metavar="LOW:HIGH:COUNT",
+                        help=f"the sliders' grid, log-spaced (default {low:g}:{high:g}:{count}); "
+                        "each optimizer's opening rate is added")  # fmt: skip
+    parser.add_argument("--steps", type=integer(1, 10_000), default=30, help="updates per run")
+    parser.add_argument("--run", nargs="+", type=Path, default=[], metavar="FOLDER", dest="runs",
+                        help="also show these MNIST runs: an mnist run or demo folder (loss "
+                        "curves, test accuracy) or an mnist-sweep folder")  # fmt: skip
+    add_out_argument(parser)
+    parser.set_defaults(run=run_explore, parser=parser)
+
+
+def run_explore(args) -> int:
+    parser = args.parser
+    problems = [problem_from(parser, name).name for name in args.problem]
+    if len(set(problems)) != len(problems):
+        parser.error("--problem: a problem is listed twice")
+    specs = specs_from(parser, args.optimizer)
+    low, high, count = args.learning_rates
+    for spec in specs:
+        fixed = {k: v for k, v in spec.settings.items() if k != "learning_rate"}
+        try:
+            for rate in (low, high):
+                spec.build(**fixed, learning_rate=rate)
+        except (TypeError, ValueError) as error:
+            parser.error(f"--learning-rates for {spec.label}: {error}")
+    size = explorer.embedded_bytes(len(problems), len(specs), count + len(specs), args.steps)
+    if size > explorer.MAX_EMBEDDED_BYTES:
+        parser.error(
+            f"--learning-rates x --steps: the page would embed {size / 1e6:.0f} MB of "
+            f"trajectories, more than {explorer.MAX_EMBEDDED_BYTES / 1e6:.0f} MB; use fewer "
+            "learning rates, steps, optimizers or problems"
+        )
+    try:
+        runs = [explorer.run_section(folder) for folder in args.runs]
+    except explorer.RunFolderError as error:
+        parser.error(f"--run: {error}")
+    out = writable_out(args)
+    rates = np.geomspace(low, high, count)
+    two_d = explorer.explore_two_d(specs, problems, rates, args.steps)
+    path = explorer.write_explore_page(out, explorer.explore_report(two_d, runs))
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): {len(specs)} optimizers x "
+          f"{len(problems)} problems x {len(two_d.learning_rates)} learning rates x "
+          f"{args.steps + 1} positions")  # fmt: skip
+    return 0
 
 
 # --------------------------------------------------------------------------- bench
@@ -590,6 +673,7 @@ SUBCOMMAND_PARSERS = [
     add_mnist_parser,
     add_mnist_sweep_parser,
     add_demo_parser,
+    add_explore_parser,
     add_bench_parser,
     add_port_parser,
 ]

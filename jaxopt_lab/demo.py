@@ -4,15 +4,17 @@
 with its four settings, then 1,000 learning rates of each in one compiled
 sweep) and writes its figures; :func:`mnist_section` describes a finished
 MNIST run (:mod:`jaxopt_lab.runs`); :func:`run_demo` does both and writes the
-report through :func:`jaxopt_lab.report.write_report`, so another output of the
-same :class:`~jaxopt_lab.report.Report` is one more renderer.
+report through :func:`jaxopt_lab.report.write_report`: ``report.md`` and
+``report.html``, where the trajectories and the loss curves are interactive
+(:mod:`jaxopt_lab.explorer`; the explorer's sweeps run beside the rest).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import numpy as np
 
 from jaxopt_lab import files
 from jaxopt_lab.data import MnistData, MnistNotFoundError
+from jaxopt_lab.explorer import TwoDExplorer, explore_two_d, loss_curves_view
 from jaxopt_lab.mnist import TUTORIAL_OPTIMIZERS
 from jaxopt_lab.optimizers import OPTIMIZERS
 from jaxopt_lab.plots import display_name, plot_sweep, plot_trajectories
@@ -30,6 +33,7 @@ from jaxopt_lab.specs import parse_optimizers
 from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, sweep, trajectory
 
 TITLE = "jaxopt_lab demo: the tutorial's two experiments"
+TRAJECTORIES, LOSS_CURVES = "two_d/trajectories.png", "mnist/loss_curves.png"
 
 
 def two_d_section(folder: Path, steps: int = 30) -> Section:
@@ -60,7 +64,7 @@ def two_d_section(folder: Path, steps: int = 30) -> Section:
     return Section(
         f"2-D: {steps} steps on f(x, y) = x²/20 + y² from (-7, 2)",
         [
-            Image("two_d/trajectories.png", "trajectories"),
+            Image(TRAJECTORIES, "trajectories"),
             Table(["optimizer", "learning rate", "final position", "f(final)"], rows,
                   ["left", "right", "left", "right"]),
             Paragraph("The same problem swept over 1,000 learning rates (1e-3 to 10, "
@@ -93,12 +97,23 @@ def mnist_section(summary: dict[str, Any] | None, missing: str | None = None) ->
             "weights on the same batches, the tutorial's hyperparameters. All four were "
             f"trained in one compiled program {timing}."
         ),
-        Image("mnist/loss_curves.png", "MNIST train loss"),
+        loss_curves_view(summary, static=Image(LOSS_CURVES, "MNIST train loss")),
         Table(RESULT_HEADERS, result_rows(summary), ["left", "right", "right"]),
         Paragraph("The tutorial reports SGD about 0.2, Momentum about 0.06-0.1, AdaGrad and "
                   "Adam about 0.03. Every loss: [mnist/losses.json](mnist/losses.json)."),
     ]  # fmt: skip
     return section
+
+
+def with_explorer(section: Section, explorer: TwoDExplorer | None) -> Section:
+    """The 2-D section with its trajectories figure as the explorer (the figure stays
+    the Markdown's), opened at the tutorial's settings; unchanged without one."""
+    if explorer is None:
+        return section
+    blocks = [explorer.view(static=block)
+              if isinstance(block, Image) and block.path == TRAJECTORIES else block
+              for block in section.blocks]  # fmt: skip
+    return replace(section, blocks=blocks)
 
 
 @dataclass(frozen=True)
@@ -129,16 +144,28 @@ def run_demo(
     The MNIST run's folder is checked and locked before anything else runs
     (raising :class:`jaxopt_lab.runs.RunError`); if ``load_data`` raises
     :class:`~jaxopt_lab.data.MnistNotFoundError` the report says so and the
-    2-D part stands alone.
+    2-D part stands alone. The explorer's sweeps (:func:`~jaxopt_lab.explorer.explore_two_d`:
+    the tutorial's four optimizers on the five problems, 20 small programs) run in a
+    second thread meanwhile; after ``stop`` the page keeps the static figure instead.
     """
     folder = Path(folder)
-    with TrainingRun(folder / "mnist", config) as run:
-        report = Report(TITLE, [two_d_section(folder)])
+    halt = threading.Event()  # the explorer stops between its programs once set
+    with TrainingRun(folder / "mnist", config) as run, ThreadPoolExecutor(1) as pool:
+        explorer = pool.submit(explore_two_d, TUTORIAL_OPTIMIZERS, stop=halt)
         try:
-            data = load_data()
-        except MnistNotFoundError as error:
-            report.sections.append(mnist_section(None, str(error)))
-            return DemoResult(report, write_report(report, folder), None, str(error))
-        result = run.train(data, on_chunk, stop)
-    report.sections.append(mnist_section(result.summary))
+            two_d = two_d_section(folder)
+            try:
+                data = load_data()
+            except MnistNotFoundError as error:
+                report = Report(TITLE, [with_explorer(two_d, explorer.result()),
+                                        mnist_section(None, str(error))])  # fmt: skip
+                return DemoResult(report, write_report(report, folder), None, str(error))
+            result = run.train(data, on_chunk, stop)
+        except BaseException:
+            halt.set()
+            raise
+        if result.interrupted:
+            halt.set()
+        report = Report(TITLE, [with_explorer(two_d, explorer.result()),
+                                mnist_section(result.summary)])  # fmt: skip
     return DemoResult(report, write_report(report, folder), result, None)

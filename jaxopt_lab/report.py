@@ -1,22 +1,36 @@
-"""Reports as data, rendered to Markdown: the demo's report, the command line's tables.
+"""Reports as data, rendered to Markdown and to one self-contained HTML page.
 
 A :class:`Report` is a title and :class:`Section` s; a section holds blocks:
-:class:`Paragraph`, :class:`Image` and :class:`Table`. Renderers turn a report
-into a file: :data:`RENDERERS` maps a file name to a function ``Report -> str``
-(today ``report.md``); :func:`write_report` writes each one, atomically. Another
-output (an HTML page) is another entry in that mapping.
+:class:`Paragraph`, :class:`Image`, :class:`Table` and :class:`Interactive` (a
+view that the page's script draws from data, with a static stand-in for
+Markdown). Renderers turn a report into a file: :data:`RENDERERS` maps a file
+name to a function ``(report, folder) -> str`` (``report.md``, ``report.html``);
+:func:`write_report` writes each one, atomically.
+
+The page (:func:`to_html`) needs nothing but itself: its script and style are
+inlined (``jaxopt_lab/page/``, written for the lab, no library), images are
+embedded as ``data:`` URIs, a view's arrays as little-endian base64, and a
+Content-Security-Policy forbids every request, so it opens offline from disk.
 
 :func:`markdown_table` is the one table renderer of the lab (``tabulate``,
-GitHub-flavoured Markdown): the command line, the demo and the benchmarks use it.
+GitHub-flavoured Markdown; its ``html`` format for the page): the command line,
+the demo and the benchmarks use it.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import json
+import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tabulate import tabulate
 
 from jaxopt_lab import files
@@ -63,10 +77,31 @@ class Table:
     align: Sequence[str] | None = None
 
 
+@dataclass(frozen=True)
+class Interactive:
+    """A view the page's script draws from ``data``; Markdown shows ``static`` and ``alt``.
+
+    ``view`` names the script's drawing function (``"two_d"``: the 2-D explorer,
+    ``"loss_curves"``: MNIST loss curves, ``"mnist_sweep"``: an MNIST sweep's final
+    losses; :mod:`jaxopt_lab.explorer` builds them). ``data`` is JSON-like;
+    NumPy arrays in it travel as typed arrays (float32, float64, int32, uint8,
+    uint16; booleans as uint8), bit for bit. ``static``: an image of the same
+    thing, or ``None``; ``alt``: a line saying what the page shows.
+    """
+
+    view: str
+    data: Mapping[str, Any]
+    alt: str
+    static: Image | None = None
+
+
+Block = Paragraph | Image | Table | Interactive
+
+
 @dataclass
 class Section:
     title: str
-    blocks: list[Paragraph | Image | Table] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
 
 
 @dataclass
@@ -75,12 +110,17 @@ class Report:
     sections: list[Section] = field(default_factory=list)
 
 
-def to_markdown(report: Report) -> str:
-    """The report as Markdown: ``#`` title, ``##`` sections, images and tables inline."""
+def to_markdown(report: Report, folder: str | Path | None = None) -> str:
+    """The report as Markdown: ``#`` title, ``##`` sections, images and tables inline;
+    an interactive view as its static image (if any) and its ``alt`` text."""
     lines = [f"# {report.title}", ""]
     for section in report.sections:
         lines += [f"## {section.title}", ""]
         for block in section.blocks:
+            if isinstance(block, Interactive):
+                if block.static is not None:
+                    lines += [f"![{block.static.alt}]({block.static.path})", ""]
+                block = Paragraph(f"*{block.alt}*")
             if isinstance(block, Paragraph):
                 lines.append(block.text)
             elif isinstance(block, Image):
@@ -91,17 +131,146 @@ def to_markdown(report: Report) -> str:
     return "\n".join(lines)
 
 
-RENDERERS: dict[str, Callable[[Report], str]] = {"report.md": to_markdown}
-"""File name -> renderer; :func:`write_report` writes one file per entry."""
+# --------------------------------------------------------------------------- the page
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+)
+"""The page loads nothing: no script, style, image, font or fetch from anywhere but itself."""
+
+_TYPED_ARRAYS = {"f": {4: "float32", 8: "float64"}, "i": {4: "int32"},
+                 "u": {1: "uint8", 2: "uint16"}}  # fmt: skip
+
+
+def _typed(array: np.ndarray) -> dict[str, Any]:
+    """A NumPy array as ``{"dtype", "shape", "base64"}`` (little-endian), read by the script:
+    float32/64, int32, uint8/16 as they are; booleans as uint8, other integers as int32
+    (float64 past its range)."""
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8)
+    dtype = _TYPED_ARRAYS.get(array.dtype.kind, {}).get(array.dtype.itemsize)
+    if dtype is None and array.dtype.kind in "iu":
+        dtype = "int32" if array.size == 0 or np.abs(array).max() < 2**31 else "float64"
+    if dtype is None:
+        raise TypeError(f"cannot embed an array of dtype {array.dtype} in the page")
+    data = np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<"))
+    return {"dtype": dtype, "shape": list(array.shape),
+            "base64": base64.b64encode(data.tobytes()).decode("ascii")}  # fmt: skip
+
+
+def _embeddable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return {"__array__": _typed(value)}
+    if isinstance(value, Mapping):
+        return {str(key): _embeddable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_embeddable(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside ``<script>``: no ``</`` or ``<!--`` can end or comment the element."""
+    text = json.dumps(_embeddable(value), allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _inline_markdown(text: str) -> str:
+    """The Markdown the lab's paragraphs use: links and ``code``; everything else escaped."""
+    escaped = html.escape(text)
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', escaped)
+
+
+def _image_html(image: Image, folder: Path | None) -> str:
+    path = None if folder is None else Path(folder) / image.path
+    if path is None or not path.is_file():
+        return f'<p class="missing-image">[{html.escape(image.alt)}: {html.escape(image.path)}]</p>'
+    kind = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}.get(
+        path.suffix.lower(), "application/octet-stream"
+    )
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img src="data:{kind};base64,{data}" alt="{html.escape(image.alt)}">'
+            f"<figcaption>{html.escape(image.alt)}</figcaption></figure>")  # fmt: skip
+
+
+def _table_html(table: Table) -> str:
+    rows = [[str(cell) for cell in row] for row in table.rows]
+    return tabulate(rows, headers=list(table.headers), tablefmt="html",
+                    colalign=tuple(table.align) if table.align else None,
+                    disable_numparse=True)  # fmt: skip
+
+
+def _asset(name: str) -> str:
+    return resources.files("jaxopt_lab").joinpath("page", name).read_text("utf-8")
+
+
+def to_html(report: Report, folder: str | Path | None = None) -> str:
+    """The report as one self-contained HTML page (see the module docstring).
+
+    Images are read from ``folder`` (the report's folder) and embedded; an
+    :class:`Interactive` block becomes a ``<div data-view=...>`` holding its data
+    as JSON, drawn by the inlined script (its static image is left out).
+    """
+    body = [f"<h1>{html.escape(report.title)}</h1>"]
+    views = 0
+    for section in report.sections:
+        body.append(f"<section>\n<h2>{html.escape(section.title)}</h2>")
+        for block in section.blocks:
+            if isinstance(block, Paragraph):
+                body.append(f"<p>{_inline_markdown(block.text)}</p>")
+            elif isinstance(block, Image):
+                body.append(_image_html(block, folder))
+            elif isinstance(block, Table):
+                body.append(_table_html(block))
+            else:
+                views += 1
+                body.append(
+                    f'<div class="view" data-view="{html.escape(block.view)}" id="view-{views}">'
+                    f'<script type="application/json">{_script_json(block.data)}</script>'
+                    f"<noscript><p>{html.escape(block.alt)} (needs JavaScript)</p></noscript>"
+                    "</div>"
+                )  # fmt: skip
+        body.append("</section>")
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',
+        f"<title>{html.escape(report.title)}</title>",
+        f"<style>\n{_asset('report.css')}</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        *body,
+        "</main>",
+        f"<script>\n{_asset('report.js')}</script>",
+        "</body>",
+        "</html>",
+        "",
+    ])  # fmt: skip
+
+
+Renderer = Callable[[Report, Path], str]
+
+RENDERERS: dict[str, Renderer] = {"report.md": to_markdown, "report.html": to_html}
+"""File name -> renderer ``(report, folder) -> str``; :func:`write_report` writes one
+file per entry."""
 
 
 def write_report(
-    report: Report, folder: str | Path, renderers: Mapping[str, Callable[[Report], str]] = RENDERERS
+    report: Report, folder: str | Path, renderers: Mapping[str, Renderer] = RENDERERS
 ) -> list[Path]:
     """Render ``report`` with each renderer into ``folder``; the paths written."""
     written = []
     for name, render in renderers.items():
         path = Path(folder) / name
-        files.write_atomic(path, render(report).encode("utf-8"))
+        files.write_atomic(path, render(report, Path(folder)).encode("utf-8"))
         written.append(path)
     return written

@@ -194,6 +194,9 @@ class SweepResult:
       chunk_count: how many chunks the grid was run in.
       best_setting: for a sample of a larger grid (:func:`sweep_to_file`), the
         best setting of the whole grid and its loss; ``None``: computed here.
+      trajectories: every position of every run, shape ``grid_shape + (steps + 1, 2)``
+        (row 0 the start, as :func:`trajectory`); ``None`` unless the sweep was
+        asked for them (``keep_trajectories=True``).
     """
 
     axes: dict[str, np.ndarray]
@@ -207,6 +210,7 @@ class SweepResult:
     device_count: int = 1
     chunk_count: int = 1
     best_setting: tuple[dict[str, float], float] | None = None
+    trajectories: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -232,7 +236,7 @@ class SweepResult:
         return self.point(flat_index), float(losses.reshape(-1)[flat_index])
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (non-finite losses become ``None``)."""
+        """A JSON-serialisable dict (non-finite losses become ``None``; no trajectories)."""
 
         def finite_or_none(array):
             return np.where(np.isfinite(array), array, None).tolist()
@@ -314,6 +318,21 @@ def _point_function(make_optimizer: MakeOptimizer, function: Function2D, steps: 
 
 
 @functools.lru_cache(maxsize=256)
+def _trajectory_point_function(make_optimizer: MakeOptimizer, function: Function2D, steps: int):
+    """Final ``(loss, position)`` and every position of one point (a separate program, so
+    that the final-only sweep keeps its own)."""
+
+    def one(point, start):
+        position, positions = _run(
+            make_optimizer(**point), function, start, steps, keep_positions=True
+        )
+        every = jnp.concatenate([start[None], positions.reshape(steps, 2)], axis=0)
+        return function(position), position, every
+
+    return one
+
+
+@functools.lru_cache(maxsize=256)
 def _bytes_per_point(make_optimizer, names: tuple[str, ...], dtype: np.dtype) -> int:
     """A generous estimate of the working memory of one run: 8x its carried state."""
     start = jax.ShapeDtypeStruct((2,), dtype)
@@ -355,19 +374,25 @@ class _Plan:
 
 
 def _plan(make_optimizer, grid, problem, start, steps, devices, chunk_size,
-          divergence_threshold, dtype) -> _Plan:  # fmt: skip
+          divergence_threshold, dtype, keep_trajectories=False) -> _Plan:  # fmt: skip
     problem = as_problem(problem)
     make_optimizer = as_make_optimizer(make_optimizer)
     steps = _check_steps(steps)
     start = _start_array(problem, start, dtype)
     axes = grid_axes(make_optimizer, grid, start.dtype)
     devices = list(jax.devices() if devices is None else devices)
+    bytes_per_point = _bytes_per_point(make_optimizer, tuple(axes), np.dtype(start.dtype))
+    if keep_trajectories:
+        point_function = _trajectory_point_function(make_optimizer, problem.function, steps)
+        bytes_per_point += 2 * (steps + 1) * 2 * start.dtype.itemsize  # on device, and copied
+    else:
+        point_function = _point_function(make_optimizer, problem.function, steps)
     grid_map = GridMap(
-        _point_function(make_optimizer, problem.function, steps),
+        point_function,
         axes,
         devices=devices,
         chunk_size=chunk_size,
-        bytes_per_point=_bytes_per_point(make_optimizer, tuple(axes), np.dtype(start.dtype)),
+        bytes_per_point=bytes_per_point,
         block=CPU_BLOCK_POINTS if devices and devices[0].platform == "cpu" else None,
     )
     if divergence_threshold is None:
@@ -387,6 +412,7 @@ def sweep(
     chunk_size: int | None = None,
     divergence_threshold: float | None = None,
     dtype: Any = None,
+    keep_trajectories: bool = False,
 ) -> SweepResult:
     """Run ``make_optimizer(**point)`` from ``start`` for every point of ``grid``.
 
@@ -416,20 +442,24 @@ def sweep(
       divergence_threshold: a final loss above this counts as diverged;
         default ``DIVERGENCE_FACTOR * (|f(start)| + 1)``.
       dtype: of positions and hyperparameters; default as in :func:`trajectory`.
+      keep_trajectories: also return every position of every run
+        (``SweepResult.trajectories``, ``(steps + 1) * 2`` numbers a point). A
+        program of its own, so the default sweep runs exactly as without it.
 
     Returns:
       A :class:`SweepResult` of NumPy arrays shaped like the grid, the same on
       every host.
     """
     plan = _plan(make_optimizer, grid, problem, start, steps, devices, chunk_size,
-                 divergence_threshold, dtype)  # fmt: skip
-    losses, positions = plan.grid_map.collect(plan.start)
+                 divergence_threshold, dtype, keep_trajectories)  # fmt: skip
+    losses, positions, *every = plan.grid_map.collect(plan.start)
     shape = plan.grid_map.shape
     return plan.result(
         axes=plan.axes,
         final_loss=losses.reshape(shape),
         final_position=positions.reshape(shape + (2,)),
         diverged=plan.diverged(losses, positions).reshape(shape),
+        trajectories=every[0].reshape(shape + (plan.steps + 1, 2)) if every else None,
     )
 
 

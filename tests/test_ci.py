@@ -92,7 +92,10 @@ def test_under_ci_the_real_mnist_folder_is_found(tmp_path, mnist_dir):
         "export CI=true",
         'export JAXOPT_LAB_MNIST_DIR="$PWD/../shared/data/mnist"',
         "python -m pip install --quiet -e '.[test]'",
+        "    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium "
+        "chromium-driver >/dev/null",
     ],
 )
 def test_ci_script_points_the_tests_at_the_data_and_installs_the_declared_extras(line):
+    """The data, the test extras, and Chromium for the page's browser tests."""
     assert line in CI_RUN.splitlines()

@@ -1,7 +1,9 @@
-"""The ``trajectories`` and ``sweep`` subcommands, run in-process through ``cli.main``."""
+"""The ``trajectories``, ``sweep`` and ``explore`` subcommands, run in-process through
+``cli.main``."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -128,3 +130,49 @@ def test_every_optimizer_has_a_figure_rate_and_moves_visibly(tmp_path, capsys):
         start, end = np.array(record["positions"][0]), np.array(record["positions"][-1])
         assert np.all(np.isfinite(end)), name
         assert np.linalg.norm(end - start) > 1.0, name
+
+
+# --------------------------------------------------------------------------- explore
+
+
+def test_explore_writes_only_the_page_with_the_sweeps_numbers(tmp_path, capsys):
+    status, out = run_cli(
+        ["explore", "--problem", "saddle", "--optimizer", "sgd", "adam:0.05", "--learning-rates",
+         "1e-2:1:5", "--steps", "8", "--out", str(tmp_path)],
+        capsys,
+    )  # fmt: skip
+    assert status == 0 and "2 optimizers x 1 problems x 7 learning rates x 9 positions" in out
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    page = (tmp_path / "report.html").read_text()
+    assert 'data-view="two_d"' in page and "saddle" in page and "rosenbrock" not in page
+    # The embedded rates: the grid's five and the presets 0.95 (sgd) and 0.05 (adam).
+    rates = sweep("sgd", {"learning_rate": np.append(np.geomspace(1e-2, 1, 5), [0.05, 0.95])},
+                  "saddle").axes["learning_rate"]  # fmt: skip
+    block = json.loads(page.split('"learning_rates":{"__array__":', 1)[1].split("}", 1)[0] + "}")
+    embedded = np.frombuffer(base64.b64decode(block["base64"]), "<f4")
+    np.testing.assert_array_equal(embedded, np.sort(rates))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--problem", "bowl", "bowll"], "unknown problem 'bowll'; valid problems: bowl"),
+        (["--problem", "bowl", "bowl"], "--problem: a problem is listed twice"),
+        (["--optimizer", "adamm"], "unknown optimizer 'adamm'"),
+        (["--learning-rates", "1:0.1:10"], "argument --learning-rates: expected LOW:HIGH:COUNT"),
+        (["--learning-rates", "0:1:10"], "expected LOW:HIGH:COUNT with 0 < LOW < HIGH"),
+        (["--learning-rates", "1e-3:1:1"], "2 <= COUNT <= 100000, got '1e-3:1:1'"),
+        (["--learning-rates", "1e-3:1"], "expected LOW:HIGH:COUNT"),
+        (["--steps", "0"], "argument --steps: expected an integer in [1,"),
+        (["--learning-rates", "1e-3:1:100000", "--steps", "10000"],
+         "the page would embed 266707 MB of trajectories, more than 100 MB"),
+        (["--optimizer", "rprop:eta_plus=0.5"], "eta_plus"),
+        (["--run", "nowhere"], "--run: nowhere holds neither the losses.json"),
+    ],
+)
+def test_explore_refuses_bad_arguments_before_computing(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["explore", *argv, "--out", str(tmp_path / "page")])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "page").exists()

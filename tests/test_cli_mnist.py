@@ -310,6 +310,12 @@ def test_mnist_sweep_and_demo_write_their_outputs(small_mnist, tmp_path, capsys)
     for name in ("SGD", "Momentum", "AdaGrad", "Adam"):
         assert f"| {name} " in report
     assert (tmp_path / "demo" / "mnist" / "loss_curves.png").exists()
+    # The page: the explorer in place of the trajectories figure, the loss curves in place
+    # of theirs (the Markdown keeps both figures and says what the page adds).
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert page.count('data-view="two_d"') == 1 and page.count('data-view="loss_curves"') == 1
+    assert page.count("<img ") == 1  # the sweep figure, embedded
+    assert "![trajectories](two_d/trajectories.png)\n\n*Interactive in report.html" in report
     log = capsys.readouterr().out
     assert "===========iteration:0===========" in log and "AdaGrad:" in log
 

@@ -88,6 +88,48 @@ def test_two_axis_grid_is_the_full_product_in_grid_order(x64):
             np.testing.assert_allclose(result.final_position[i, j], final, rtol=0, atol=1e-12)
 
 
+def test_kept_trajectories_equal_one_trajectory_per_point(x64):
+    grid = {"learning_rate": np.array([0.01, 0.1, 0.5]), "b1": np.array([0.5, 0.9])}
+    result = sweep("adam", grid, "rosenbrock", steps=20, keep_trajectories=True)
+    assert result.trajectories.shape == (3, 2, 21, 2)
+    for i, learning_rate in enumerate(grid["learning_rate"]):
+        for j, b1 in enumerate(grid["b1"]):
+            expected = trajectory(jaxopt_lab.adam(learning_rate, b1=b1), "rosenbrock", steps=20)
+            # Same float64 arithmetic, batched or not; 1e-12 covers XLA reassociation.
+            np.testing.assert_allclose(result.trajectories[i, j], expected, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(result.trajectories[..., -1, :], result.final_position)
+    zero = sweep("sgd", {"learning_rate": [0.1, 0.2]}, "bowl", steps=0, keep_trajectories=True)
+    np.testing.assert_array_equal(zero.trajectories, [[[-7.0, 2.0]], [[-7.0, 2.0]]])
+
+
+def test_kept_trajectories_of_a_chunked_blocked_sweep(x64, monkeypatch):
+    # Chunks of 4 and blocks of 3 points: padding and remainders must not shift a row.
+    monkeypatch.setattr(importlib.import_module("jaxopt_lab.two_d"), "CPU_BLOCK_POINTS", 3)
+    learning_rates = np.geomspace(1e-3, 3.0, 10)
+    result = sweep("momentum", {"learning_rate": learning_rates}, "saddle", steps=12,
+                   chunk_size=4, keep_trajectories=True)  # fmt: skip
+    assert result.chunk_count == 3
+    for index, learning_rate in enumerate(learning_rates):
+        expected = trajectory(jaxopt_lab.momentum(learning_rate), "saddle", steps=12)
+        np.testing.assert_allclose(result.trajectories[index], expected, rtol=0, atol=1e-12)
+
+
+def test_the_default_sweep_keeps_no_trajectories():
+    grid = {"learning_rate": np.geomspace(1e-3, 3.0, 16)}
+    plain = sweep("adam", grid, "saddle")
+    kept = sweep("adam", grid, "saddle", keep_trajectories=True)
+    assert plain.trajectories is None and "trajectories" not in plain.to_dict()
+    # The default program returns only the finals: (loss, position), nothing per step.
+    two_d = importlib.import_module("jaxopt_lab.two_d")
+    point = {"learning_rate": jax.ShapeDtypeStruct((), jnp.float32)}
+    start = jax.ShapeDtypeStruct((2,), jnp.float32)
+    final_only = two_d._point_function(jaxopt_lab.adam, jaxopt_lab.PROBLEMS["saddle"].function, 30)
+    assert [o.shape for o in jax.eval_shape(final_only, point, start)] == [(), (2,)]
+    # Two programs of the same float32 elementwise code: the finals agree to rounding.
+    np.testing.assert_allclose(kept.final_position, plain.final_position, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(kept.diverged, plain.diverged)
+
+
 def test_new_grid_values_do_not_recompile():
     traces = []
 
@@ -211,9 +253,16 @@ SHARDED_SCRIPT = textwrap.dedent(
         ("one_axis", {"learning_rate": np.geomspace(1e-3, 10.0, 10)}, None),
         ("two_axes_chunked", {"learning_rate": np.geomspace(1e-3, 1.0, 5),
                               "b1": np.array([0.5, 0.8, 0.95])}, 8),
+        ("trajectories_chunked", {"learning_rate": np.geomspace(1e-3, 1.0, 15)}, 8),
     ]:
-        sharded = sweep("adam", grid, "rosenbrock", steps=25, chunk_size=chunk_size)
-        single = sweep("adam", grid, "rosenbrock", steps=25, devices=jax.devices()[:1])
+        keep = name.startswith("trajectories")
+        sharded = sweep("adam", grid, "rosenbrock", steps=25, chunk_size=chunk_size,
+                        keep_trajectories=keep)
+        single = sweep("adam", grid, "rosenbrock", steps=25, devices=jax.devices()[:1],
+                       keep_trajectories=keep)
+        if keep:
+            report["max_trajectory_difference"] = float(np.nanmax(np.abs(
+                sharded.trajectories - single.trajectories)))
         report[name] = {
             "device_count": sharded.device_count,
             "chunk_count": sharded.chunk_count,
@@ -250,7 +299,9 @@ def test_sharded_sweep_over_four_cpu_devices_equals_the_unsharded_one():
     # 10 points padded to 12 over 4 devices; 15 points in chunks of 8 -> 2 chunks.
     assert one_axis["device_count"] == 4 and one_axis["single_device_count"] == 1
     assert two_axes["device_count"] == 4 and two_axes["chunk_count"] == 2
-    for case in (one_axis, two_axes):
+    assert report["trajectories_chunked"]["chunk_count"] == 2
+    assert report["max_trajectory_difference"] <= 1e-5
+    for case in (one_axis, two_axes, report["trajectories_chunked"]):
         assert case["same_diverged"] and case["same_nan"]
         # Each device runs the same elementwise float32 code on its slice; allow a
         # few ulps in case the vector width or remainder loop rounds differently.
