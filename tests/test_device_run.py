@@ -94,12 +94,12 @@ def test_stage_caps_keep_the_later_stages_minimum():
 
 def test_stage_environment_drops_ci_and_x64_and_reaches_the_checkout():
     base = {"CI": "true", "JAX_ENABLE_X64": "1", "PYTHONPATH": "/elsewhere", "HOME": "/root"}
-    environment, removed = device_run.stage_environment("tests", base, "gpu", REPO)
+    environment, removed = device_run.stage_environment("tests", base, REPO)
     assert "CI" not in environment and "JAX_ENABLE_X64" not in environment
     assert [note.split(" ")[0] for note in removed] == ["CI=true", "JAX_ENABLE_X64=1"]
     assert environment["PYTHONPATH"].split(os.pathsep) == [str(REPO), "/elsewhere"]
     assert environment["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"  # tests start processes
-    benchmark, _ = device_run.stage_environment("update", base, "gpu", REPO)
+    benchmark, _ = device_run.stage_environment("update", base, REPO)
     assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in benchmark
     assert base["CI"] == "true"  # the caller's environment is left alone
 

@@ -425,7 +425,7 @@ def run_stage(name: str, plan: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 def stage_environment(
-    name: str, base: dict[str, str], platform: str, root: Path
+    name: str, base: dict[str, str], root: Path
 ) -> tuple[dict[str, str], list[str]]:
     """The environment a stage runs in, and what was taken out of the caller's (and why)."""
     environment = dict(base)
@@ -592,7 +592,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         probe_out = Path(scratch)
-        probe_environment, _ = stage_environment("probe", base_environment, "?", root)
+        probe_environment, _ = stage_environment("probe", base_environment, root)
         probe_run = run_child(
             _python_stage("probe", Path("-"), probe_out), probe_environment,
             CAPS["device"]["probe"][0], probe_out / "probe.log", root,
@@ -643,7 +643,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         if cap < plan["stages"][name]["min_s"]:
             reports[name] = {"status": "skipped", "note": f"{cap:.0f} s left for it"}
             continue
-        environment, removed = stage_environment(name, base_environment, platform, root)
+        environment, removed = stage_environment(name, base_environment, root)
         removed_notes = removed
         _log(f"device run: {name} (cap {cap:.0f} s) ...")
         if name == "tests":
@@ -670,7 +670,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     write_json(out / "device_run.json", summary)
     text = markdown_summary(summary)
     (out / "SUMMARY.md").write_text(text + "\n")
-    print(text)
+    print(markdown_summary(summary, tables=False))
     print(f"\nwrote {out}/SUMMARY.md, device_run.json and the stages' files")
     failed = [n for n, r in reports.items() if r["status"] not in ("ok", "skipped")]
     test_failures = reports.get("tests", {}).get("outcome", {}).get("counts", {}).get("failed", 0)
@@ -819,8 +819,9 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def markdown_summary(summary: dict[str, Any]) -> str:
-    """SUMMARY.md: the machine, the targets, the stages, the tests, each benchmark's tables."""
+def markdown_summary(summary: dict[str, Any], tables: bool = True) -> str:
+    """SUMMARY.md: the machine, the targets, the stages, the tests, each benchmark's tables
+    (``tables=False``: without the benchmarks' tables and figures, for a terminal)."""
     from jaxopt_lab.bench.tables import markdown_table
 
     probe_result = summary["probe"]
@@ -880,6 +881,8 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     lines += ["", "## Stages", "", markdown_table(rows, ["stage", "status", "wall s", "cap s",
                                                           "note"])]  # fmt: skip
     lines += ["", *tests_markdown(summary["stages"].get("tests"))]
+    if not tables:
+        return "\n".join(lines)
 
     from jaxopt_lab.bench import sweep, train, update_report
 
