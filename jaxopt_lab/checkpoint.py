@@ -54,132 +54,35 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import secrets
-import struct
 import zipfile
-import zlib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
-import ml_dtypes
 import numpy as np
 
-FORMAT = "jaxopt_lab.checkpoint"
-VERSION = 1
-MANIFEST = "manifest.json"
-_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
-
-_PYTHON_SCALARS = {"bool": bool, "int": int, "float": float, "complex": complex}
-
-# What zipfile, json and the .npy reader raise on damaged bytes: a flipped flag bit
-# can ask for encryption (RuntimeError) or an unknown compression (NotImplementedError).
-_DAMAGE = (
-    zipfile.BadZipFile,
-    EOFError,
-    OSError,
-    ValueError,
-    KeyError,
-    RuntimeError,
-    NotImplementedError,
-    OverflowError,
-    struct.error,
-    zlib.error,
+from jaxopt_lab.checkpoint_manifest import (
+    DAMAGE,
+    FORMAT,
+    MANIFEST,
+    PYTHON_SCALARS,
+    VERSION,
+    CheckpointError,
+    LeafRecord,
+    check_members,
+    read_manifest,
+    rebuild_plain,
+    sha256_of,
+    storage_dtype,
+    structure_skeleton,
 )
 
+__all__ = ["CheckpointError", "load", "save"]
 
-class CheckpointError(ValueError):
-    """A checkpoint file is truncated, corrupt, or does not match ``like``."""
-
-
-# --------------------------------------------------------------------------- dtypes
-
-
-def _storage_dtype(dtype: np.dtype) -> np.dtype:
-    """The dtype a leaf is written as: itself if ``.npy`` can name it, else uint of its width."""
-    if dtype.kind in "biufc" and dtype.isbuiltin == 1:
-        return dtype
-    return np.dtype(f"uint{8 * dtype.itemsize}")
-
-
-def _sha256(array: np.ndarray) -> str:
-    return hashlib.sha256(array.tobytes(order="C")).hexdigest()
-
-
-# --------------------------------------------------------------------------- structure
-
-
-def _skeleton(treedef: Any) -> Any:
-    """A JSON description of a ``PyTreeDef``'s containers, leaves numbered in order.
-
-    ``{"leaf": i}`` for a leaf; ``{"none": true}``; ``{"dict": [[key, kind], ...], ...}``
-    etc. Used to rebuild a plain nested structure without ``like``.
-    """
-    counter = iter(range(treedef.num_leaves))
-
-    def walk(node: Any) -> Any:
-        data = node.node_data()
-        if data is None:
-            return {"leaf": next(counter)}
-        node_type, aux = data
-        children = [walk(child) for child in node.children()]
-        if node_type is type(None):
-            return {"none": True}
-        if issubclass(node_type, Mapping):
-            keys = aux[-1] if node_type.__name__ == "defaultdict" else aux
-            return {"dict": [_encode_key(key) for key in keys], "children": children}
-        if node_type is list:
-            return {"list": children}
-        if node_type is tuple:
-            return {"tuple": children}
-        if issubclass(node_type, tuple) and hasattr(node_type, "_fields"):
-            return {
-                "namedtuple": node_type.__name__,
-                "fields": list(node_type._fields),
-                "children": children,
-            }
-        return {"node": getattr(node_type, "__qualname__", str(node_type)), "children": children}
-
-    return walk(treedef)
-
-
-def _encode_key(key: Any) -> list:
-    if isinstance(key, bool) or not isinstance(key, (str, int)):
-        return [repr(key), "repr"]
-    return [key, type(key).__name__]
-
-
-def _decode_key(encoded: list) -> Any:
-    """A dict key back: ``str`` and ``int`` keys as themselves, others as their ``repr``."""
-    return encoded[0]
-
-
-def _rebuild_plain(skeleton: Any, leaves: list) -> Any:
-    """The plain nested structure a skeleton describes (see :func:`load`)."""
-    if "leaf" in skeleton:
-        return leaves[skeleton["leaf"]]
-    if "none" in skeleton:
-        return None
-    if "dict" in skeleton:
-        return {
-            _decode_key(key): _rebuild_plain(child, leaves)
-            for key, child in zip(skeleton["dict"], skeleton["children"], strict=True)
-        }
-    if "list" in skeleton:
-        return [_rebuild_plain(child, leaves) for child in skeleton["list"]]
-    if "tuple" in skeleton:
-        return tuple(_rebuild_plain(child, leaves) for child in skeleton["tuple"])
-    if "namedtuple" in skeleton:
-        return {
-            field: _rebuild_plain(child, leaves)
-            for field, child in zip(skeleton["fields"], skeleton["children"], strict=True)
-        }
-    if "node" in skeleton:
-        return [_rebuild_plain(child, leaves) for child in skeleton["children"]]
-    raise CheckpointError(f"unknown node in the manifest's structure: {skeleton!r}")
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+_READ_CHUNK = 1 << 22  # bytes per read: the one buffer a load needs beyond its leaves
 
 
 def _paths(tree: Any) -> list[str]:
@@ -212,13 +115,13 @@ def _leaf_record(path: str, leaf: Any) -> tuple[np.ndarray, dict]:
         raise TypeError(f"checkpoint leaf at {path} has dtype {array.dtype}, which is not numeric")
     if not array.dtype.isnative:  # a big-endian NumPy array: same values, native bytes
         array = array.astype(np.dtype(array.dtype.char))
-    stored = np.asarray(array, order="C").view(_storage_dtype(array.dtype))
+    stored = np.asarray(array, order="C").view(storage_dtype(array.dtype))
     record = {
         "path": path,
         "kind": kind,
         "dtype": array.dtype.name,
         "shape": list(array.shape),
-        "sha256": _sha256(stored),
+        "sha256": sha256_of(stored),
     }
     return stored, record
 
@@ -263,7 +166,7 @@ def save(path: str | os.PathLike, tree: Any) -> None:
         "format": FORMAT,
         "version": VERSION,
         "treedef": str(treedef),
-        "structure": _skeleton(treedef),
+        "structure": structure_skeleton(treedef),
         "leaves": records,
     }
     directory = path.parent
@@ -286,184 +189,6 @@ def save(path: str | os.PathLike, tree: Any) -> None:
 # --------------------------------------------------------------------------- load
 # Every size a file declares is checked before it is allocated ("Bounded", above).
 
-_KINDS = {"jax", "numpy", "numpy_scalar", *_PYTHON_SCALARS}
-_READ_CHUNK = 1 << 22  # bytes per read: the one buffer a load needs beyond its leaves
-
-
-class _Leaf(NamedTuple):
-    """One leaf's manifest record, checked: what the member must hold."""
-
-    index: int
-    path: str
-    kind: str
-    dtype: np.dtype
-    storage: np.dtype
-    shape: tuple[int, ...]
-    nbytes: int
-    sha256: str
-
-
-def _check_members(archive: zipfile.ZipFile, path: Path) -> None:
-    """Every member stored uncompressed, all of them fitting in the file together."""
-    total = 0
-    for info in archive.infolist():
-        if info.compress_type != zipfile.ZIP_STORED:
-            raise CheckpointError(
-                f"{path}: member {info.filename} is compressed (method {info.compress_type}); "
-                "checkpoints store their members uncompressed, and a compressed member "
-                "could inflate to any size"
-            )
-        if info.file_size != info.compress_size:
-            raise CheckpointError(
-                f"{path}: member {info.filename} declares {info.file_size} bytes but stores "
-                f"{info.compress_size}; the file is corrupt"
-            )
-        total += info.file_size
-    size = path.stat().st_size
-    if total > size:
-        raise CheckpointError(
-            f"{path}: its members declare {total} bytes in all, more than the file's {size}; "
-            "the file is corrupt or crafted"
-        )
-
-
-def _dtype_from_name(name: Any, where: str) -> np.dtype:
-    """A leaf dtype named in a manifest: NumPy's numeric dtypes and the ml_dtypes ones."""
-    if not isinstance(name, str):
-        raise CheckpointError(f"{where}: dtype {name!r} in the manifest is not a dtype name")
-    dtype = getattr(ml_dtypes, name, None)
-    if isinstance(dtype, type) and issubclass(dtype, np.generic):
-        return np.dtype(dtype)
-    try:
-        dtype = np.dtype(name)
-    except TypeError:
-        dtype = None
-    if dtype is None or dtype.kind not in "biufc" or dtype.isbuiltin != 1 or dtype.name != name:
-        raise CheckpointError(
-            f"{where}: dtype {name!r} in the manifest is not a numeric dtype that checkpoints "
-            "hold (bool, int, uint, float, complex, or an ml_dtypes type)"
-        )
-    return dtype
-
-
-def _check_record(index: int, record: Any, path: Path) -> _Leaf:
-    where = f"{path}: leaf {index}"
-    if not isinstance(record, dict):
-        raise CheckpointError(f"{where}: the manifest's record is not an object: {record!r:.80}")
-    missing = [key for key in ("path", "kind", "dtype", "shape", "sha256") if key not in record]
-    if missing:
-        raise CheckpointError(f"{where}: the manifest's record has no {missing[0]!r}")
-    leaf_path = record["path"]
-    if not isinstance(leaf_path, str):
-        raise CheckpointError(f"{where}: path {leaf_path!r:.80} in the manifest is not a string")
-    where = f"{where} ({leaf_path})"
-    if record["kind"] not in _KINDS:
-        raise CheckpointError(f"{where}: unknown leaf kind {record['kind']!r:.80}")
-    dtype = _dtype_from_name(record["dtype"], where)
-    shape = record["shape"]
-    if not (
-        isinstance(shape, list)
-        and all(type(size) is int and size >= 0 for size in shape)
-        and len(shape) <= 64
-    ):
-        raise CheckpointError(
-            f"{where}: shape {shape!r:.80} in the manifest is not a list of at most 64 sizes >= 0"
-        )
-    sha256 = record["sha256"]
-    if not (
-        isinstance(sha256, str) and len(sha256) == 64 and set(sha256) <= set("0123456789abcdef")
-    ):
-        raise CheckpointError(f"{where}: sha256 {sha256!r:.80} in the manifest is not a digest")
-    return _Leaf(
-        index=index,
-        path=leaf_path,
-        kind=record["kind"],
-        dtype=dtype,
-        storage=_storage_dtype(dtype),
-        shape=tuple(shape),
-        nbytes=math.prod(shape) * dtype.itemsize,  # a Python int: no overflow
-        sha256=sha256,
-    )
-
-
-def _check_structure(skeleton: Any, leaf_count: int, path: Path) -> None:
-    """The skeleton (see :func:`_skeleton`) is well formed and names each leaf exactly once."""
-    seen: list[int] = []
-
-    def bad(node: Any) -> CheckpointError:
-        return CheckpointError(f"{path}: the manifest's structure has a bad node {node!r:.80}")
-
-    def walk(node: Any) -> None:
-        if not isinstance(node, dict):
-            raise bad(node)
-        if "leaf" in node or "none" in node:
-            if "leaf" in node:
-                if type(node["leaf"]) is not int:
-                    raise bad(node)
-                seen.append(node["leaf"])
-            return
-        if "list" in node or "tuple" in node:
-            children, labels = node.get("list", node.get("tuple")), None
-        elif "dict" in node:
-            children, keys = node.get("children"), node["dict"]
-            if not isinstance(keys, list) or not all(
-                isinstance(key, list) and len(key) == 2 for key in keys
-            ):
-                raise bad(node)
-            labels = [key[0] for key in keys]
-        elif "namedtuple" in node:
-            children, labels = node.get("children"), node.get("fields")
-        elif "node" in node:
-            children, labels = node.get("children"), None
-        else:
-            raise bad(node)
-        if not isinstance(children, list):
-            raise bad(node)
-        if labels is not None and (
-            not isinstance(labels, list)
-            or len(labels) != len(children)
-            or not all(type(label) in (str, int) for label in labels)
-        ):
-            raise bad(node)
-        for child in children:
-            walk(child)
-
-    try:
-        walk(skeleton)
-    except RecursionError:
-        raise CheckpointError(f"{path}: the manifest's structure is nested too deeply") from None
-    if sorted(seen) != list(range(leaf_count)):
-        raise CheckpointError(
-            f"{path}: the manifest's structure names leaves {sorted(seen)[:10]}, but the "
-            f"manifest has {leaf_count} leaves; the file is corrupt"
-        )
-
-
-def _read_manifest(archive: zipfile.ZipFile, path: Path) -> tuple[dict, list[_Leaf]]:
-    if MANIFEST not in archive.namelist():
-        raise CheckpointError(f"{path}: no {MANIFEST}; not a jaxopt_lab checkpoint")
-    try:
-        manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
-    except (*_DAMAGE, RecursionError) as error:
-        raise CheckpointError(f"{path}: the manifest is corrupt ({error!r:.200})") from error
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a jaxopt_lab checkpoint (no {FORMAT!r} manifest)")
-    if manifest.get("version") != VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format version {manifest.get('version')!r:.80}; this "
-            f"jaxopt_lab reads version {VERSION}"
-        )
-    records = manifest.get("leaves")
-    if not isinstance(records, list):
-        raise CheckpointError(
-            f"{path}: the manifest's 'leaves' is {records!r:.80}, not a list of leaf records"
-        )
-    if not isinstance(manifest.get("treedef"), str):
-        raise CheckpointError(f"{path}: the manifest's 'treedef' is not a string")
-    leaves = [_check_record(index, record, path) for index, record in enumerate(records)]
-    _check_structure(manifest.get("structure"), len(leaves), path)
-    return manifest, leaves
-
 
 def _read_exactly(member: Any, buffer: memoryview, hasher: Any) -> None:
     position = 0
@@ -476,7 +201,7 @@ def _read_exactly(member: Any, buffer: memoryview, hasher: Any) -> None:
         position += len(chunk)
 
 
-def _read_leaf(archive: zipfile.ZipFile, leaf: _Leaf, path: Path) -> np.ndarray:
+def _read_leaf(archive: zipfile.ZipFile, leaf: LeafRecord, path: Path) -> np.ndarray:
     """One leaf's array, in its own dtype, verified against the manifest before and after."""
     where = f"{path}: leaf {leaf.index} ({leaf.path})"
     name = f"leaf_{leaf.index:06d}.npy"
@@ -508,7 +233,7 @@ def _read_leaf(archive: zipfile.ZipFile, leaf: _Leaf, path: Path) -> np.ndarray:
             _read_exactly(member, memoryview(stored.reshape(-1).view(np.uint8)), hasher)
     except CheckpointError:
         raise
-    except _DAMAGE as error:
+    except DAMAGE as error:
         raise CheckpointError(f"{where} is unreadable; the file is corrupt ({error!r})") from error
     if hasher.hexdigest() != leaf.sha256:
         raise CheckpointError(f"{where}: checksum mismatch; the file is corrupt")
@@ -533,14 +258,14 @@ def _restore_kind(array: np.ndarray, kind: str, where: str) -> Any:
         return array
     if kind == "numpy_scalar":
         return array[()]
-    if kind in _PYTHON_SCALARS:
-        return _PYTHON_SCALARS[kind](array[()])
+    if kind in PYTHON_SCALARS:
+        return PYTHON_SCALARS[kind](array[()])
     raise CheckpointError(f"{where}: unknown leaf kind {kind!r} in the manifest")
 
 
-def _like_spec(like_leaf: Any, leaf: _Leaf) -> tuple[tuple[int, ...], np.dtype]:
+def _like_spec(like_leaf: Any, leaf: LeafRecord) -> tuple[tuple[int, ...], np.dtype]:
     """The shape and dtype ``like`` asks of one leaf."""
-    if type(like_leaf) in _PYTHON_SCALARS.values():
+    if type(like_leaf) in PYTHON_SCALARS.values():
         return (), np.asarray(like_leaf).dtype
     try:
         return tuple(like_leaf.shape), np.dtype(like_leaf.dtype)
@@ -551,7 +276,7 @@ def _like_spec(like_leaf: Any, leaf: _Leaf) -> tuple[tuple[int, ...], np.dtype]:
         ) from None
 
 
-def _check_like_leaf(like_leaf: Any, leaf: _Leaf, path: Path) -> None:
+def _check_like_leaf(like_leaf: Any, leaf: LeafRecord, path: Path) -> None:
     """The manifest's shape and dtype of one leaf against ``like``'s, before reading it."""
     where = f"{path}: leaf {leaf.path}"
     expected_shape, expected_dtype = _like_spec(like_leaf, leaf)
@@ -561,9 +286,9 @@ def _check_like_leaf(like_leaf: Any, leaf: _Leaf, path: Path) -> None:
         raise CheckpointError(f"{where} has dtype {leaf.dtype}; like has {expected_dtype}")
 
 
-def _like_leaf(array: np.ndarray, like_leaf: Any, leaf: _Leaf, path: Path) -> Any:
+def _like_leaf(array: np.ndarray, like_leaf: Any, leaf: LeafRecord, path: Path) -> Any:
     """Convert one loaded leaf (already checked against ``like``) to ``like``'s type."""
-    if type(like_leaf) in _PYTHON_SCALARS.values():
+    if type(like_leaf) in PYTHON_SCALARS.values():
         return type(like_leaf)(array[()])
     if isinstance(like_leaf, np.ndarray):
         return array
@@ -572,7 +297,9 @@ def _like_leaf(array: np.ndarray, like_leaf: Any, leaf: _Leaf, path: Path) -> An
     return _to_jax(array, f"{path}: leaf {leaf.path}", getattr(like_leaf, "sharding", None))
 
 
-def _structure_error(path: Path, manifest: dict, leaves: list[_Leaf], like: Any) -> CheckpointError:
+def _structure_error(
+    path: Path, manifest: dict, leaves: list[LeafRecord], like: Any
+) -> CheckpointError:
     saved_paths = [leaf.path for leaf in leaves]
     like_paths = _paths(like)
     missing = [p for p in like_paths if p not in saved_paths]
@@ -617,13 +344,13 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
         archive = zipfile.ZipFile(path, "r")
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except _DAMAGE as error:
+    except DAMAGE as error:
         raise CheckpointError(
             f"{path} is truncated or not a checkpoint (not a readable zip: {error})"
         ) from error
     with archive:
-        _check_members(archive, path)
-        manifest, leaves = _read_manifest(archive, path)
+        check_members(archive, path)
+        manifest, leaves = read_manifest(archive, path)
         if like is not None:
             like_leaves, like_treedef = jax.tree.flatten(like)
             if str(like_treedef) != manifest["treedef"] or len(like_leaves) != len(leaves):
@@ -636,7 +363,7 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
             _restore_kind(array, leaf.kind, f"{path}: leaf {leaf.path}")
             for array, leaf in zip(arrays, leaves, strict=True)
         ]
-        return _rebuild_plain(manifest["structure"], restored)
+        return rebuild_plain(manifest["structure"], restored)
     restored = [
         _like_leaf(array, like_leaf, leaf, path)
         for array, like_leaf, leaf in zip(arrays, like_leaves, leaves, strict=True)

@@ -523,12 +523,13 @@ def add_port_parser(subparsers) -> None:
     parser.add_argument("--clip-grad-norm", type=float, help="torch clip_grad_norm_ max_norm")
     parser.add_argument("--clip-norm-type", type=float, default=2.0, help="its norm_type")
     parser.add_argument("--clip-grad-value", type=float, help="torch clip_grad_value_")
-    parser.add_argument("--scheduler-every", type=int, default=1,
+    parser.add_argument("--scheduler-every", type=integer(1, 10**9), default=1,
                         help="optimizer steps per scheduler.step() (default 1)")
     parser.add_argument("--from", dest="library", choices=("torch", "keras"), default="torch")
-    parser.add_argument("--steps", type=int, default=1000, help="steps to compare (default 1000)")
+    parser.add_argument("--steps", type=integer(1, 10**6), default=1000,
+                        help="steps to compare (default 1000)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=SEED, default=0, help="random seed of params and gradients")
     parser.add_argument("--matrix", action="store_true",
                         help="run every case of the port's matrix in float32 and float64")
     parser.add_argument("--conventions", action="store_true",

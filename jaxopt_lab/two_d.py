@@ -46,9 +46,22 @@ TUTORIAL_LEARNING_RATES = {
     "nesterov": 0.1,
     "rmsprop": 0.3,
     "adamw": 0.3,
+    "adadelta": 30.0,  # its steps start near sqrt(eps): tiny at lr 1
+    "amsgrad": 0.3,
+    "adamax": 0.3,
+    "nadam": 0.3,
+    "nadamw": 0.3,
+    "radam": 0.5,
+    "rprop": 0.1,  # the first step size; it adapts
+    "adafactor": 0.1,
+    "lion": 0.1,  # a sign step: 0.1 per coordinate per step
+    "lamb": 0.1,
+    "muon": 0.3,  # the bowl's one 1-D leaf takes the inner AdamW
+    "schedule_free_adamw": 0.3,
 }
 """The tutorial's figure: its four optimizers and learning rates on its bowl (30
-steps from (-7, 2)); the others get rates that move visibly in 30 steps there."""
+steps from (-7, 2)); the others get rates that move visibly in 30 steps there
+(every optimizer has one: a test checks it)."""
 
 CPU_BLOCK_POINTS = 4096
 """On a CPU device the points of a chunk run in blocks of this many, one block

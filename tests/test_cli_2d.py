@@ -115,3 +115,16 @@ def test_parse_grid_axis_forms():
     np.testing.assert_allclose(parse_grid_axis("b1=0.5:0.9:5")[1], [0.5, 0.6, 0.7, 0.8, 0.9])
     np.testing.assert_allclose(parse_grid_axis("b1=0.5,0.9")[1], [0.5, 0.9])
     np.testing.assert_allclose(parse_grid_axis("eps=1e-8")[1], [1e-8])
+
+
+def test_every_optimizer_has_a_figure_rate_and_moves_visibly(tmp_path, capsys):
+    """A bare NAME gets its figure rate: every optimizer of the lab has one, and it moves."""
+    from jaxopt_lab.optimizers import OPTIMIZERS
+
+    assert cli.main(["trajectories", "--optimizer", *OPTIMIZERS, "--out", str(tmp_path)]) == 0
+    records = json.loads((tmp_path / "trajectories.json").read_text())["optimizers"]
+    assert sorted(records) == sorted(OPTIMIZERS)
+    for name, record in records.items():
+        start, end = np.array(record["positions"][0]), np.array(record["positions"][-1])
+        assert np.all(np.isfinite(end)), name
+        assert np.linalg.norm(end - start) > 1.0, name

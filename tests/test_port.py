@@ -562,3 +562,18 @@ def test_naive_ports_fail_where_the_port_agrees(title):
     assert measured.port_relative <= 1e-12
     assert measured.naive_relative > 1e-12
     assert measured.naive_relative > 1000 * measured.port_relative
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["port", "Adam(lr=1e-3)", "--steps", "0"], "argument --steps: expected an integer"),
+        (["port", "Adam(lr=1e-3)", "--scheduler-every", "0"], "argument --scheduler-every"),
+        (["port", "Adam(lr=1e-3)", "--seed", "-1"], "argument --seed"),
+    ],
+)
+def test_port_command_checks_its_numbers_before_anything_runs(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

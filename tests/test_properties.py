@@ -49,6 +49,9 @@ SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # Under CI the examples are the same on every run (a failure there is reproducible and
+    # never a new draw's luck); locally each run draws new ones, and finds more.
+    derandomize=os.environ.get("CI") == "true",
 )
 
 LOW_PRECISION = [np.float16, ml_dtypes.bfloat16, np.float32]
@@ -159,6 +162,7 @@ class Case:
     make: Callable[..., optax.GradientTransformation]  # make(state_dtype=None)
     reference: Callable
     takes_state_dtype: bool = True
+    reference_condition: float = 0.0  # see assert_matches_reference
 
 
 learning_rates = st.floats(1e-4, 1.0)
@@ -245,11 +249,15 @@ def cases(draw):
             optax_reference(lambda: optax.rmsprop(lr, decay, eps, **knobs)),
         )
     b1, b2 = draw(betas), draw(second_betas)
+    # The references compute 1 - b**t as written, losing digits to cancellation (a relative
+    # error of up to eps / (1 - b)); the lab computes it accurately (-expm1(t log b)).
+    condition = 1 / (1 - b1) + 0.5 / (1 - b2)
     if kind == "adam":
         return Case(
             kind,
             lambda **k: lab.adam(lr, b1, b2, **k),
             seed_reference(reference.Adam, lr=lr, beta1=b1, beta2=b2),
+            reference_condition=condition,
         )
     eps, eps_root = draw(epsilons), draw(eps_roots)
     if kind == "adam-optax":
@@ -257,12 +265,14 @@ def cases(draw):
             kind,
             lambda **k: lab.adam(lr, b1, b2, eps, eps_root=eps_root, eps_hat=False, **k),
             optax_reference(lambda: optax.adam(lr, b1, b2, eps, eps_root)),
+            reference_condition=condition,
         )
     weight_decay = draw(st.floats(0.0, 0.1))
     return Case(
         kind,
         lambda **k: lab.adamw(lr, b1, b2, eps, weight_decay, eps_root=eps_root, eps_hat=False, **k),
         optax_reference(lambda: optax.adamw(lr, b1, b2, eps, eps_root, weight_decay=weight_decay)),
+        reference_condition=condition,
     )
 
 
@@ -274,8 +284,13 @@ def run_lab(optimizer, params, grads_per_step):
     return params, state
 
 
-def assert_matches_reference(lab_params, trajectory, dtypes):
-    """Each lab leaf within TOLERANCE_ULPS * eps(dtype) * STEPS * scale of the reference."""
+def assert_matches_reference(lab_params, trajectory, dtypes, reference_condition=0.0):
+    """Each lab leaf within TOLERANCE_ULPS * eps(dtype) * STEPS * scale of the reference.
+
+    Plus, where the float64 reference itself is inexact, its own error: with
+    ``reference_condition`` c, ``c * eps(float64)`` relative to each step
+    (Adam's ``1 - b**t`` computed as written: c = 1/(1 - b1) + 0.5/(1 - b2)).
+    """
     lab_leaves = [np.asarray(leaf, np.float64) for leaf in jax.tree.leaves(lab_params)]
     for index, (got, dtype) in enumerate(zip(lab_leaves, dtypes, strict=True)):
         path = [step[index] for step in trajectory]
@@ -286,6 +301,7 @@ def assert_matches_reference(lab_params, trajectory, dtypes):
         moves = [np.abs(after - before) for before, after in zip(path, path[1:], strict=False)]
         scale = max(np.max(np.abs(p)) for p in path) + max(np.max(m) for m in moves)
         tolerance = TOLERANCE_ULPS * float(jnp.finfo(dtype).eps) * STEPS * scale
+        tolerance += reference_condition * float(np.finfo(np.float64).eps) * sum(map(np.max, moves))
         error = np.max(np.abs(got - want))
         assert error <= tolerance, (
             f"leaf {index} ({np.dtype(dtype)}): error {error:.3g} > {tolerance:.3g}"
@@ -315,7 +331,9 @@ def test_float64_trees_match_the_reference(case, spec, seed, scale):
         grads_per_step = [materialise(spec, rng, scale, zero_fraction=0.2) for _ in range(STEPS)]
         lab_params, state = run_lab(case.make(), params, grads_per_step)
         dtypes = [leaf.dtype for leaf in spec_leaves(spec)]
-        assert_matches_reference(lab_params, case.reference(params, grads_per_step), dtypes)
+        assert_matches_reference(
+            lab_params, case.reference(params, grads_per_step), dtypes, case.reference_condition
+        )
         assert_finite((lab_params, state))
         assert jax.tree.structure(lab_params) == jax.tree.structure(params)
 
@@ -338,7 +356,7 @@ def test_low_precision_trees_with_float32_state_match_the_reference(case, spec, 
     for leaf, dtype in zip(jax.tree.leaves(lab_params), dtypes, strict=True):
         assert leaf.dtype == dtype  # params keep their dtype
     trajectory = case.reference(as_float64(params), [as_float64(g) for g in grads_per_step])
-    assert_matches_reference(lab_params, trajectory, dtypes)
+    assert_matches_reference(lab_params, trajectory, dtypes, case.reference_condition)
     assert_finite((lab_params, state))
 
 

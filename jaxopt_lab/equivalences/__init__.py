@@ -38,12 +38,13 @@ The rows live in one module per optimizer family beside this one (``sgd.py``,
     ``"module.Name"`` where the library has it, :class:`Missing` (with where
     it would be) where it does not. The coverage test reads it.
 
-Any module in this package other than ``table`` is a family: a new file is
+Any module in this package other than ``table`` and ``render`` is a family: a new file is
 picked up without an edit here. After adding rows, regenerate the README's
 table and its "In short" list from ``jaxopt-lab check`` (a test checks that
 every row is there), and give each row a measured bound: the flat one, or
 ``ulps_per_step`` with the measured growth in its note. The machinery (tolerances, building both
-sides, judging, selecting, rendering) is in :mod:`jaxopt_lab.equivalences.table`.
+sides, judging, selecting) is in :mod:`jaxopt_lab.equivalences.table`, the rendering in
+:mod:`jaxopt_lab.equivalences.render`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from jaxopt_lab.equivalences.render import in_short, render_markdown
 from jaxopt_lab.equivalences.table import (
     DIFFERS_ABOVE,
     DTYPES,
@@ -65,13 +67,11 @@ from jaxopt_lab.equivalences.table import (
     build_lab,
     build_other,
     check_row,
-    in_short,
     judge,
     lab_defaults,
     lab_trajectory,
     other_trajectory,
     perturbations,
-    render_markdown,
     resolve,
     run_table,
     select,
@@ -79,10 +79,13 @@ from jaxopt_lab.equivalences.table import (
     table_params,
 )
 
+MACHINERY = ("table", "render")
+"""The modules of this package that are not families of rows."""
+
 
 def _families() -> list:
     names = sorted(
-        module.name for module in pkgutil.iter_modules(__path__) if module.name != "table"
+        module.name for module in pkgutil.iter_modules(__path__) if module.name not in MACHINERY
     )
     return [importlib.import_module(f"{__name__}.{name}") for name in names]
 

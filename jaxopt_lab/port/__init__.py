@@ -38,14 +38,9 @@ from jaxopt_lab.port.keras_optimizers import (
     keras_weight_decay,
 )
 from jaxopt_lab.port.recipe import Recipe
-from jaxopt_lab.port.torch_optimizers import (
-    from_torch,
-    scheduled,
-    torch_dampening,
-    torch_decoupled_weight_decay,
-    torch_recipe,
-)
+from jaxopt_lab.port.torch_optimizers import from_torch, scheduled, torch_recipe
 from jaxopt_lab.port.torch_schedules import TabulatedSchedule, torch_schedule
+from jaxopt_lab.port.torch_transforms import torch_dampening, torch_decoupled_weight_decay
 
 __all__ = [
     "PortError",
