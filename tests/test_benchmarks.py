@@ -188,3 +188,71 @@ def test_cli_bench_runs_from_any_folder_without_path_tricks(tmp_path):
     assert completed.returncode == 2
     assert "unknown benchmark 'nope'; valid: update, sweep" in completed.stderr
     assert "decoy" not in completed.stderr and len(completed.stderr.strip().splitlines()) == 2
+
+
+# --------------------------------------------------------------------------- the device run's knobs
+
+
+def test_update_runs_adam_first_and_stops_at_its_budget():
+    cases = [("few", "sgd", 10**4), ("many", "adam", 10**6), ("few", "adam", 10**9),
+             ("few", "adam", 10**4), ("many", "sgd", 10**6)]  # fmt: skip
+    assert sorted(cases, key=update.case_priority) == [
+        ("few", "adam", 10**4), ("many", "adam", 10**6), ("few", "adam", 10**9),
+        ("few", "sgd", 10**4), ("many", "sgd", 10**6),
+    ]  # fmt: skip
+    seen = []
+    result = update.run(sizes=[500], optimizers=["sgd", "adam"], many={800: ["adam"]},
+                        many_leaves=10, repeats=1, budget_s=0.0, on_case=seen.append)  # fmt: skip
+    # A budget of 0 starts nothing; the copy bandwidth is still measured at every size.
+    assert result["rows"] == [] and seen == []
+    assert result["summary"]["not_run_for_time"] == ["adam/few/5e+02", "adam/many/8e+02",
+                                                     "sgd/few/5e+02"]  # fmt: skip
+    assert set(result["copy"]) == {"500", "800"}
+    with pytest.raises(ValueError, match=r"many: unknown optimizers \['lbfgs'\]"):
+        update.run(sizes=[100], many={100: ["lbfgs"]})
+
+
+def test_update_many_layout_sizes_and_progress_callback():
+    seen = []
+    result = update.run(sizes=[300], optimizers=["adam"], many={600: ["adam"]},
+                        many_leaves=12, repeats=1, on_case=lambda rows: seen.append(len(rows)))
+    layouts = {(r["layout"], r["size"], r["leaves"]) for r in result["rows"]}
+    assert layouts == {("few", 300, 20), ("many", 600, 12)}
+    assert seen == [4, 8]  # after each case: pytree, flat, optax, numpy rows so far
+    assert result["summary"]["failed_cases"] == []
+
+
+def test_out_of_memory_is_recognised_by_xlas_message():
+    assert update.out_of_memory(RuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 4 GB"))
+    assert update.out_of_memory(RuntimeError("CUDA_ERROR_OUT_OF_MEMORY: out of memory"))
+    assert not update.out_of_memory(ValueError("INVALID_ARGUMENT: shapes differ"))
+
+
+def test_sweep_widths_against_numpy_measured_then_scaled():
+    from jaxopt_lab.bench import sweep
+
+    seen = []
+    result = sweep.run_widths([400, 50], numpy_max_points=100, on_width=seen.append)
+    small, large = result["rows"]
+    assert (small["points"], large["points"]) == (50, 400)  # sorted
+    assert small["numpy_note"] == "measured" and small["agrees_with_numpy"]
+    assert small["max_abs_diff_vs_numpy"] < 1e-3
+    assert large["numpy_note"] == "timed at 5e+01 points, scaled linearly"
+    assert large["numpy_seconds"] == pytest.approx(small["numpy_seconds"] * 8)
+    assert large["speedup_vs_numpy_vectorised"] == pytest.approx(
+        large["numpy_seconds"] / large["lab_seconds"]
+    )
+    assert set(result["summary"]["speedup_vs_numpy_vectorised"]) == {"50", "400"}
+    table = sweep.markdown_widths(result).splitlines()
+    assert len(seen) == 2 and len(table) == 4 and table[2].split("|")[1].strip() == "5e+01"
+    with pytest.raises(ValueError, match="widths: want positive"):
+        sweep.run_widths([0])
+
+
+def test_train_refuses_bad_sweep_sizes_before_loading_data():
+    from jaxopt_lab.bench import train
+
+    with pytest.raises(ValueError, match="sweep_networks: want an even count >= 2, got 3"):
+        train.run(sweep_networks=3)
+    with pytest.raises(ValueError, match="one_by_one_sample: want at least 1, got 0"):
+        train.run(one_by_one_sample=0)

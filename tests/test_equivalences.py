@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jaxopt_lab import cli, equivalences, optimizers
+from jaxopt_lab import equivalences, optimizers
 from jaxopt_lab.equivalences import table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -23,6 +23,15 @@ SENSITIVITY_STEPS = 25
 
 def _installed(library: str) -> bool:
     return library in ("tutorial", "optax") or importlib.util.find_spec(library) is not None
+
+
+def _cli():
+    """The command line; it needs tqdm and tabulate, which a bare accelerator machine may lack."""
+    pytest.importorskip("tqdm")
+    pytest.importorskip("tabulate")
+    from jaxopt_lab import cli
+
+    return cli
 
 
 def _skip_unless_installed(row: equivalences.Equivalence) -> None:
@@ -175,7 +184,7 @@ def test_every_wrong_setting_fails_the_row(row):
 
 def test_check_prints_the_table_grouped_by_optimizer(capsys):
     arguments = ["--optimizer", "adam", "sgd", "--library", "tutorial", "torch"]
-    assert cli.main(["check", "--steps", "20", *arguments]) == 0
+    assert _cli().main(["check", "--steps", "20", *arguments]) == 0
     output = capsys.readouterr().out
     lines = [line for line in output.splitlines() if line.startswith("| ")]
     groups = [line.split("|")[1].strip() for line in lines[1:]]
@@ -187,7 +196,7 @@ def test_check_prints_the_table_grouped_by_optimizer(capsys):
 
 def test_check_filters_by_library(capsys):
     argv = ["check", "--steps", "5", "--optimizer", "nesterov", "--library", "tutorial"]
-    assert cli.main(argv) == 0
+    assert _cli().main(argv) == 0
     output = capsys.readouterr().out
     assert "differ (documented)" in output
     assert "optax" not in [line.split("|")[3].strip() for line in output.splitlines()
@@ -196,7 +205,7 @@ def test_check_filters_by_library(capsys):
 
 def test_check_refuses_an_unknown_optimizer(capsys):
     with pytest.raises(SystemExit) as exit_info:  # the CLI's one error style: parser.error
-        cli.main(["check", "--optimizer", "adamm"])
+        _cli().main(["check", "--optimizer", "adamm"])
     assert exit_info.value.code == 2
     assert "unknown optimizer 'adamm'" in capsys.readouterr().err.strip().splitlines()[-1]
 
@@ -208,7 +217,7 @@ def test_check_exits_non_zero_when_a_row_fails(capsys, monkeypatch):
     )
     right = next(row for row in ROWS if row.name == "adam-optax-defaults")
     monkeypatch.setattr(equivalences, "EQUIVALENCES", (right, wrong))
-    status = cli.main(["check", "--steps", "5", "--optimizer", "adam", "--library", "optax"])
+    status = _cli().main(["check", "--steps", "5", "--optimizer", "adam", "--library", "optax"])
     output = capsys.readouterr().out
     assert status == 1
     assert "FAIL adam-optax-injected-wrong-eps (float64)" in output

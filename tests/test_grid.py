@@ -19,7 +19,6 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
 import jaxopt_lab
@@ -66,6 +65,7 @@ def test_hyperparameter_names_come_from_the_declaration_and_with_settings_remove
 
 
 def test_sweep_to_file_streams_every_point_and_keeps_a_bounded_sample(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")  # a core dependency a bare GPU machine may lack
     grid = {"learning_rate": np.geomspace(1e-3, 3.0, 40), "b1": np.array([0.5, 0.9, 0.99])}
     whole = sweep("adam", grid, "saddle", steps=20, chunk_size=16)  # the same programs
     path = tmp_path / "points.parquet"
@@ -87,6 +87,7 @@ def test_sweep_to_file_streams_every_point_and_keeps_a_bounded_sample(tmp_path):
 
 
 def test_an_interrupted_stream_leaves_no_partial_file(tmp_path, monkeypatch):
+    pytest.importorskip("pyarrow")  # sweep_to_file writes Parquet
     from jaxopt_lab import files
 
     calls = []

@@ -31,11 +31,16 @@ import ml_dtypes
 import numpy as np
 import optax
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 import jaxopt_lab
 from jaxopt_lab import reference
+
+# Part of the test extra; a bare accelerator machine (jax, optax, numpy, pytest) lacks it.
+hypothesis = pytest.importorskip("hypothesis")
+st = pytest.importorskip("hypothesis.strategies")
+HealthCheck, assume, given, settings = (
+    hypothesis.HealthCheck, hypothesis.assume, hypothesis.given, hypothesis.settings
+)
 
 STEPS = 3
 TOLERANCE_ULPS = 4  # measured worst case over 600 examples: 0.58

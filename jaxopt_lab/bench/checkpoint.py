@@ -23,7 +23,7 @@ import numpy as np
 import jaxopt_lab
 from jaxopt_lab import checkpoint
 from jaxopt_lab.bench import timing
-from jaxopt_lab.report import markdown_table
+from jaxopt_lab.bench.tables import markdown_table
 
 
 def _tree(width: int, layers: int, dtype) -> dict:

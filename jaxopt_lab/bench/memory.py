@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxopt_lab.bench import timing
-from jaxopt_lab.report import markdown_table
+from jaxopt_lab.bench.tables import markdown_table
 
 NAME = "memory"
 

@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -39,7 +40,7 @@ import numpy as np
 import jaxopt_lab
 from jaxopt_lab import reference
 from jaxopt_lab.bench import timing
-from jaxopt_lab.report import markdown_table
+from jaxopt_lab.bench.tables import markdown_table
 
 NAME = "sweep"
 STEPS = 30
@@ -211,6 +212,144 @@ def run(quick: bool = False) -> dict[str, Any]:
             f"trajectory_steps_per_second_{big}": big * STEPS / big_seconds,
         },
     }
+
+
+def _lab_repeats(width: int) -> int:
+    """More repeats where a call is short: its median must survive a shared machine's load."""
+    if width > 10**7:  # seconds of host work per call
+        return 2
+    return 21 if width <= 10**4 else 11 if width <= 10**5 else 5 if width <= 10**6 else 3
+
+
+def _numpy_repeats(width: int) -> int:
+    return 11 if width <= 10**4 else 5 if width <= 10**5 else 3 if width <= 10**6 else 1
+
+
+def run_widths(
+    widths: Sequence[int],
+    *,
+    numpy_max_points: int = 10**7,
+    budget_s: float | None = None,
+    on_width: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """One ``jaxopt_lab.sweep`` call against the vectorised NumPy Adam on the host, by width.
+
+    For each width (a log grid of learning rates; Adam on the bowl, 30 steps,
+    float32): the median seconds of one ``sweep()`` call, whose outputs come
+    back to the host (compile apart: the first call minus the median), and of
+    :func:`numpy_vectorised` on the host, measured up to ``numpy_max_points``
+    and above it the largest measured width's seconds per point times the width
+    (the row says so: NumPy's cost per point is flat at these sizes). Where
+    both ran, the largest difference between their final positions over the
+    points that converged, and whether it is within 1e-3 (absolute and
+    relative: float32 against float32, 30 steps). Widths left when
+    ``budget_s`` has passed are listed as not run. ``on_width(result)`` gets
+    the result so far after each width.
+    """
+    widths = sorted(int(width) for width in widths)
+    if not widths or widths[0] < 1:
+        raise ValueError(f"widths: want positive point counts, got {widths}")
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    not_run: list[int] = []
+    numpy_per_point: float | None = None
+    numpy_measured_at: int | None = None
+    result: dict[str, Any] = {}
+    for width in widths:
+        if budget_s is not None and time.perf_counter() - started > budget_s:
+            not_run.append(width)
+            continue
+        learning_rates = np.geomspace(1e-4, 10.0, width)
+        begin = time.perf_counter()
+        lab_result = _lab_sweep(jaxopt_lab.adam, learning_rates)
+        first_call = time.perf_counter() - begin
+        lab = timing.median_seconds(
+            lambda lr=learning_rates: _lab_sweep(jaxopt_lab.adam, lr).final_loss,
+            repeats=_lab_repeats(width), warmup=0,
+        )  # fmt: skip
+        row = {
+            "points": width,
+            "steps": STEPS,
+            "lab_seconds": lab,
+            "lab_compile_seconds": max(first_call - lab, 0.0),
+            "lab_trajectory_steps_per_second": width * STEPS / lab,
+            "lab_diverged": int(np.sum(lab_result.diverged)),
+        }
+        if width <= numpy_max_points:
+            last: dict[str, np.ndarray] = {}
+
+            def run_numpy(lr=learning_rates, last=last):
+                last["final"] = numpy_vectorised(lr)
+                return last["final"]
+
+            numpy_seconds = timing.median_seconds(
+                run_numpy, repeats=_numpy_repeats(width), warmup=0
+            )
+            numpy_per_point, numpy_measured_at = numpy_seconds / width, width
+            converged = ~lab_result.diverged & np.all(np.isfinite(last["final"]), axis=-1)
+            difference = np.abs(lab_result.final_position[converged] - last["final"][converged])
+            bound = 1e-3 + 1e-3 * np.abs(last["final"][converged])
+            row.update(
+                numpy_seconds=numpy_seconds,
+                numpy_note="measured",
+                max_abs_diff_vs_numpy=float(np.max(difference, initial=0.0)),
+                agrees_with_numpy=bool(np.all(difference <= bound)),
+            )
+        elif numpy_per_point is not None:
+            row.update(
+                numpy_seconds=numpy_per_point * width,
+                numpy_note=f"timed at {numpy_measured_at:.0e} points, scaled linearly",
+            )
+        if "numpy_seconds" in row:
+            row["speedup_vs_numpy_vectorised"] = row["numpy_seconds"] / lab
+        rows.append(row)
+        del lab_result
+        result = _widths_result(rows, not_run, numpy_max_points, started)
+        if on_width is not None:
+            on_width(result)
+    return _widths_result(rows, not_run, numpy_max_points, started)
+
+
+def _widths_result(rows, not_run, numpy_max_points, started) -> dict[str, Any]:
+    speedups = {
+        str(row["points"]): row["speedup_vs_numpy_vectorised"]
+        for row in rows
+        if "speedup_vs_numpy_vectorised" in row
+    }
+    return {
+        "benchmark": "sweep_widths",
+        "machine": timing.machine(),
+        "plan": {"numpy_max_points": numpy_max_points, "steps": STEPS, "start": START},
+        "rows": list(rows),
+        "summary": {
+            "speedup_vs_numpy_vectorised": speedups,
+            "all_agree_with_numpy": all(row.get("agrees_with_numpy", True) for row in rows),
+            "not_run_for_time": list(not_run),
+            "lab_device_count": jax.device_count(),
+            "wall_s": time.perf_counter() - started,
+        },
+    }
+
+
+def markdown_widths(result: dict[str, Any]) -> str:
+    """The width rows: the lab's call, NumPy on the host, their ratio, agreement."""
+    rows = []
+    for row in result["rows"]:
+        numpy_seconds = row.get("numpy_seconds")
+        note = row.get("numpy_note", "")
+        if "agrees_with_numpy" in row:
+            agree = "yes" if row["agrees_with_numpy"] else "**no**"
+            note = f"{note}; agree: {agree} (max diff {row['max_abs_diff_vs_numpy']:.1e})"
+        rows.append([
+            f"{row['points']:.0e}", f"{row['lab_seconds'] * 1e3:.3g}",
+            f"{row['lab_compile_seconds']:.2f}", f"{row['lab_trajectory_steps_per_second']:.3g}",
+            "-" if numpy_seconds is None else f"{numpy_seconds * 1e3:.4g}",
+            "-" if numpy_seconds is None else f"{row['speedup_vs_numpy_vectorised']:.1f}x",
+            note,
+        ])  # fmt: skip
+    headers = ["points", "lab ms", "lab compile s", "trajectory-steps/s", "NumPy ms",
+               "lab speedup", "NumPy note"]  # fmt: skip
+    return markdown_table(rows, headers, align=["right"] * 6 + ["left"])
 
 
 def markdown(result: dict[str, Any]) -> str:

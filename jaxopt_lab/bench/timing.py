@@ -57,3 +57,15 @@ def machine() -> dict[str, Any]:
         "optax": optax.__version__,
         "numpy": np.__version__,
     }
+
+
+def host_cpu() -> str:
+    """The host's CPU model (what a CPU run ran on), from /proc/cpuinfo where there is one."""
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

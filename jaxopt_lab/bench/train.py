@@ -28,6 +28,7 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 import jaxopt_lab
 from jaxopt_lab import reference
 from jaxopt_lab.bench import timing
-from jaxopt_lab.report import markdown_table
+from jaxopt_lab.bench.tables import markdown_table
 
 NAME = "train"
 TUTORIAL_OPTIMIZERS = {
@@ -49,11 +50,14 @@ SIZES = (784, 100, 100, 100, 100, 10)
 BATCH_SIZE = 128
 
 
-def load_data(data_dir: str | None = None) -> tuple[jaxopt_lab.MnistData, str]:
-    """Real MNIST where it can be found, else random data of the same shapes."""
-    candidates = [data_dir, os.environ.get("JAXOPT_LAB_MNIST_DIR")]
-    candidates.append(str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
-    candidates.append(str(Path(__file__).resolve().parents[1] / "shared" / "data" / "mnist"))
+def load_data(
+    data_dir: str | None = None, random: bool = False
+) -> tuple[jaxopt_lab.MnistData, str]:
+    """Real MNIST where it can be found (unless ``random``), else random data of the same shapes."""
+    candidates = [] if random else [data_dir, os.environ.get("JAXOPT_LAB_MNIST_DIR")]
+    if not random:
+        here = Path(__file__).resolve()
+        candidates += [str(here.parents[i] / "shared" / "data" / "mnist") for i in (2, 1)]
     for candidate in candidates:
         if candidate and Path(candidate).is_dir():
             try:
@@ -61,13 +65,14 @@ def load_data(data_dir: str | None = None) -> tuple[jaxopt_lab.MnistData, str]:
             except (jaxopt_lab.data.MnistNotFoundError, jaxopt_lab.data.CorruptIdxFileError):
                 continue
     rng = np.random.default_rng(0)
-    random = jaxopt_lab.MnistData(
+    shaped = jaxopt_lab.MnistData(
         rng.uniform(size=(60000, 784)).astype(np.float32),
         rng.integers(0, 10, 60000).astype(np.int32),
         rng.uniform(size=(10000, 784)).astype(np.float32),
         rng.integers(0, 10, 10000).astype(np.int32),
     )
-    return random, "random data of MNIST's shape (no MNIST found)"
+    note = "asked for" if candidates == [] else "no MNIST found"
+    return shaped, f"random data of MNIST's shape ({note})"
 
 
 # --------------------------------------------------------------------------- NumPy reference
@@ -144,12 +149,38 @@ def numpy_comparison(data, iterations: int, dtype) -> tuple[float, np.ndarray]:
 # --------------------------------------------------------------------------- run
 
 
-def run(quick: bool = False, data_dir: str | None = None) -> dict[str, Any]:
-    """Time the comparison and the sweep; return rows and headline ratios."""
-    data, data_source = load_data(data_dir)
-    iterations = 200 if quick else 2000
-    numpy_iterations = 20 if quick else 100
-    repeats = 1 if quick else 3
+def run(
+    quick: bool = False,
+    data_dir: str | None = None,
+    *,
+    random_data: bool = False,
+    iterations: int | None = None,
+    numpy_iterations: int | None = None,
+    repeats: int | None = None,
+    sweep_networks: int | None = None,
+    sweep_iterations: int | None = None,
+    one_by_one_sample: int | None = None,
+    sweep_chunk_size: int | None = None,
+    on_part: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Time the comparison and the sweep; return rows and headline ratios.
+
+    Keyword overrides size it for a device: ``sweep_networks`` (even: half as
+    many learning rates, log-spaced in [1e-4, 1e-2], times seeds 0 and 1),
+    ``one_by_one_sample`` networks of the grid (spread over it) trained one at
+    a time, their mean time scaled to the whole grid (default: every network),
+    ``sweep_chunk_size`` networks per compiled call (default all). ``on_part``
+    gets the result so far after the comparison.
+    """
+    if sweep_networks is not None and (sweep_networks < 2 or sweep_networks % 2):
+        raise ValueError(f"sweep_networks: want an even count >= 2, got {sweep_networks}")
+    if one_by_one_sample is not None and one_by_one_sample < 1:
+        raise ValueError(f"one_by_one_sample: want at least 1, got {one_by_one_sample}")
+    data, data_source = load_data(data_dir, random=random_data)
+    iterations = iterations or (200 if quick else 2000)
+    numpy_iterations = numpy_iterations or (20 if quick else 100)
+    repeats = repeats or (1 if quick else 3)
+    started = time.perf_counter()
     optimizers = {name: make() for name, (make, _) in TUTORIAL_OPTIMIZERS.items()}
     rows = []
 
@@ -190,27 +221,53 @@ def run(quick: bool = False, data_dir: str | None = None) -> dict[str, Any]:
             }
         )
 
-    sweep_iterations = 100 if quick else 500
-    learning_rates = [1e-3, 3e-3] if quick else [3e-4, 1e-3, 3e-3, 1e-2]
+    summary: dict[str, Any] = {
+        "speedup_vs_tutorial_numpy_float64": numpy_seconds["float64"] / lab_seconds,
+        "speedup_vs_numpy_float32": numpy_seconds["float32"] / lab_seconds,
+        "lab_compile_seconds": compile_seconds,
+    }
+    result = {
+        "benchmark": NAME,
+        "machine": timing.machine(),
+        "data": data_source,
+        "quick": quick,
+        "rows": rows,
+        "summary": summary,
+    }
+    if on_part is not None:
+        on_part(result)
+
+    sweep_iterations = sweep_iterations or (100 if quick else 500)
     seeds = [0, 1]
+    if sweep_networks is None:
+        learning_rates = [1e-3, 3e-3] if quick else [3e-4, 1e-3, 3e-3, 1e-2]
+    else:
+        learning_rates = np.geomspace(1e-4, 1e-2, sweep_networks // 2).tolist()
+    points = [(rate, seed) for rate in learning_rates for seed in seeds]  # the grid's order
+    networks = len(points)
     together = jaxopt_lab.mnist.sweep(
         jaxopt_lab.adam, {"learning_rate": learning_rates}, data, sweep_iterations, BATCH_SIZE,
-        seeds=seeds,
+        seeds=seeds, chunk_size=sweep_chunk_size,
     )
-    networks = len(learning_rates) * len(seeds)
+    sample = networks if one_by_one_sample is None else min(one_by_one_sample, networks)
+    picked = np.unique(np.linspace(0, networks - 1, sample).round().astype(int))
     one_by_one_run = one_by_one_compile = 0.0
-    for learning_rate in learning_rates:
-        for seed in seeds:
-            single = jaxopt_lab.mnist.sweep(
-                jaxopt_lab.adam, {"learning_rate": [learning_rate]}, data, sweep_iterations,
-                BATCH_SIZE, seeds=[seed],
-            )
-            one_by_one_run += single.run_seconds
-            one_by_one_compile += single.compile_seconds
+    for index in picked:
+        learning_rate, seed = points[index]
+        single = jaxopt_lab.mnist.sweep(
+            jaxopt_lab.adam, {"learning_rate": [learning_rate]}, data, sweep_iterations,
+            BATCH_SIZE, seeds=[seed],
+        )  # fmt: skip
+        one_by_one_run += single.run_seconds
+        one_by_one_compile += single.compile_seconds
+    scale = networks / len(picked)
+    one_by_one_case = f"sweep: the same {networks} networks one by one"
+    if len(picked) < networks:
+        one_by_one_case += f" (timed on {len(picked)}, scaled)"
     for case, seconds, compiled in [
         (f"sweep: {networks} Adam networks at once (vmap)", together.run_seconds,
          together.compile_seconds),
-        (f"sweep: the same {networks} networks one by one", one_by_one_run, one_by_one_compile),
+        (one_by_one_case, one_by_one_run * scale, one_by_one_compile * scale),
     ]:  # fmt: skip
         rows.append(
             {
@@ -222,21 +279,16 @@ def run(quick: bool = False, data_dir: str | None = None) -> dict[str, Any]:
                 "networks_per_second": networks / seconds,
             }
         )
-
-    return {
-        "benchmark": NAME,
-        "machine": timing.machine(),
-        "data": data_source,
-        "quick": quick,
-        "rows": rows,
-        "summary": {
-            "speedup_vs_tutorial_numpy_float64": numpy_seconds["float64"] / lab_seconds,
-            "speedup_vs_numpy_float32": numpy_seconds["float32"] / lab_seconds,
-            "lab_compile_seconds": compile_seconds,
-            "sweep_speedup_vs_one_by_one": one_by_one_run / together.run_seconds,
-            "sweep_networks_per_second": networks / together.run_seconds,
-        },
-    }
+    summary.update(
+        sweep_networks=networks,
+        sweep_chunk_count=together.chunk_count,
+        sweep_one_by_one_timed=len(picked),
+        sweep_speedup_vs_one_by_one=one_by_one_run * scale / together.run_seconds,
+        sweep_networks_per_second=networks / together.run_seconds,
+        sweep_diverged=int(np.sum(~np.isfinite(together.final_loss))),
+        wall_s=time.perf_counter() - started,
+    )
+    return result
 
 
 def markdown(result: dict[str, Any]) -> str:

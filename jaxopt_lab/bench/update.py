@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import json
 import os
 import statistics
@@ -152,18 +153,7 @@ def plan(quick: bool, platform: str | None = None, free_bytes: int | None = None
     }
 
 
-def host_cpu() -> str:
-    """The host's CPU model (what a CPU run ran on), from /proc/cpuinfo where there is one."""
-    try:
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "unknown"
+host_cpu = timing.host_cpu
 
 
 # --------------------------------------------------------------------------- inputs
@@ -333,6 +323,19 @@ def measure_case(name: str, leaves: int, size: int, repeats: int, seed: int = 0)
 # --------------------------------------------------------------------------- run
 
 
+def case_priority(case: tuple[str, str, int]) -> tuple:
+    """The order cases run in, so that a time budget cuts the least wanted: Adam up to
+    10^8 params (few leaves, then many), Adam above, then the other optimizers."""
+    layout, name, size = case
+    return (name != "adam", size > 10**8, layout == "many", size)
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is XLA's out-of-memory error (``RESOURCE_EXHAUSTED``)."""
+    text = str(error)
+    return "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
+
+
 def run(
     quick: bool = False,
     *,
@@ -340,8 +343,17 @@ def run(
     optimizers: list[str] | None = None,
     many_leaves: int | None = None,
     repeats: int | None = None,
+    many: dict[int, list[str]] | None = None,
+    budget_s: float | None = None,
+    on_case: Callable[[list[dict]], None] | None = None,
 ) -> dict:
     """Run the benchmark; keyword overrides shrink it (for tests) or focus it.
+
+    ``many`` gives the many-leaf layout's optimizers by size (its sizes need not
+    be in ``sizes``); ``budget_s`` stops starting new cases after that many
+    seconds (Adam's cases come first); ``on_case(rows)`` is called after each
+    case with the rows so far (to save partial results). A case that runs out
+    of device memory is listed in ``summary["failed_cases"]`` and the others run.
 
     Returns ``{"benchmark", "machine", "plan", "copy", "rows", "summary"}``:
     ``copy[size]`` the copy bandwidth in GB/s, a row per (optimizer, layout,
@@ -368,34 +380,55 @@ def run(
         the_plan["layouts"]["many"]["leaves"] = many_leaves
     if repeats is not None:
         the_plan["repeats"] = repeats
+    if many is not None:
+        unknown = sorted({o for names in many.values() for o in names} - set(PAIRS))
+        if unknown:
+            raise ValueError(f"many: unknown optimizers {unknown}; choose from {sorted(PAIRS)}")
+        if optimizers is not None:
+            many = {n: [o for o in names if o in optimizers] for n, names in many.items()}
+        the_plan["layouts"]["many"]["optimizers"] = {n: list(names) for n, names in many.items()}
+    if budget_s is not None:
+        the_plan["budget_s"] = budget_s
 
     started = time.perf_counter()
-    copy_gbps = {
-        size: 8 * size / copy_seconds(size, the_plan["repeats"]) / 1e9 for size in the_plan["sizes"]
-    }
-    # Priority order: every few-leaf case, then Adam on many leaves, then the rest.
     cases = [
         (layout_name, name, size)
         for layout_name, layout in the_plan["layouts"].items()
-        for size in the_plan["sizes"]
-        for name in layout["optimizers"].get(size, [])
+        for size, names in layout["optimizers"].items()
+        for name in names
     ]
-    cases.sort(key=lambda case: (case[0] == "many", case[0] == "many" and case[1] != "adam"))
+    cases.sort(key=case_priority)
+    all_sizes = sorted({size for _, _, size in cases} | set(the_plan["sizes"]))
+    copy_gbps = {
+        size: 8 * size / copy_seconds(size, the_plan["repeats"]) / 1e9 for size in all_sizes
+    }
     rows: list[dict] = []
-    not_run = []
+    not_run, failed = [], []
     for layout_name, name, size in cases:
+        label = f"{name}/{layout_name}/{size:.0e}"
         budget = the_plan.get("budget_s")
         if budget is not None and time.perf_counter() - started > budget:
-            not_run.append(f"{name}/{layout_name}/{size:.0e}")
+            not_run.append(label)
             continue
         leaves = the_plan["layouts"][layout_name]["leaves"]
-        for row in measure_case(name, leaves, size, the_plan["repeats"]):
+        try:
+            case_rows = measure_case(name, leaves, size, the_plan["repeats"])
+        except Exception as error:  # jax raises XlaRuntimeError; only memory is survivable
+            if not out_of_memory(error):
+                raise
+            failed.append({"case": label, "error": str(error).strip().splitlines()[0][:300]})
+            gc.collect()
+            continue
+        for row in case_rows:
             row["layout"] = layout_name
             row["copy_gbps"] = copy_gbps[size]
             row["fraction_of_copy"] = row["gbps"] / copy_gbps[size]
             rows.append(row)
+        if on_case is not None:
+            on_case(rows)
     summary = summarize(rows, the_plan["sizes"], jax.devices()[0].platform)
     summary["not_run_for_time"] = not_run
+    summary["failed_cases"] = failed
     summary["wall_s"] = time.perf_counter() - started
     return {
         "benchmark": NAME,
@@ -403,8 +436,13 @@ def run(
         "plan": {
             "sizes": the_plan["sizes"],
             "layouts": {
-                name: {"leaves": layout["leaves"]} for name, layout in the_plan["layouts"].items()
+                name: {
+                    "leaves": layout["leaves"],
+                    "optimizers": {str(n): names for n, names in layout["optimizers"].items()},
+                }
+                for name, layout in the_plan["layouts"].items()
             },
+            "budget_s": the_plan.get("budget_s"),
             "repeats": the_plan["repeats"],
             "notes": {name: pair.note for name, pair in PAIRS.items() if pair.note},
         },

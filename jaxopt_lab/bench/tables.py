@@ -1,0 +1,68 @@
+"""The benchmarks' Markdown tables: the lab's renderer, or a plain one where it cannot import.
+
+The lab renders every table with :func:`jaxopt_lab.report.markdown_table`
+(``tabulate``). ``jaxopt_lab.report`` imports ``tabulate`` when it is imported,
+and an accelerator machine may have nothing but jax, optax, numpy and
+matplotlib; there the benchmarks fall back to :func:`plain_markdown_table`,
+which writes the same GitHub-flavoured layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def markdown_table(
+    rows: Sequence[Sequence[Any]],
+    headers: Sequence[str],
+    *,
+    align: Sequence[str] | None = None,
+) -> str:
+    """``jaxopt_lab.report.markdown_table`` where ``tabulate`` is installed, else the plain one."""
+    try:
+        from jaxopt_lab.report import markdown_table as render
+    except ImportError:  # tabulate is not installed (a bare accelerator machine)
+        return plain_markdown_table(rows, headers, align=align)
+    return render(rows, headers, align=align)
+
+
+def plain_markdown_table(
+    rows: Sequence[Sequence[Any]],
+    headers: Sequence[str],
+    *,
+    align: Sequence[str] | None = None,
+) -> str:
+    """A GitHub-flavoured Markdown table, cells padded as ``tabulate``'s ``github`` format pads.
+
+    ``align``: per column ``"left"``, ``"right"`` or ``"center"`` (default left).
+    """
+    headers = [str(header) for header in headers]
+    cells = [[str(cell) for cell in row] for row in rows]
+    for index, row in enumerate(cells):
+        if len(row) != len(headers):
+            raise ValueError(
+                f"rows: row {index} has {len(row)} cells for {len(headers)} headers"
+            )
+    align = list(align) if align is not None else ["left"] * len(headers)
+    if len(align) != len(headers) or set(align) - {"left", "right", "center"}:
+        raise ValueError(
+            f"align: want one of 'left', 'right', 'center' per column ({len(headers)}), "
+            f"got {align}"
+        )
+    widths = [  # tabulate pads a header by two, so that a column is never narrower
+        max([len(header) + 2] + [len(row[column]) for row in cells])
+        for column, header in enumerate(headers)
+    ]
+    def center(text: str, width: int) -> str:  # tabulate's: an odd space goes to the right
+        left = (width - len(text)) // 2
+        return " " * left + text + " " * (width - len(text) - left)
+
+    pad = {"left": str.ljust, "right": str.rjust, "center": center}
+
+    def line(values: Sequence[str]) -> str:
+        padded = (pad[a](v, w) for v, w, a in zip(values, widths, align, strict=True))
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
+    return "\n".join([line(headers), rule] + [line(row) for row in cells])
