@@ -22,13 +22,8 @@ from jaxopt_lab.mnist import MnistSweepResult, sweep
 from jaxopt_lab.plots import display_name, plot_mnist_sweep, plot_sweep, plot_trajectories
 from jaxopt_lab.problems import Problem
 from jaxopt_lab.specs import OptimizerSpec
-from jaxopt_lab.two_d import (
-    STREAM_CHUNK_POINTS,
-    TUTORIAL_LEARNING_RATES,
-    SweepSummary,
-    sweep_to_file,
-    trajectory,
-)
+from jaxopt_lab.streamed_sweep import STREAM_CHUNK_POINTS, SweepSummary, sweep_to_file
+from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, trajectory
 
 
 def write_trajectories(out: Path, specs: Sequence[OptimizerSpec], problem: Problem,

@@ -1,0 +1,71 @@
+"""The ``jaxopt-lab`` command: parses arguments and calls the library; nothing else.
+
+Each subcommand is a pair of functions: ``add_<name>_parser(subparsers)`` that
+declares its arguments, and ``run_<name>(args) -> int`` that calls the library
+and returns the exit status. One grammar everywhere (:mod:`jaxopt_lab.specs`):
+``--optimizer NAME[:LR][,KEY=VALUE...] ...`` chooses optimizers and their
+settings, ``--param NAME=LOW:HIGH:COUNT[:log]`` sweeps one; ``--seed`` is a
+random seed. Every bad input ends in ``parser.error`` (one line, exit 2),
+before any data is loaded or any training starts.
+
+The subcommands live by lab: :mod:`~jaxopt_lab.cli.two_d` (trajectories, sweep,
+explore), :mod:`~jaxopt_lab.cli.mnist` (mnist, mnist-sweep, demo),
+:mod:`~jaxopt_lab.cli.equivalence` (check, port); their shared argument types in
+:mod:`~jaxopt_lab.cli.arguments`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from jaxopt_lab.bench import suite
+from jaxopt_lab.cli.equivalence import add_check_parser, add_port_parser
+from jaxopt_lab.cli.mnist import add_demo_parser, add_mnist_parser, add_mnist_sweep_parser
+from jaxopt_lab.cli.two_d import add_explore_parser, add_sweep_parser, add_trajectories_parser
+from jaxopt_lab.console import CtrlC
+
+
+def add_bench_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="run the benchmark suite (" + ", ".join(suite.BENCHMARKS) + ")",
+    )  # fmt: skip
+    suite.add_arguments(parser)
+    parser.set_defaults(run=run_bench, parser=parser)
+
+
+def run_bench(args) -> int:
+    return suite.run_from_args(args)
+
+
+# --------------------------------------------------------------------------- main
+
+SUBCOMMAND_PARSERS = [
+    add_check_parser,
+    add_trajectories_parser,
+    add_sweep_parser,
+    add_mnist_parser,
+    add_mnist_sweep_parser,
+    add_demo_parser,
+    add_explore_parser,
+    add_bench_parser,
+    add_port_parser,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jaxopt-lab",
+        description="jaxopt_lab: a laboratory for first-order optimizers in JAX.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for add_parser in SUBCOMMAND_PARSERS:
+        add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    with CtrlC(args.command) as args.ctrl_c:
+        return args.run(args)
