@@ -9,7 +9,8 @@
 #
 # Needs python with jax, jaxlib, optax, numpy, matplotlib and pytest; runs from a checkout with
 # PYTHONPATH set to it (nothing installed). Without $OUT (or --out) it writes to
-# benchmarks/results/<device>/device-run/. The code: jaxopt_lab/bench/device_run.py.
+# benchmarks/results/<device>/device-run/. The code: jaxopt_lab/bench/device_run.py (and its
+# device_plan.py, device_stages.py, device_summary.py).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from jaxopt_lab.bench import device_run
+from jaxopt_lab.bench import device_plan, device_run, device_summary
 from jaxopt_lab.bench.tables import plain_markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,9 +31,9 @@ H200 = {
 
 
 def test_plan_on_an_h200_reaches_every_size_of_the_issue_within_8_minutes():
-    plan = device_run.plan_stages(H200, "device", root=REPO)
+    plan = device_plan.plan_stages(H200, "device", root=REPO)
     stages = plan["stages"]
-    assert list(stages) == list(device_run.STAGES)
+    assert list(stages) == list(device_plan.STAGES)
     update = stages["update"]
     assert 10**8 in update["sizes"] and 10**9 in update["sizes"]  # 48 GB fits in 106 GB
     assert update["many"]["100000000"] == ["adam"] and update["many"]["10000000"] == ["adam"]
@@ -47,49 +47,49 @@ def test_plan_on_an_h200_reaches_every_size_of_the_issue_within_8_minutes():
         assert 0 < stages[name]["budget_s"] < stages[name]["cap_s"]
     assert 0 < stages["tests"]["deadline_s"] < stages["tests"]["cap_s"]
     assert "tests/test_optimizers.py" == stages["tests"]["files"][0]
-    assert set(stages["tests"]["deselect"]) == set(device_run.DESELECTED)
+    assert set(stages["tests"]["deselect"]) == set(device_plan.DESELECTED)
     json.dumps(plan)  # the plan travels to the stages as JSON
 
 
 def test_plan_sizes_follow_the_device_memory():
     small = dict(H200, memory_bytes_limit=4e9)  # 10^8 Adam params need 4.8 GB
-    plan = device_run.plan_stages(small, "device", root=REPO)["stages"]
+    plan = device_plan.plan_stages(small, "device", root=REPO)["stages"]
     assert plan["update"]["sizes"][-1] == 10**7
     assert "100000000" not in plan["update"]["many"]
     tiny = dict(H200, memory_bytes_limit=1e9)  # a quarter of 1 GB holds 29 networks of 8 MiB
-    assert device_run.plan_stages(tiny, "device", root=REPO)["stages"]["train"][
+    assert device_plan.plan_stages(tiny, "device", root=REPO)["stages"]["train"][
         "sweep_chunk_size"
     ] == 29
     little_host = dict(H200, host_memory_available_bytes=8e9)  # 10^8 points need 6.4 GB
-    widths = device_run.plan_stages(little_host, "device", root=REPO)["stages"]["sweep"]["widths"]
+    widths = device_plan.plan_stages(little_host, "device", root=REPO)["stages"]["sweep"]["widths"]
     assert widths[-1] == 10**7
 
 
 def test_plan_on_a_cpu_is_small_and_refuses_bad_arguments():
     cpu = {"platform": "cpu", "memory_bytes_limit": None, "host_memory_available_bytes": 8e9}
-    plan = device_run.plan_stages(cpu, "cpu", root=REPO)
+    plan = device_plan.plan_stages(cpu, "cpu", root=REPO)
     assert max(plan["stages"]["update"]["sizes"]) == 10**6
     assert "sweep_chunk_size" not in plan["stages"]["train"]
-    only = device_run.plan_stages(cpu, "cpu", stages=["probe", "sweep"], root=REPO)
+    only = device_plan.plan_stages(cpu, "cpu", stages=["probe", "sweep"], root=REPO)
     assert list(only["stages"]) == ["probe", "sweep"]
     with pytest.raises(ValueError, match="mode: unknown 'tpu'"):
-        device_run.plan_stages(cpu, "tpu")
+        device_plan.plan_stages(cpu, "tpu")
     with pytest.raises(ValueError, match=r"stages: unknown \['bench'\]"):
-        device_run.plan_stages(cpu, "cpu", stages=["bench"])
+        device_plan.plan_stages(cpu, "cpu", stages=["bench"])
     with pytest.raises(ValueError, match="budget_s: want a positive"):
-        device_run.plan_stages(cpu, "cpu", budget_s=0)
+        device_plan.plan_stages(cpu, "cpu", budget_s=0)
 
 
 def test_stage_caps_keep_the_later_stages_minimum():
-    plan = device_run.plan_stages(H200, "device", root=REPO)
+    plan = device_plan.plan_stages(H200, "device", root=REPO)
     stages = plan["stages"]
     # On time: the full cap.
-    assert device_run.stage_caps(plan, 0.0, "tests") == stages["tests"]["cap_s"]
+    assert device_plan.stage_caps(plan, 0.0, "tests") == stages["tests"]["cap_s"]
     # Late: what is left after the update, sweep and train minimums.
     late = plan["budget_s"] - 200
     reserve = sum(stages[n]["min_s"] for n in ("update", "sweep", "train"))
-    assert device_run.stage_caps(plan, late, "tests") == pytest.approx(200 - reserve)
-    assert device_run.stage_caps(plan, plan["budget_s"], "train") == 0
+    assert device_plan.stage_caps(plan, late, "tests") == pytest.approx(200 - reserve)
+    assert device_plan.stage_caps(plan, plan["budget_s"], "train") == 0
 
 
 def test_stage_environment_drops_ci_and_x64_and_reaches_the_checkout():
@@ -135,7 +135,7 @@ def _results(fraction=0.85, few_ratio=1.1, many_ratio=12.0, sweep=60.0, mnist=40
 
 
 def test_targets_say_met_or_not_with_the_measured_number():
-    targets = {t["name"]: t for t in device_run.evaluate_targets(_results(), "gpu")}
+    targets = {t["name"]: t for t in device_summary.evaluate_targets(_results(), "gpu")}
     copy = targets["adam_fraction_of_copy_bandwidth"]
     assert copy["met"] is True and copy["value"] == 0.85 and "flat path" in copy["detail"]
     assert targets["flat_vs_optax_20_leaves"]["met"] is False  # 1.1x < 1.2x
@@ -148,19 +148,19 @@ def test_targets_say_met_or_not_with_the_measured_number():
     ] is True
     # The pytree path is the lab's too: the better of the two is judged.
     results = _results(fraction=0.5)
-    judged = device_run.evaluate_targets(results, "gpu")[0]
+    judged = device_summary.evaluate_targets(results, "gpu")[0]
     assert judged["met"] is False and judged["value"] == 0.7 and "pytree path" in judged["detail"]
 
 
 def test_targets_out_of_reach_are_not_applicable_but_keep_the_nearest_figure():
     results = _results(largest=10**6, networks=16)
-    targets = {t["name"]: t for t in device_run.evaluate_targets(results, "cpu")}
+    targets = {t["name"]: t for t in device_summary.evaluate_targets(results, "cpu")}
     assert targets["adam_fraction_of_copy_bandwidth"]["met"] is None
     # The nearest figure: the largest Adam size measured (10^7 in these results).
     assert targets["adam_fraction_of_copy_bandwidth"]["detail"].startswith("1e+07 params")
     assert targets["mnist_sweep_vs_one_by_one"]["met"] is None
     assert targets["mnist_sweep_vs_one_by_one"]["value"] == 40.0
-    empty = device_run.evaluate_targets({}, "gpu")
+    empty = device_summary.evaluate_targets({}, "gpu")
     assert [t["met"] for t in empty] == [None] * len(empty)
 
 
@@ -223,7 +223,7 @@ def test_failures_are_run_again_at_the_highest_precision(tmp_path):
     assert rerun["settings"] == "JAX_DEFAULT_MATMUL_PRECISION=highest"
     assert rerun["passed_at_highest_precision"] == ["test_precision.py::test_needs_highest"]
     assert rerun["still_failing"] == ["test_precision.py::test_always_fails"]
-    lines = device_run.tests_markdown(report)
+    lines = device_summary.tests_markdown(report)
     assert any("FAILED `test_precision.py::test_always_fails`" in line for line in lines)
     assert any("passed 1, still failing 1" in line for line in lines)
 
