@@ -159,9 +159,17 @@ def grid_axes(
             )
         axes[name] = array.astype(np.dtype(dtype), copy=False)
     if axes:
-        for extreme in (np.min, np.max):
-            make_optimizer(**{name: extreme(values) for name, values in axes.items()})
+        extremes = tuple((name, values.min(), values.max()) for name, values in axes.items())
+        _check_extremes(make_optimizer, extremes)
     return axes
+
+
+@functools.lru_cache(maxsize=256)
+def _check_extremes(make_optimizer: Callable, extremes: tuple) -> None:
+    """Build the optimizer at every axis's smallest, then largest, values (raises if
+    either is invalid). Cached: a sweep repeated on the same grid checks it once."""
+    for side in (1, 2):
+        make_optimizer(**{extreme[0]: extreme[side] for extreme in extremes})
 
 
 # --------------------------------------------------------------------------- memory and hosts

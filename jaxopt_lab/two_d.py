@@ -281,6 +281,12 @@ def _trajectory_point_function(make_optimizer: MakeOptimizer, function: Function
 
 
 @functools.lru_cache(maxsize=256)
+def _loss_at(function: Function2D, start: tuple[float, float], dtype: str) -> float:
+    """``f(start)`` in the run's dtype (cached: a repeated sweep pays it once)."""
+    return float(jax.jit(function)(np.asarray(start, dtype=dtype)))
+
+
+@functools.lru_cache(maxsize=256)
 def _bytes_per_point(make_optimizer, names: tuple[str, ...], dtype: np.dtype) -> int:
     """A generous estimate of the working memory of one run: 8x its carried state."""
     start = jax.ShapeDtypeStruct((2,), dtype)
@@ -347,7 +353,7 @@ def plan_sweep(make_optimizer, grid, problem, start, steps, devices, chunk_size,
         block=CPU_BLOCK_POINTS if devices and devices[0].platform == "cpu" else None,
     )
     if divergence_threshold is None:
-        start_loss = float(jax.jit(problem.function)(start))
+        start_loss = _loss_at(problem.function, tuple(start.tolist()), start.dtype.str)
         divergence_threshold = DIVERGENCE_FACTOR * (abs(start_loss) + 1.0)
     return SweepPlan(problem, steps, start, axes, grid_map, float(divergence_threshold))
 

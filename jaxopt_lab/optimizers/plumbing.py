@@ -201,8 +201,8 @@ def elementwise_optimizer(
       rule: ``rule(grad, leaf_state, param, step_size) -> (update, leaf_state)``.
       state_type: the state NamedTuple; its first field is ``count``. A field
         named ``structure`` (for optimizers without moments) holds the params'
-        tree with an :class:`ArrayPlaceholder` for each array, so that ``update`` can check grads
-        against it when no params are passed.
+        tree structure (:class:`TreeStructure`, static), so that ``update`` can check
+        grads against it when no params are passed.
       initial_values: for each moment field, the value its arrays start at, or
         ``None`` for a field this configuration does not use. A number fills
         an array like the leaf; a function ``f(param) -> array`` gives a state

@@ -22,8 +22,8 @@ from jaxopt_lab.optimizers.validation import (
 class SgdState(NamedTuple):
     """State of :func:`sgd`: the step count (for schedules) and the params' structure.
 
-    ``structure`` is the params' tree with an ``ArrayPlaceholder`` in place of
-    each array (no data): ``update`` checks grads against it when no params are passed.
+    ``structure`` is the params' tree structure (a static ``TreeStructure``, no
+    data): ``update`` checks grads against it when no params are passed.
     """
 
     count: jax.Array

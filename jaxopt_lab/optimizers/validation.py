@@ -21,10 +21,11 @@ jitted step pays nothing for them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -193,26 +194,31 @@ def check_same_structure(grads: Any, state_tree: Any, argument: str) -> None:
         )
 
 
-class ArrayPlaceholder(NamedTuple):
-    """Stands for one array of the params in a state's ``structure`` field (holds no data)."""
+@jax.tree_util.register_static
+@dataclasses.dataclass(frozen=True)
+class TreeStructure:
+    """The params' tree structure, kept in a state's ``structure`` field as static data.
+
+    A pytree node with no children: jit compares and hashes it whole, and a step
+    rebuilds nothing per leaf (a placeholder node per array cost SGD 12% of its
+    step at 1,000 leaves, against optax).
+    """
+
+    treedef: jax.tree_util.PyTreeDef
 
 
-def skeleton(tree: Any) -> Any:
-    """``tree`` with every array replaced by an :class:`ArrayPlaceholder`: structure, no data."""
-    return jax.tree.map(lambda _: ArrayPlaceholder(), tree)
+def skeleton(tree: Any) -> TreeStructure:
+    """``tree``'s structure, as a state field: no data."""
+    return TreeStructure(jax.tree.structure(tree))
 
 
-def check_skeleton(grads: Any, expected: Any) -> None:
-    """Raise ``ValueError`` unless ``grads`` has the structure of the skeleton ``expected``."""
-    if jax.tree.structure(skeleton(grads)) != jax.tree.structure(expected):
-        state_structure = jax.tree.structure(
-            jax.tree.map(
-                lambda _: 0, expected, is_leaf=lambda node: isinstance(node, ArrayPlaceholder)
-            )
-        )
+def check_skeleton(grads: Any, expected: TreeStructure) -> None:
+    """Raise ``ValueError`` unless ``grads`` has the structure ``expected`` holds."""
+    grads_structure = jax.tree.structure(grads)
+    if grads_structure != expected.treedef:
         raise ValueError(
             "grads do not have the tree structure the optimizer state was built for.\n"
-            f"  grads: {jax.tree.structure(grads)}\n  state:  {state_structure}"
+            f"  grads: {grads_structure}\n  state:  {expected.treedef}"
         )
 
 
