@@ -477,6 +477,18 @@ def test_stateless_sgd_checks_grads_against_the_params_tree():
     np.testing.assert_allclose(updates["w"], -0.01)
 
 
+def test_sgd_state_holds_the_structure_as_one_static_node():
+    """Not a node per array: jit would rebuild each of them on every step (SGD on 1,000 leaves
+    measured 1.12x optax that way, 1.00x with one static node; benchmarks/update)."""
+    params = {f"w{i}": jnp.ones(2) for i in range(50)}
+    state = jaxopt_lab.sgd().init(params)
+    assert jax.tree.structure(state).num_nodes == 3  # SgdState, count, structure
+    assert jax.tree.leaves(state) == [state.count]
+    step = jax.jit(lambda grads, state: jaxopt_lab.sgd().update(grads, state))
+    _, new_state = step(params, state)
+    assert new_state.structure == state.structure  # static: the same aux data out as in
+
+
 @pytest.mark.parametrize(
     ("build", "argument"),
     [

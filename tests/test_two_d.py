@@ -238,6 +238,16 @@ def test_bad_arguments_get_clear_errors():
         sweep("adam", grid, "bowl", chunk_size=0)
 
 
+def test_a_repeated_sweep_checks_each_new_grid():
+    """The extremes check is cached per grid; an error is never cached away."""
+    good = {"b1": np.array([0.5, 0.9])}
+    assert sweep("adam", good, "bowl", steps=2).shape == (2,)
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"b1 must be \[0.0, 1.0\)"):
+            sweep("adam", {"b1": np.array([0.5, 1.5])}, "bowl", steps=2)
+    assert sweep("adam", good, "bowl", steps=2).shape == (2,)
+
+
 SHARDED_SCRIPT = textwrap.dedent(
     """
     import importlib, json, sys
