@@ -159,17 +159,18 @@ def grid_axes(
             )
         axes[name] = array.astype(np.dtype(dtype), copy=False)
     if axes:
-        extremes = tuple((name, values.min(), values.max()) for name, values in axes.items())
-        _check_extremes(make_optimizer, extremes)
+        lows = tuple((name, values.min()) for name, values in axes.items())
+        highs = tuple((name, values.max()) for name, values in axes.items())
+        _check_settings(make_optimizer, lows)
+        _check_settings(make_optimizer, highs)
     return axes
 
 
 @functools.lru_cache(maxsize=256)
-def _check_extremes(make_optimizer: Callable, extremes: tuple) -> None:
-    """Build the optimizer at every axis's smallest, then largest, values (raises if
-    either is invalid). Cached: a sweep repeated on the same grid checks it once."""
-    for side in (1, 2):
-        make_optimizer(**{extreme[0]: extreme[side] for extreme in extremes})
+def _check_settings(make_optimizer: Callable, settings: tuple) -> None:
+    """Build the optimizer with ``settings`` (``(name, value)`` pairs); it raises if one is
+    invalid. Cached: a sweep repeated on the same grid checks it once."""
+    make_optimizer(**dict(settings))
 
 
 # --------------------------------------------------------------------------- memory and hosts

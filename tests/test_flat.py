@@ -155,7 +155,7 @@ def run_update_paths(optimizer, steps: int = 5):
 def moment_pairs(tree_state, flat_state):
     """``(name, pytree-path buffer ravelled, flat-path buffer)`` for every moment in the state."""
     for field in tree_state._fields[1:]:
-        if field == "structure":  # SgdState's params skeleton: no arrays
+        if field == "structure":  # SgdState's params structure: no arrays
             continue
         tree_field, flat_field = getattr(tree_state, field), getattr(flat_state, field)
         assert (tree_field is None) == (flat_field is None), field

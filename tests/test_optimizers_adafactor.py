@@ -19,8 +19,6 @@ The params are a dense layer's (32, 64) kernel, a tall (64, 16) one, a
 
 from __future__ import annotations
 
-import importlib.util
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -62,25 +60,6 @@ def small_problem(problem):
     return tuple({key: tree[key] for key in ("kernel", "tall", "bias")} for tree in problem)
 
 
-@pytest.fixture(scope="module")
-def keras():
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("keras is not installed (pip install 'jaxopt-lab[crosscheck]')")
-    return crosscheck.import_keras()
-
-
-@pytest.fixture(scope="module")
-def torch():
-    """torch with one intra-op thread while this module runs (restored after).
-
-    Its tensors are small: on a busy two-core machine a second thread only spins
-    (measured: 60 Muon steps in 2 s with two threads, 0.03 s with one).
-    """
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
 
 
 def assert_documented_float64_difference(lab, other, params, gradients):

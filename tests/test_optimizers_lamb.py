@@ -11,8 +11,6 @@ Keras applies weight decay as its own update of p before the step: 20 ulps after
 
 from __future__ import annotations
 
-import importlib.util
-
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -33,12 +31,6 @@ OWN_DECAY_STEP = {
 def f32(value: float) -> float:
     return float(np.float32(value))
 
-
-@pytest.fixture(scope="module")
-def keras():
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("keras is not installed (pip install 'jaxopt-lab[crosscheck]')")
-    return crosscheck.import_keras()
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,6 @@ rounded value.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import optax
 import pytest
@@ -28,12 +26,6 @@ STEPS = 300
 def f32(value: float) -> float:
     return float(np.float32(value))
 
-
-@pytest.fixture(scope="module")
-def keras():
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("keras is not installed (pip install 'jaxopt-lab[crosscheck]')")
-    return crosscheck.import_keras()
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,6 @@ even for float64 params: 5.4e-9 relative, documented (held between 1e-12 and 1e-
 
 from __future__ import annotations
 
-import importlib.util
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,12 +35,6 @@ def problem():
     params = table_params()
     return params, crosscheck.random_gradients(params, STEPS, seed=1)
 
-
-@pytest.fixture(scope="module")
-def keras():
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("keras is not installed (pip install 'jaxopt-lab[crosscheck]')")
-    return crosscheck.import_keras()
 
 
 OPTAX_LAB = {"eps_hat": False, "lagged_warmup": True}

@@ -201,16 +201,6 @@ def test_unported_schedulers_are_refused_by_name(make_scheduler, message):
 
 # --------------------------------------------------------------------------- Keras
 
-@pytest.fixture(scope="module")
-def keras_module():
-    import importlib.util
-
-    from jaxopt_lab import crosscheck
-
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("keras is not installed")
-    return crosscheck.import_keras()
-
 
 KERAS_SCHEDULES = {
     "ExponentialDecay": dict(initial_learning_rate=0.1, decay_steps=7, decay_rate=0.9),
@@ -243,10 +233,10 @@ KERAS_SCHEDULES = {
 
 @pytest.mark.parametrize("x64", [False, True])
 @pytest.mark.parametrize("name", list(KERAS_SCHEDULES))
-def test_keras_schedules_equal_keras_bit_for_bit(keras_module, name, x64):
+def test_keras_schedules_equal_keras_bit_for_bit(keras, name, x64):
     class_name = name.split("-")[0]
     config = KERAS_SCHEDULES[name]
-    theirs = getattr(keras_module.optimizers.schedules, class_name)(**config)
+    theirs = getattr(keras.optimizers.schedules, class_name)(**config)
     ours = keras_schedules.from_config(class_name, config)
     steps = jnp.arange(300, dtype=jnp.int32)
     with jax.enable_x64(x64):

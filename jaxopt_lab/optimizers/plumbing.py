@@ -76,16 +76,16 @@ from jaxopt_lab.optimizers.validation import (
     check_inexact_leaves,
     check_same_shapes,
     check_same_structure,
-    check_skeleton,
     check_state_dtype,
     check_state_shapes,
     check_switch,
+    check_tree_structure,
     is_concrete,
     is_concrete_zero,
     leaf_dtype,
     path_text,
     real_dtype,
-    skeleton,
+    tree_structure,
     working_dtype,
 )
 
@@ -277,7 +277,7 @@ def elementwise_optimizer(
             else jax.tree.map(lambda p, field=field, value=value: initial(p, field, value), params)
             for field, value in initial_values.items()
         }
-        extra = {"structure": skeleton(params)} if keeps_structure else {}
+        extra = {"structure": tree_structure(params)} if keeps_structure else {}
         return state_type(count=jnp.zeros([], jnp.int32), **moments, **extra)
 
     def update(grads, state, params=None, **extra_args):
@@ -293,7 +293,7 @@ def elementwise_optimizer(
         for field in fields:
             check_same_structure(grads, getattr(state, field), "grads")
         if keeps_structure:
-            check_skeleton(grads, state.structure)
+            check_tree_structure(grads, state.structure)
         if params is not None:
             check_same_structure(params, grads, "params")
             check_complex(params)

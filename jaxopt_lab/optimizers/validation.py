@@ -207,12 +207,12 @@ class TreeStructure:
     treedef: jax.tree_util.PyTreeDef
 
 
-def skeleton(tree: Any) -> TreeStructure:
+def tree_structure(tree: Any) -> TreeStructure:
     """``tree``'s structure, as a state field: no data."""
     return TreeStructure(jax.tree.structure(tree))
 
 
-def check_skeleton(grads: Any, expected: TreeStructure) -> None:
+def check_tree_structure(grads: Any, expected: TreeStructure) -> None:
     """Raise ``ValueError`` unless ``grads`` has the structure ``expected`` holds."""
     grads_structure = jax.tree.structure(grads)
     if grads_structure != expected.treedef:
