@@ -1,13 +1,13 @@
 """``python -m benchmarks``: the benchmark suite (:mod:`jaxopt_lab.bench.suite`).
 
 ``python -m benchmarks --device-run [...]`` is the accelerator run instead
-(:mod:`jaxopt_lab.bench.device_run`, what ``benchmarks/gpu.sh`` runs).
+(:mod:`benchmarks.device.session`, what ``benchmarks/gpu.sh`` runs).
 """
 
 import sys
 
 if "--device-run" in sys.argv[1:]:
-    from jaxopt_lab.bench.device_run import main
+    from benchmarks.device.session import main
 
     sys.exit(main([arg for arg in sys.argv[1:] if arg != "--device-run"]))
 

@@ -9,11 +9,11 @@
 #
 # Needs python with jax, jaxlib, optax, numpy, matplotlib and pytest; runs from a checkout with
 # PYTHONPATH set to it (nothing installed). Without $OUT (or --out) it writes to
-# benchmarks/results/<device>/device-run/. The code: jaxopt_lab/bench/device_run.py (and its
+# benchmarks/results/<device>/device-run/. The code: benchmarks/device/session.py (and its
 # device_plan.py, device_stages.py, device_summary.py).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 python="${PYTHON:-$(command -v python || command -v python3)}"
-exec "$python" -m jaxopt_lab.bench.device_run "$@"
+exec "$python" -m benchmarks.device.session "$@"

@@ -43,7 +43,7 @@ from jaxopt_lab.optimizers import (
     sgd,
 )
 from jaxopt_lab.problems import PROBLEMS, Problem, as_problem
-from jaxopt_lab.streamed_sweep import sweep_to_file
+from jaxopt_lab.runs.streamed_sweep import sweep_to_file
 from jaxopt_lab.two_d import SweepResult, sweep, trajectory
 
 __all__ = [

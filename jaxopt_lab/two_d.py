@@ -6,7 +6,7 @@ for every point of a hyperparameter grid at once: the optimizer is built
 *inside* the vmapped function from the swept values (``make_optimizer(**point)``),
 so one compiled program covers the whole grid and new grid values of the same
 size do not recompile. For grids too large to hold in memory (10⁸ points),
-:func:`jaxopt_lab.streamed_sweep.sweep_to_file` streams every point's result to
+:func:`jaxopt_lab.runs.streamed_sweep.sweep_to_file` streams every point's result to
 a Parquet file instead.
 
 Devices, hosts, chunks and the CPU's cache-sized blocks are
@@ -300,7 +300,7 @@ def _bytes_per_point(make_optimizer, names: tuple[str, ...], dtype: np.dtype) ->
 @dataclass(frozen=True)
 class SweepPlan:
     """A sweep, checked and laid out on the devices: shared by :func:`sweep` and
-    :func:`~jaxopt_lab.streamed_sweep.sweep_to_file`."""
+    :func:`~jaxopt_lab.runs.streamed_sweep.sweep_to_file`."""
 
     problem: Problem
     steps: int

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from jaxopt_lab import cli
-from jaxopt_lab.bench import suite, update
+from jaxopt_lab.bench import suite
+from jaxopt_lab.bench import update_speed as update
 
 TINY = {"sizes": [2000], "optimizers": ["sgd", "adam"], "many_leaves": 40, "repeats": 2}
 
@@ -102,7 +103,7 @@ def test_update_refuses_unknown_optimizer():
 
 
 def test_plot_update_writes_png_and_refuses_missing_optimizer(tiny_result, tmp_path):
-    from jaxopt_lab.bench.plots import plot_update
+    from jaxopt_lab.bench.benchmark_figures import plot_update
 
     path = plot_update(tiny_result, tmp_path / "update.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -229,7 +230,7 @@ def test_out_of_memory_is_recognised_by_xlas_message():
 
 
 def test_sweep_widths_against_numpy_measured_then_scaled():
-    from jaxopt_lab.bench import sweep
+    from jaxopt_lab.bench import sweep_speed as sweep
 
     seen = []
     result = sweep.run_widths([400, 50], numpy_max_points=100, on_width=seen.append)
@@ -250,7 +251,7 @@ def test_sweep_widths_against_numpy_measured_then_scaled():
 
 
 def test_train_refuses_bad_sweep_sizes_before_loading_data():
-    from jaxopt_lab.bench import train
+    from jaxopt_lab.bench import training_speed as train
 
     with pytest.raises(ValueError, match="sweep_networks: want an even count >= 2, got 3"):
         train.run(sweep_networks=3)

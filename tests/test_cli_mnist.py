@@ -323,8 +323,8 @@ def test_mnist_sweep_and_demo_write_their_outputs(small_mnist, tmp_path, capsys)
 def test_tutorial_log_prints_every_100_iterations_and_divergences():
     import io
 
-    from jaxopt_lab.console import TutorialLog
-    from jaxopt_lab.runs import ChunkDone
+    from jaxopt_lab.cli.console import TutorialLog
+    from jaxopt_lab.runs.training import ChunkDone
 
     out, err = io.StringIO(), io.StringIO()
     log = TutorialLog(300, out=out, err=err)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxopt_lab import demo
 from jaxopt_lab.data import MnistNotFoundError
-from jaxopt_lab.report import Image, Interactive, Paragraph, Section
+from jaxopt_lab.report.document import Image, Interactive, Paragraph, Section
+from jaxopt_lab.runs import demo
 from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES
 
 

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from jaxopt_lab.bench import device_plan, device_run, device_summary
-from jaxopt_lab.bench.tables import plain_markdown_table
+from benchmarks.device import plan as device_plan
+from benchmarks.device import session as device_run
+from benchmarks.device import summary as device_summary
+from jaxopt_lab.report.tables import plain_markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
 H200 = {
@@ -173,7 +175,7 @@ def _pytest(tmp_path: Path, *arguments: str) -> tuple[subprocess.CompletedProces
     environment.pop("CI", None)
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-p", "jaxopt_lab.bench.pytest_deadline", "--outcomes-json", str(outcomes),
+         "-p", "benchmarks.device.pytest_deadline", "--outcomes-json", str(outcomes),
          *arguments],
         cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

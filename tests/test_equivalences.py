@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jaxopt_lab import equivalences, optimizers
-from jaxopt_lab.equivalences import table
+from jaxopt_lab.equivalences import check as table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 ROWS = equivalences.select(equivalences.EQUIVALENCES)

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 import jaxopt_lab
-from jaxopt_lab import explorer, mnist
-from jaxopt_lab.outputs import write_mnist_sweep
-from jaxopt_lab.report import Interactive, to_html
-from jaxopt_lab.runs import RunConfig, TrainingRun
-from jaxopt_lab.specs import parse_optimizer, parse_optimizers
+from jaxopt_lab import mnist
+from jaxopt_lab.optimizer_spec import parse_optimizer, parse_optimizers
+from jaxopt_lab.report import explorer
+from jaxopt_lab.report.document import Interactive, to_html
+from jaxopt_lab.runs.outputs import write_mnist_sweep
+from jaxopt_lab.runs.training import RunConfig, TrainingRun
 from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, trajectory
 from tests.test_mnist import SMALL_SIZES, synthetic_data
 from tests.test_two_d import seed_reference_trajectory

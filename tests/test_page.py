@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 import jaxopt_lab
-from jaxopt_lab import explorer
-from jaxopt_lab.report import Section, Table
-from jaxopt_lab.runs import RunConfig, summarize
-from jaxopt_lab.specs import parse_optimizers
+from jaxopt_lab.optimizer_spec import parse_optimizers
+from jaxopt_lab.report import explorer
+from jaxopt_lab.report.document import Section, Table
+from jaxopt_lab.runs.training import RunConfig, summarize
 from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, trajectory
 from tests.test_two_d import seed_reference_trajectory
 

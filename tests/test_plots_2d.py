@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import jaxopt_lab
-from jaxopt_lab.plots import plot_sweep, plot_trajectories
+from jaxopt_lab.report.figures import plot_sweep, plot_trajectories
 from jaxopt_lab.two_d import sweep, trajectory
 
 

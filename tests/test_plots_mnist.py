@@ -1,11 +1,11 @@
-"""The MNIST figures of jaxopt_lab.plots: what is drawn, checked on the figure's data."""
+"""The MNIST figures of jaxopt_lab.report.figures: what is drawn, checked on the figure's data."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from jaxopt_lab import plots
 from jaxopt_lab.mnist import smooth_curve
+from jaxopt_lab.report import figures as plots
 
 
 def test_loss_figure_draws_the_seeds_smoothed_curves():

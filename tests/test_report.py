@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxopt_lab.report import (
+from jaxopt_lab.report.document import (
     CONTENT_SECURITY_POLICY,
     RENDERERS,
     Image,

@@ -17,8 +17,8 @@ import pytest
 
 import jaxopt_lab
 from jaxopt_lab import checkpoint, files, mnist
-from jaxopt_lab.runs import RunConfig, RunError, TrainingRun, data_fingerprint
-from jaxopt_lab.specs import parse_optimizers
+from jaxopt_lab.optimizer_spec import parse_optimizers
+from jaxopt_lab.runs.training import RunConfig, RunError, TrainingRun, data_fingerprint
 from tests.test_mnist import SMALL_SIZES, synthetic_data
 
 DATA = synthetic_data()

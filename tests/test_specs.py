@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import jaxopt_lab
-from jaxopt_lab.specs import (
+from jaxopt_lab.optimizer_spec import (
     BLOCKWISE_ABOVE,
     OptimizerSpec,
     _blockwise_range,

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from jaxopt_lab.streamed_sweep import SAMPLE_POINTS, sweep_to_file
+from jaxopt_lab.runs.streamed_sweep import SAMPLE_POINTS, sweep_to_file
 from jaxopt_lab.two_d import sweep
 
 

@@ -1,6 +1,6 @@
 """A pytest plugin for the device run: a deadline, and every test's outcome as JSON.
 
-    python -m pytest -p jaxopt_lab.bench.pytest_deadline --deadline-seconds 120 \\
+    python -m pytest -p benchmarks.device.pytest_deadline --deadline-seconds 120 \\
         --outcomes-json tests.json tests/test_flat.py ...
 
 Once ``--deadline-seconds`` have passed since the session started, no new test

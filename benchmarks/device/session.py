@@ -33,10 +33,10 @@ and ``logs/<stage>.log``.
 
 This module is the orchestrator (one child process per stage, the tests stage,
 the summary's files) and the command line; the plan is
-:mod:`~jaxopt_lab.bench.device_plan`, what runs inside a stage's process
-:mod:`~jaxopt_lab.bench.device_stages` (started here as ``python -m
-jaxopt_lab.bench.device_run --stage NAME``), and the targets and SUMMARY.md
-:mod:`~jaxopt_lab.bench.device_summary`.
+:mod:`~benchmarks.device.plan`, what runs inside a stage's process
+:mod:`~benchmarks.device.stages` (started here as ``python -m
+benchmarks.device.session --stage NAME``), and the targets and SUMMARY.md
+:mod:`~benchmarks.device.summary`.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jaxopt_lab.bench.device_plan import (
+from benchmarks.device.plan import (
     CAPS,
     DESELECTED,
     MODES,
@@ -63,8 +63,8 @@ from jaxopt_lab.bench.device_plan import (
     repo_root,
     stage_caps,
 )
-from jaxopt_lab.bench.device_stages import STAGE_FUNCTIONS, probe, run_stage, write_json
-from jaxopt_lab.bench.device_summary import draw_figures, evaluate_targets, markdown_summary
+from benchmarks.device.stages import STAGE_FUNCTIONS, probe, run_stage, write_json
+from benchmarks.device.summary import draw_figures, evaluate_targets, markdown_summary
 
 ENVIRONMENT_REMOVED = {
     "CI": "under CI=true the suite turns every skip into a failure, and a bare device machine "
@@ -139,7 +139,7 @@ def log_tail(path: Path, lines: int = 25) -> str:
 
 
 def _python_stage(name: str, plan_path: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "jaxopt_lab.bench.device_run", "--stage", name,
+    return [sys.executable, "-m", "benchmarks.device.session", "--stage", name,
             "--plan-file", str(plan_path), "--out", str(out)]  # fmt: skip
 
 
@@ -153,7 +153,7 @@ def run_tests(
         return {"status": "skipped", "note": f"no test files under {root} (not a checkout?)"}
     deadline = min(settings["deadline_s"], max(cap_s - 25, 5))
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "-p", "jaxopt_lab.bench.pytest_deadline", "--deadline-seconds", f"{deadline:.0f}",
+               "-p", "benchmarks.device.pytest_deadline", "--deadline-seconds", f"{deadline:.0f}",
                "--outcomes-json", str(out / "tests.json"), "-o", "addopts=-ra",
                "--continue-on-collection-errors"]  # fmt: skip
     for nodeid in settings["deselect"]:
@@ -174,7 +174,7 @@ def run_tests(
             flags = rerun_environment.get("XLA_FLAGS", "")
             rerun_environment["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   "-p", "jaxopt_lab.bench.pytest_deadline", "--deadline-seconds",
+                   "-p", "benchmarks.device.pytest_deadline", "--deadline-seconds",
                    f"{max(left - 15, 5):.0f}", "--outcomes-json", str(out / "tests_rerun.json"),
                    "-o", "addopts=-ra"]  # fmt: skip
         rerun = run_child(command + failed[:50], rerun_environment, left - 5, log, root)

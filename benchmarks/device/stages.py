@@ -1,6 +1,6 @@
 """What runs inside each stage's own process: the probe and the benchmark stages.
 
-``python -m jaxopt_lab.bench.device_run --stage NAME --plan-file PLAN --out OUT``
+``python -m benchmarks.device.session --stage NAME --plan-file PLAN --out OUT``
 runs one of them (:func:`probe`, or :func:`run_stage` for ``update``, ``sweep``
 and ``train``) and writes ``OUT/<name>.json``; a benchmark stage also writes
 ``<name>.partial.json`` after each part it finishes, so that a stage killed at
@@ -132,7 +132,7 @@ def nvidia_present() -> bool:
 
 
 def stage_update(settings: dict[str, Any], out: Path) -> dict[str, Any]:
-    from jaxopt_lab.bench import update
+    from jaxopt_lab.bench import update_speed as update
 
     def save(rows: list[dict]) -> None:
         last = rows[-1]
@@ -152,7 +152,7 @@ def stage_update(settings: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 def stage_sweep(settings: dict[str, Any], out: Path) -> dict[str, Any]:
-    from jaxopt_lab.bench import sweep
+    from jaxopt_lab.bench import sweep_speed as sweep
 
     def save(result: dict[str, Any]) -> None:
         _log(f"sweep: {result['rows'][-1]['points']:.0e} points done")
@@ -167,7 +167,7 @@ def stage_sweep(settings: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 def stage_train(settings: dict[str, Any], out: Path) -> dict[str, Any]:
-    from jaxopt_lab.bench import train
+    from jaxopt_lab.bench import training_speed as train
 
     def save(result: dict[str, Any]) -> None:
         _log("train: comparison done")

@@ -16,7 +16,7 @@ from typing import Any
 
 def draw_figures(results: dict[str, Any], out: Path) -> dict[str, str]:
     """The figures of whatever results there are; a figure that fails is noted, not raised."""
-    from jaxopt_lab.bench import plots
+    from jaxopt_lab.bench import benchmark_figures as plots
 
     wanted = {
         "update": ("update.png", plots.plot_update),
@@ -156,7 +156,7 @@ def _number(value: Any) -> str:
 def markdown_summary(summary: dict[str, Any], tables: bool = True) -> str:
     """SUMMARY.md: the machine, the targets, the stages, the tests, each benchmark's tables
     (``tables=False``: without the benchmarks' tables and figures, for a terminal)."""
-    from jaxopt_lab.bench.tables import markdown_table
+    from jaxopt_lab.report.tables import markdown_table
 
     probe_result = summary["probe"]
     machine = summary["machine"]
@@ -218,7 +218,9 @@ def markdown_summary(summary: dict[str, Any], tables: bool = True) -> str:
     if not tables:
         return "\n".join(lines)
 
-    from jaxopt_lab.bench import sweep, train, update_report
+    from jaxopt_lab.bench import sweep_speed as sweep
+    from jaxopt_lab.bench import training_speed as train
+    from jaxopt_lab.bench import update_summary as update_report
 
     renderers = {"update": update_report.markdown, "sweep": sweep.markdown_widths,
                  "train": train.markdown}  # fmt: skip

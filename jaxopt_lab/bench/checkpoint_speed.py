@@ -6,7 +6,7 @@ The tree is params plus Adam state (three times the params) of an MLP of
 is the price of an atomic write and a verified (SHA-256) read. Medians of
 ``repeats`` runs, in one process, on the machine's temporary directory.
 
-    python -m benchmarks.checkpoint [--quick] [--out results/checkpoint.json]
+    python -m jaxopt_lab.bench.checkpoint_speed [--quick] [--out results/checkpoint.json]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import jaxopt_lab
 from jaxopt_lab import checkpoint
 from jaxopt_lab.bench import timing
-from jaxopt_lab.bench.tables import markdown_table
+from jaxopt_lab.report.tables import markdown_table
 
 
 def _tree(width: int, layers: int, dtype) -> dict:

@@ -24,9 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from jaxopt_lab.bench import timing
-from jaxopt_lab.bench.tables import markdown_table
+from jaxopt_lab.report.tables import markdown_table
 
-BENCHMARKS = ("update", "sweep", "train", "checkpoint", "memory")
+MODULES = {
+    "update": "update_speed",
+    "sweep": "sweep_speed",
+    "train": "training_speed",
+    "checkpoint": "checkpoint_speed",
+    "memory": "sweep_memory",
+}
+"""Each benchmark's name (its JSON file, ``--only``) and its module in :mod:`jaxopt_lab.bench`."""
+BENCHMARKS = tuple(MODULES)
 RESULTS = Path("benchmarks") / "results"
 """Where a full run writes by default, relative to the current folder (the repository root)."""
 
@@ -60,7 +68,7 @@ def run_suite(
     out = Path(out_dir) if out_dir is not None else None
     for name in names:
         try:
-            module = importlib.import_module(f"jaxopt_lab.bench.{name}")
+            module = importlib.import_module(f"jaxopt_lab.bench.{MODULES[name]}")
         except ImportError as error:
             skipped[name] = f"not importable: {error}"
             continue
@@ -75,7 +83,7 @@ def run_suite(
             path.write_text(json.dumps(result, indent=1))
             files.append(str(path))
             if name == "update":
-                from jaxopt_lab.bench.plots import plot_update
+                from jaxopt_lab.bench.benchmark_figures import plot_update
 
                 files.append(str(plot_update(result, out / "update.png")))
     return {
@@ -112,7 +120,7 @@ def markdown(suite: dict) -> str:
         + (" — quick run" if suite["quick"] else "")
     ]
     for name, result in suite["results"].items():
-        module = importlib.import_module(f"jaxopt_lab.bench.{name}")
+        module = importlib.import_module(f"jaxopt_lab.bench.{MODULES[name]}")
         render = getattr(module, "markdown", None)
         table = render(result) if render is not None else None
         parts.append(f"## {name}\n\n{table or generic_table(result)}")

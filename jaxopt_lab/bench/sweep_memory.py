@@ -14,7 +14,7 @@ figure, read from ``os.wait4``'s ``ru_maxrss``), all from this one harness:
 Reported: peak RSS, its excess over the baseline and their ratio, wall time,
 and the sizes of the outputs.
 
-    jaxopt-lab bench --only memory        python benchmarks/memory.py [--quick]
+    jaxopt-lab bench --only memory        python -m jaxopt_lab.bench.sweep_memory [--quick]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxopt_lab.bench import timing
-from jaxopt_lab.bench.tables import markdown_table
+from jaxopt_lab.report.tables import markdown_table
 
 NAME = "memory"
 

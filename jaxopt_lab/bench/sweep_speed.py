@@ -18,7 +18,7 @@ Plus a 1,000,000-point sweep in one call and a width series (trajectory-steps
 per second against the number of points, 10² to 10⁶) that the benchmark suite
 reuses. Medians throughout; the ratios compare runs of the same process.
 
-    PYTHONPATH=. python benchmarks/sweep.py [--quick] [--out results.json] [--cpu-devices 2]
+    python -m jaxopt_lab.bench.sweep_speed [--quick] [--out results.json] [--cpu-devices 2]
 
 On a CPU host JAX sees one device, and XLA runs these small elementwise
 kernels on one core; ``--cpu-devices N`` splits the host into N devices so the
@@ -40,7 +40,7 @@ import numpy as np
 import jaxopt_lab
 from jaxopt_lab import reference
 from jaxopt_lab.bench import timing
-from jaxopt_lab.bench.tables import markdown_table
+from jaxopt_lab.report.tables import markdown_table
 
 NAME = "sweep"
 STEPS = 30

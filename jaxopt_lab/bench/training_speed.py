@@ -14,7 +14,7 @@ Two measurements:
    once (vmap) against training the same networks one at a time (the same
    program with one point), in networks per second, compile time apart.
 
-    PYTHONPATH=. python benchmarks/train.py [--quick] [--out results.json]
+    python -m jaxopt_lab.bench.training_speed [--quick] [--out results.json]
 
 MNIST comes from ``--data-dir``, ``$JAXOPT_LAB_MNIST_DIR`` or ``../shared/data/mnist``;
 without it the benchmark uses random data of MNIST's shape (timings do not
@@ -37,7 +37,7 @@ import numpy as np
 import jaxopt_lab
 from jaxopt_lab import reference
 from jaxopt_lab.bench import timing
-from jaxopt_lab.bench.tables import markdown_table
+from jaxopt_lab.report.tables import markdown_table
 
 NAME = "train"
 TUTORIAL_OPTIMIZERS = {

@@ -19,7 +19,7 @@ element). The sides are timed in interleaved rounds, so that a load that comes
 and goes on a shared machine hits them all alike; ratios between sides are the
 figures to trust, absolute times less so.
 
-    PYTHONPATH=. python -m benchmarks.update [--quick] [--out results.json]
+    python -m jaxopt_lab.bench.update_speed [--quick] [--out results.json]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import optax
 
 from jaxopt_lab import crosscheck, equivalences, flat
 from jaxopt_lab.bench import timing
-from jaxopt_lab.bench.update_report import markdown, summarize, targets  # noqa: F401
+from jaxopt_lab.bench.update_summary import markdown, summarize, targets  # noqa: F401
 from jaxopt_lab.reference import REFERENCES
 
 NAME = "update"
@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.out, "w") as file:
             json.dump(result, file, indent=1)
     if args.plot:
-        from jaxopt_lab.bench.plots import plot_update
+        from jaxopt_lab.bench.benchmark_figures import plot_update
 
         plot_update(result, args.plot)
     print(markdown(result))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jaxopt_lab.bench.tables import markdown_table
+from jaxopt_lab.report.tables import markdown_table
 
 
 def _find(rows: list[dict], **where: Any) -> dict | None:

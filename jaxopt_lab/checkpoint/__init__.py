@@ -63,7 +63,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxopt_lab.checkpoint_manifest import (
+from jaxopt_lab.checkpoint.manifest import (
     DAMAGE,
     FORMAT,
     MANIFEST,

@@ -2,15 +2,16 @@
 
 Each subcommand is a pair of functions: ``add_<name>_parser(subparsers)`` that
 declares its arguments, and ``run_<name>(args) -> int`` that calls the library
-and returns the exit status. One grammar everywhere (:mod:`jaxopt_lab.specs`):
+and returns the exit status. One grammar everywhere (:mod:`jaxopt_lab.optimizer_spec`):
 ``--optimizer NAME[:LR][,KEY=VALUE...] ...`` chooses optimizers and their
 settings, ``--param NAME=LOW:HIGH:COUNT[:log]`` sweeps one; ``--seed`` is a
 random seed. Every bad input ends in ``parser.error`` (one line, exit 2),
 before any data is loaded or any training starts.
 
-The subcommands live by lab: :mod:`~jaxopt_lab.cli.two_d` (trajectories, sweep,
-explore), :mod:`~jaxopt_lab.cli.mnist` (mnist, mnist-sweep, demo),
-:mod:`~jaxopt_lab.cli.equivalence` (check, port); their shared argument types in
+The subcommands live by lab: :mod:`~jaxopt_lab.cli.two_d_commands` (trajectories, sweep,
+explore), :mod:`~jaxopt_lab.cli.mnist_commands` (mnist, mnist-sweep, demo),
+:mod:`~jaxopt_lab.cli.check_command` (check),
+:mod:`~jaxopt_lab.cli.port_command` (port); their shared argument types in
 :mod:`~jaxopt_lab.cli.arguments`.
 """
 
@@ -20,10 +21,15 @@ import argparse
 from collections.abc import Sequence
 
 from jaxopt_lab.bench import suite
-from jaxopt_lab.cli.equivalence import add_check_parser, add_port_parser
-from jaxopt_lab.cli.mnist import add_demo_parser, add_mnist_parser, add_mnist_sweep_parser
-from jaxopt_lab.cli.two_d import add_explore_parser, add_sweep_parser, add_trajectories_parser
-from jaxopt_lab.console import CtrlC
+from jaxopt_lab.cli.check_command import add_check_parser
+from jaxopt_lab.cli.console import CtrlC
+from jaxopt_lab.cli.mnist_commands import add_demo_parser, add_mnist_parser, add_mnist_sweep_parser
+from jaxopt_lab.cli.port_command import add_port_parser
+from jaxopt_lab.cli.two_d_commands import (
+    add_explore_parser,
+    add_sweep_parser,
+    add_trajectories_parser,
+)
 
 
 def add_bench_parser(subparsers) -> None:

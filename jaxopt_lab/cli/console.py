@@ -2,7 +2,7 @@
 
 Presentation only, for the command line: the progress bar is ``tqdm``'s; the
 library computes and reports progress through a callback, this prints it.
-Tables are :func:`jaxopt_lab.report.markdown_table`.
+Tables are :func:`jaxopt_lab.report.tables.markdown_table`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any, TextIO
 
 
 def _display(label: str) -> str:
-    from jaxopt_lab.plots import display_name
+    from jaxopt_lab.report.figures import display_name
 
     return display_name(label)
 
 
 class TutorialLog:
-    """An ``on_chunk`` callback for :class:`jaxopt_lab.runs.TrainingRun`: the tutorial's log
+    """An ``on_chunk`` callback for :class:`~jaxopt_lab.runs.training.TrainingRun`: the tutorial log
     (a header and every optimizer's loss each 100 iterations) on ``out``, divergence
     warnings and a progress bar with ETA on ``err`` when it is a terminal."""
 

@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 
-from jaxopt_lab import demo
 from jaxopt_lab.cli.arguments import (
     SEED,
     TUTORIAL_FOUR,
@@ -26,12 +25,13 @@ from jaxopt_lab.cli.arguments import (
     specs_from,
     writable_out,
 )
-from jaxopt_lab.console import TutorialLog
+from jaxopt_lab.cli.console import TutorialLog
 from jaxopt_lab.mnist import DEFAULT_SIZES
-from jaxopt_lab.outputs import write_mnist_sweep
-from jaxopt_lab.report import markdown_table
-from jaxopt_lab.runs import RESULT_HEADERS, RunError, TrainingRun, result_rows
-from jaxopt_lab.specs import parse_grid_axis
+from jaxopt_lab.optimizer_spec import parse_grid_axis
+from jaxopt_lab.report.tables import markdown_table
+from jaxopt_lab.runs import demo
+from jaxopt_lab.runs.outputs import write_mnist_sweep
+from jaxopt_lab.runs.training import RESULT_HEADERS, RunError, TrainingRun, result_rows
 
 
 def add_mnist_parser(subparsers) -> None:

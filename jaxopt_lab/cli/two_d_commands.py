@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxopt_lab import explorer
 from jaxopt_lab.cli.arguments import (
     TUTORIAL_FOUR,
     add_optimizer_argument,
@@ -21,8 +20,9 @@ from jaxopt_lab.cli.arguments import (
     specs_from,
     writable_out,
 )
-from jaxopt_lab.outputs import write_sweeps, write_trajectories
 from jaxopt_lab.problems import PROBLEMS
+from jaxopt_lab.report import explorer
+from jaxopt_lab.runs.outputs import write_sweeps, write_trajectories
 
 
 def add_trajectories_parser(subparsers) -> None:

@@ -18,7 +18,7 @@ params after every step, :func:`measure` compares two trajectories. Because
 the gradients are fixed rather than computed from the params, errors do not
 feed back through a model: what is measured is the optimizers' arithmetic.
 
-The adapters live in :mod:`jaxopt_lab.sides` (and are importable from here).
+The adapters live in :mod:`jaxopt_lab.crosscheck.adapters` (and are importable from here).
 The equivalence table (which settings make which libraries agree, and the
 tolerance it is held to) is :mod:`jaxopt_lab.equivalences`.
 """
@@ -31,7 +31,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxopt_lab.sides import (
+from jaxopt_lab.crosscheck.adapters import (
     KerasSide,
     OptaxSide,
     ReferenceSide,

@@ -43,7 +43,7 @@ picked up without an edit here. After adding rows, regenerate the README's
 table and its "In short" list from ``jaxopt-lab check`` (a test checks that
 every row is there), and give each row a measured bound: the flat one, or
 ``ulps_per_step`` with the measured growth in its note. The machinery (tolerances, building both
-sides, judging, selecting) is in :mod:`jaxopt_lab.equivalences.table`, the rendering in
+sides, judging, selecting) is in :mod:`jaxopt_lab.equivalences.check`, the rendering in
 :mod:`jaxopt_lab.equivalences.render`.
 """
 
@@ -52,8 +52,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from jaxopt_lab.equivalences.render import in_short, render_markdown
-from jaxopt_lab.equivalences.table import (
+from jaxopt_lab.equivalences.check import (
     DIFFERS_ABOVE,
     DTYPES,
     FLAT_ULPS,
@@ -78,6 +77,7 @@ from jaxopt_lab.equivalences.table import (
     table_gradients,
     table_params,
 )
+from jaxopt_lab.equivalences.render import in_short, render_markdown
 
 MACHINERY = ("table", "render")
 """The modules of this package that are not families of rows."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jaxopt_lab.equivalences.table import Equivalence, Missing
+from jaxopt_lab.equivalences.check import Equivalence, Missing
 
 COUNTERPARTS = {
     "radam": {

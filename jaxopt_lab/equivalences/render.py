@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxopt_lab.equivalences.table import DIFFERS_ABOVE, FLAT_ULPS, CheckResult, Equivalence, select
+from jaxopt_lab.equivalences.check import DIFFERS_ABOVE, FLAT_ULPS, CheckResult, Equivalence, select
 
 
 def _ulps_cell(result: CheckResult | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence, Missing
+from jaxopt_lab.equivalences.check import KERAS_LR, Equivalence, Missing
 
 COUNTERPARTS = {
     "schedule_free_adamw": {

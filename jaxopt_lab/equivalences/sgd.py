@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jaxopt_lab.equivalences.table import KERAS_LR, Equivalence
+from jaxopt_lab.equivalences.check import KERAS_LR, Equivalence
 
 COUNTERPARTS = {
     "sgd": {

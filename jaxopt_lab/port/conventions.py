@@ -20,7 +20,7 @@ import optax
 
 from jaxopt_lab import crosscheck
 from jaxopt_lab.port.command import Prepared, compiled, prepare
-from jaxopt_lab.report import markdown_table
+from jaxopt_lab.report.tables import markdown_table
 
 
 @dataclasses.dataclass(frozen=True)

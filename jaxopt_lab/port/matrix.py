@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from jaxopt_lab.port.command import PortRun, port_run
-from jaxopt_lab.report import markdown_table
+from jaxopt_lab.report.tables import markdown_table
 
 
 @dataclasses.dataclass(frozen=True)

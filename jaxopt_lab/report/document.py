@@ -8,13 +8,12 @@ name to a function ``(report, folder) -> str`` (``report.md``, ``report.html``);
 :func:`write_report` writes each one, atomically.
 
 The page (:func:`to_html`) needs nothing but itself: its script and style are
-inlined (``jaxopt_lab/page/``, written for the lab, no library), images are
+inlined (``jaxopt_lab/report/page/``, written for the lab, no library), images are
 embedded as ``data:`` URIs, a view's arrays as little-endian base64, and a
 Content-Security-Policy forbids every request, so it opens offline from disk.
 
-:func:`markdown_table` is the one table renderer of the lab (``tabulate``,
-GitHub-flavoured Markdown; its ``html`` format for the page): the command line,
-the demo and the benchmarks use it.
+A :class:`Table` block is rendered by ``tabulate``: GitHub-flavoured Markdown through
+:func:`jaxopt_lab.report.tables.markdown_table`, its ``html`` format on the page.
 """
 
 from __future__ import annotations
@@ -34,27 +33,7 @@ import numpy as np
 from tabulate import tabulate
 
 from jaxopt_lab import files
-
-
-def markdown_table(
-    rows: Sequence[Sequence[Any]],
-    headers: Sequence[str],
-    *,
-    align: Sequence[str] | None = None,
-) -> str:
-    """A GitHub-flavoured Markdown table (``tabulate``, ``tablefmt="github"``).
-
-    ``align``: per column ``"left"``, ``"right"`` or ``"center"`` (default:
-    numbers right, text left). Numbers are shown as ``str`` shows them: format
-    them first where the format matters.
-    """
-    return tabulate(
-        [[str(cell) for cell in row] for row in rows],
-        headers=list(headers),
-        tablefmt="github",
-        colalign=tuple(align) if align else None,
-        disable_numparse=align is not None,
-    )
+from jaxopt_lab.report.tables import markdown_table
 
 
 @dataclass(frozen=True)
@@ -83,7 +62,7 @@ class Interactive:
 
     ``view`` names the script's drawing function (``"two_d"``: the 2-D explorer,
     ``"loss_curves"``: MNIST loss curves, ``"mnist_sweep"``: an MNIST sweep's final
-    losses; :mod:`jaxopt_lab.explorer` builds them). ``data`` is JSON-like;
+    losses; :mod:`jaxopt_lab.report.explorer` builds them). ``data`` is JSON-like;
     NumPy arrays in it travel as typed arrays (float32, float64, int32, uint8,
     uint16; booleans as uint8), bit for bit. ``static``: an image of the same
     thing, or ``None``; ``alt``: a line saying what the page shows.
@@ -205,7 +184,7 @@ def _table_html(table: Table) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("jaxopt_lab").joinpath("page", name).read_text("utf-8")
+    return resources.files("jaxopt_lab.report").joinpath("page", name).read_text("utf-8")
 
 
 def to_html(report: Report, folder: str | Path | None = None) -> str:

@@ -5,7 +5,7 @@ learning rate of a log-spaced grid and keeps every position: one compiled,
 vmapped program per (optimizer, problem), through the grid map
 (:func:`jaxopt_lab.two_d.sweep` with ``keep_trajectories=True``). Its
 :meth:`TwoDExplorer.view` is the page's explorer (a
-:class:`~jaxopt_lab.report.Interactive` block): the arrays travel into the page
+:class:`~jaxopt_lab.report.document.Interactive` block): the arrays travel into the page
 as float32, bit for bit the sweep's. :func:`loss_curves_view` and
 :func:`mnist_sweep_view` turn an MNIST run's ``losses.json`` and an
 ``mnist-sweep``'s ``sweep.json`` into views; :func:`run_section` reads either
@@ -30,9 +30,9 @@ import numpy as np
 
 from jaxopt_lab.grid import with_settings
 from jaxopt_lab.mnist import smooth_curve
-from jaxopt_lab.plots import display_name
+from jaxopt_lab.optimizer_spec import OptimizerSpec, parse_optimizer
 from jaxopt_lab.problems import PROBLEMS, Problem, as_problem
-from jaxopt_lab.report import (
+from jaxopt_lab.report.document import (
     Image,
     Interactive,
     Paragraph,
@@ -42,8 +42,8 @@ from jaxopt_lab.report import (
     to_html,
     write_report,
 )
-from jaxopt_lab.runs import LOSSES, RESULT_HEADERS, result_rows
-from jaxopt_lab.specs import OptimizerSpec, parse_optimizer
+from jaxopt_lab.report.figures import display_name
+from jaxopt_lab.runs.training import LOSSES, RESULT_HEADERS, result_rows
 from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, sweep
 
 EXPLORER_OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")

@@ -1,10 +1,10 @@
-"""The benchmarks' Markdown tables: the lab's renderer, or a plain one where it cannot import.
+"""The lab's one Markdown table helper: ``tabulate``'s GitHub format, or the same layout without it.
 
-The lab renders every table with :func:`jaxopt_lab.report.markdown_table`
-(``tabulate``). ``jaxopt_lab.report`` imports ``tabulate`` when it is imported,
-and an accelerator machine may have nothing but jax, optax, numpy and
-matplotlib; there the benchmarks fall back to :func:`plain_markdown_table`,
-which writes the same GitHub-flavoured layout.
+Every table the lab prints or writes (the command line, the demo, the port's
+tables, the benchmarks, the accelerator run) goes through :func:`markdown_table`.
+An accelerator machine may have nothing but jax, optax, numpy and matplotlib:
+there ``tabulate`` is missing and :func:`plain_markdown_table` writes the same
+GitHub-flavoured layout (tested cell for cell against ``tabulate``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,23 @@ def markdown_table(
     *,
     align: Sequence[str] | None = None,
 ) -> str:
-    """``jaxopt_lab.report.markdown_table`` where ``tabulate`` is installed, else the plain one."""
+    """A GitHub-flavoured Markdown table (``tabulate``, ``tablefmt="github"``).
+
+    ``align``: per column ``"left"``, ``"right"`` or ``"center"`` (default:
+    numbers right, text left; left everywhere without ``tabulate``). Numbers are
+    shown as ``str`` shows them: format them first where the format matters.
+    """
     try:
-        from jaxopt_lab.report import markdown_table as render
-    except ImportError:  # tabulate is not installed (a bare accelerator machine)
+        from tabulate import tabulate
+    except ImportError:  # a bare accelerator machine
         return plain_markdown_table(rows, headers, align=align)
-    return render(rows, headers, align=align)
+    return tabulate(
+        [[str(cell) for cell in row] for row in rows],
+        headers=list(headers),
+        tablefmt="github",
+        colalign=tuple(align) if align else None,
+        disable_numparse=align is not None,
+    )
 
 
 def plain_markdown_table(

@@ -3,10 +3,10 @@
 :func:`two_d_section` runs the first experiment (30 steps on the tutorial's bowl
 with its four settings, then 1,000 learning rates of each in one compiled
 sweep) and writes its figures; :func:`mnist_section` describes a finished
-MNIST run (:mod:`jaxopt_lab.runs`); :func:`run_demo` does both and writes the
-report through :func:`jaxopt_lab.report.write_report`: ``report.md`` and
+MNIST run (:mod:`jaxopt_lab.runs.training`); :func:`run_demo` does both and writes the
+report through :func:`jaxopt_lab.report.document.write_report`: ``report.md`` and
 ``report.html``, where the trajectories and the loss curves are interactive
-(:mod:`jaxopt_lab.explorer`; the explorer's sweeps run beside the rest).
+(:mod:`jaxopt_lab.report.explorer`; the explorer's sweeps run beside the rest).
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ import numpy as np
 
 from jaxopt_lab import files
 from jaxopt_lab.data import MnistData, MnistNotFoundError
-from jaxopt_lab.explorer import TwoDExplorer, explore_two_d, loss_curves_view
 from jaxopt_lab.mnist import TUTORIAL_OPTIMIZERS
+from jaxopt_lab.optimizer_spec import parse_optimizers
 from jaxopt_lab.optimizers import OPTIMIZERS
-from jaxopt_lab.plots import display_name, plot_sweep, plot_trajectories
 from jaxopt_lab.problems import PROBLEMS
-from jaxopt_lab.report import Image, Paragraph, Report, Section, Table, write_report
-from jaxopt_lab.runs import RESULT_HEADERS, RunConfig, RunResult, TrainingRun, result_rows
-from jaxopt_lab.specs import parse_optimizers
+from jaxopt_lab.report.document import Image, Paragraph, Report, Section, Table, write_report
+from jaxopt_lab.report.explorer import TwoDExplorer, explore_two_d, loss_curves_view
+from jaxopt_lab.report.figures import display_name, plot_sweep, plot_trajectories
+from jaxopt_lab.runs.training import RESULT_HEADERS, RunConfig, RunResult, TrainingRun, result_rows
 from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, sweep, trajectory
 
 TITLE = "jaxopt_lab demo: the tutorial's two experiments"
@@ -142,9 +142,9 @@ def run_demo(
     """Both experiments into ``folder`` (``two_d/``, ``mnist/``) and the report.
 
     The MNIST run's folder is checked and locked before anything else runs
-    (raising :class:`jaxopt_lab.runs.RunError`); if ``load_data`` raises
+    (raising :class:`jaxopt_lab.runs.training.RunError`); if ``load_data`` raises
     :class:`~jaxopt_lab.data.MnistNotFoundError` the report says so and the
-    2-D part stands alone. The explorer's sweeps (:func:`~jaxopt_lab.explorer.explore_two_d`:
+    2-D part stands alone. The explorer's sweeps (:func:`~jaxopt_lab.report.explorer.explore_two_d`:
     the tutorial's four optimizers on the five problems, 20 small programs) run in a
     second thread meanwhile; after ``stop`` the page keeps the static figure instead.
     """

@@ -3,7 +3,7 @@
 Each function runs its experiment, writes its files (atomically: figures as PNG,
 summaries as strict JSON, per-point results as Parquet) and returns what a
 caller prints. The MNIST comparison, which trains for minutes and resumes, has
-its own module (:mod:`jaxopt_lab.runs`).
+its own module (:mod:`jaxopt_lab.runs.training`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from jaxopt_lab.data import MnistData
 from jaxopt_lab.files import save_figure, write_json
 from jaxopt_lab.grid import with_settings
 from jaxopt_lab.mnist import MnistSweepResult, sweep
-from jaxopt_lab.plots import display_name, plot_mnist_sweep, plot_sweep, plot_trajectories
+from jaxopt_lab.optimizer_spec import OptimizerSpec
 from jaxopt_lab.problems import Problem
-from jaxopt_lab.specs import OptimizerSpec
-from jaxopt_lab.streamed_sweep import STREAM_CHUNK_POINTS, SweepSummary, sweep_to_file
+from jaxopt_lab.report.figures import display_name, plot_mnist_sweep, plot_sweep, plot_trajectories
+from jaxopt_lab.runs.streamed_sweep import STREAM_CHUNK_POINTS, SweepSummary, sweep_to_file
 from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, trajectory
 
 

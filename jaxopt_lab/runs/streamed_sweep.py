@@ -33,7 +33,7 @@ class SweepSummary:
 
     ``axes`` are the whole grid's; ``sample`` is a :class:`SweepResult` on a
     strided sub-grid of at most about :data:`SAMPLE_POINTS` points whose
-    ``best()`` is the whole grid's: what :func:`~jaxopt_lab.plots.plot_sweep`
+    ``best()`` is the whole grid's: what :func:`~jaxopt_lab.report.figures.plot_sweep`
     draws. ``best`` is ``None`` when every run diverged.
     """
 

@@ -54,8 +54,8 @@ from jaxopt_lab.mnist import (
     first_nonfinite,
     initial_carry,
 )
-from jaxopt_lab.plots import display_name, plot_mnist_losses
-from jaxopt_lab.specs import OptimizerSpec
+from jaxopt_lab.optimizer_spec import OptimizerSpec
+from jaxopt_lab.report.figures import display_name, plot_mnist_losses
 
 CHECKPOINT, LOSSES, FIGURE = "checkpoint.npz", "losses.json", "loss_curves.png"
 LOG_EVERY = 100
