@@ -352,3 +352,70 @@ class GridMap:
         """Every point's outputs, concatenated along the first axis (``point_count``)."""
         parts = [output for _, output in self.chunks(*replicated)]
         return jax.tree.map(lambda *leaves: np.concatenate(leaves), *parts)
+
+
+# -------------------------------------------------------------- an axis written on the command line
+
+GRID_FORMS = "NAME=LOW:HIGH:COUNT[:log|:lin], NAME=V1,V2,... or NAME=V"
+
+
+def parse_number(text: str, what: str) -> float:
+    """``float(text)``, refused with a one-line ``ValueError`` naming ``what`` unless finite."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{what}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what}: {text!r} is not a finite number")
+    return value
+
+
+MAX_AXIS_POINTS = 10**9
+BLOCKWISE_ABOVE = 1 << 22
+"""Ranges of more points are computed block by block straight into float32 (4 bytes a point,
+where ``numpy.geomspace`` would hold several float64 temporaries of the whole range)."""
+
+
+def _blockwise_range(low: float, high: float, count: int, log: bool) -> np.ndarray:
+    values = np.empty(count, np.float32)
+    first, last = (math.log10(low), math.log10(high)) if log else (low, high)
+    step = (last - first) / (count - 1)
+    block = 1 << 20
+    for begin in range(0, count, block):
+        index = np.arange(begin, min(begin + block, count), dtype=np.float64)
+        chunk = first + step * index
+        values[begin : begin + len(index)] = 10.0**chunk if log else chunk
+    values[0], values[-1] = low, high  # exact ends, as numpy sets them
+    return values
+
+
+def parse_grid_axis(text: str) -> tuple[str, np.ndarray]:
+    """``"learning_rate=1e-4:10:1000:log"`` -> ``("learning_rate", values)``.
+
+    Forms: ``NAME=LOW:HIGH:COUNT[:log|:lin]`` (default lin), ``NAME=V1,V2,...``
+    and ``NAME=V``. The name is checked against an optimizer by the caller.
+    """
+    name, equals, body = text.partition("=")
+    if not equals or not name.isidentifier() or not body:
+        raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}")
+    if ":" in body:
+        parts = body.split(":")
+        scale = parts[3] if len(parts) == 4 else "lin"
+        if len(parts) not in (3, 4) or scale not in ("log", "lin"):
+            raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}")
+        low = parse_number(parts[0], f"--param {text!r}")
+        high = parse_number(parts[1], f"--param {text!r}")
+        try:
+            count = int(parts[2])
+        except ValueError:
+            raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}") from None
+        if not 1 <= count <= MAX_AXIS_POINTS:
+            raise ValueError(f"--param {text!r}: COUNT must be in [1, {MAX_AXIS_POINTS:.0e}]")
+        if scale == "log" and (low <= 0 or high <= 0):
+            raise ValueError(f"--param {text!r}: a log range needs LOW, HIGH > 0")
+        if count > BLOCKWISE_ABOVE:
+            return name, _blockwise_range(low, high, count, scale == "log")
+        if scale == "log":
+            return name, np.geomspace(low, high, count)
+        return name, np.linspace(low, high, count)
+    return name, np.array([parse_number(part, f"--param {text!r}") for part in body.split(",")])

@@ -9,36 +9,23 @@ list of ``KEY=VALUE`` (a hyperparameter the optimizer declares with
     adam:0.003,b1=0.8         learning_rate=0.003, b1=0.8
     momentum:momentum=0.5     the default learning rate, momentum 0.5
 
-A swept setting (``--param``) is ``NAME=LOW:HIGH:COUNT[:log|:lin]``,
-``NAME=V1,V2,...`` or ``NAME=V``. Both raise ``ValueError`` with a one-line
-message naming what is wrong and what is valid.
+A bad one raises ``ValueError`` with a one-line message naming what is wrong
+and what is valid. A swept setting (``--param``) is parsed by
+:func:`jaxopt_lab.grid.parse_grid_axis`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import optax
 
-from jaxopt_lab.grid import hyperparameter_names
+from jaxopt_lab.grid import hyperparameter_names, parse_number
 from jaxopt_lab.optimizers import OPTIMIZERS
 
 OPTIMIZER_FORM = "NAME[:LR][,KEY=VALUE...]"
-GRID_FORMS = "NAME=LOW:HIGH:COUNT[:log|:lin], NAME=V1,V2,... or NAME=V"
-
-
-def _number(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{what}: {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{what}: {text!r} is not a finite number")
-    return value
 
 
 @dataclass(frozen=True)
@@ -90,7 +77,7 @@ def parse_optimizer(text: str) -> OptimizerSpec:
             )
         if key in settings:
             raise ValueError(f"{text!r}: {key} is given twice")
-        settings[key] = _number(value, f"{text!r}")
+        settings[key] = parse_number(value, f"{text!r}")
     spec = OptimizerSpec(name, settings, text)
     try:
         spec.build()
@@ -107,54 +94,3 @@ def parse_optimizers(texts: list[str] | tuple[str, ...]) -> tuple[OptimizerSpec,
         if labels.count(label) > 1:
             raise ValueError(f"optimizer {label!r} is listed twice")
     return specs
-
-
-MAX_AXIS_POINTS = 10**9
-BLOCKWISE_ABOVE = 1 << 22
-"""Ranges of more points are computed block by block straight into float32 (4 bytes a point,
-where ``numpy.geomspace`` would hold several float64 temporaries of the whole range)."""
-
-
-def _blockwise_range(low: float, high: float, count: int, log: bool) -> np.ndarray:
-    values = np.empty(count, np.float32)
-    first, last = (math.log10(low), math.log10(high)) if log else (low, high)
-    step = (last - first) / (count - 1)
-    block = 1 << 20
-    for begin in range(0, count, block):
-        index = np.arange(begin, min(begin + block, count), dtype=np.float64)
-        chunk = first + step * index
-        values[begin : begin + len(index)] = 10.0**chunk if log else chunk
-    values[0], values[-1] = low, high  # exact ends, as numpy sets them
-    return values
-
-
-def parse_grid_axis(text: str) -> tuple[str, np.ndarray]:
-    """``"learning_rate=1e-4:10:1000:log"`` -> ``("learning_rate", values)``.
-
-    Forms: ``NAME=LOW:HIGH:COUNT[:log|:lin]`` (default lin), ``NAME=V1,V2,...``
-    and ``NAME=V``. The name is checked against an optimizer by the caller.
-    """
-    name, equals, body = text.partition("=")
-    if not equals or not name.isidentifier() or not body:
-        raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}")
-    if ":" in body:
-        parts = body.split(":")
-        scale = parts[3] if len(parts) == 4 else "lin"
-        if len(parts) not in (3, 4) or scale not in ("log", "lin"):
-            raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}")
-        low = _number(parts[0], f"--param {text!r}")
-        high = _number(parts[1], f"--param {text!r}")
-        try:
-            count = int(parts[2])
-        except ValueError:
-            raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}") from None
-        if not 1 <= count <= MAX_AXIS_POINTS:
-            raise ValueError(f"--param {text!r}: COUNT must be in [1, {MAX_AXIS_POINTS:.0e}]")
-        if scale == "log" and (low <= 0 or high <= 0):
-            raise ValueError(f"--param {text!r}: a log range needs LOW, HIGH > 0")
-        if count > BLOCKWISE_ABOVE:
-            return name, _blockwise_range(low, high, count, scale == "log")
-        if scale == "log":
-            return name, np.geomspace(low, high, count)
-        return name, np.linspace(low, high, count)
-    return name, np.array([_number(part, f"--param {text!r}") for part in body.split(",")])

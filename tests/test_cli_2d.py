@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jaxopt_lab import cli, reference
-from jaxopt_lab.optimizer_spec import parse_grid_axis
+from jaxopt_lab.grid import parse_grid_axis
 from jaxopt_lab.two_d import sweep
 
 

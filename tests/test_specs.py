@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 
 import jaxopt_lab
-from jaxopt_lab.optimizer_spec import (
-    BLOCKWISE_ABOVE,
-    OptimizerSpec,
-    _blockwise_range,
-    parse_grid_axis,
-    parse_optimizer,
-    parse_optimizers,
-)
+from jaxopt_lab.grid import BLOCKWISE_ABOVE, _blockwise_range, parse_grid_axis
+from jaxopt_lab.optimizer_spec import OptimizerSpec, parse_optimizer, parse_optimizers
 
 
 def test_optimizer_forms_build_what_they_say():

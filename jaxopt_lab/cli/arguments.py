@@ -11,8 +11,8 @@ import numpy as np
 
 from jaxopt_lab.data import CorruptIdxFileError, MnistNotFoundError, load_mnist
 from jaxopt_lab.files import check_writable_folder
-from jaxopt_lab.grid import grid_axes, with_settings
-from jaxopt_lab.optimizer_spec import parse_grid_axis, parse_optimizer
+from jaxopt_lab.grid import grid_axes, parse_grid_axis, with_settings
+from jaxopt_lab.optimizer_spec import parse_optimizer
 from jaxopt_lab.problems import PROBLEMS
 from jaxopt_lab.runs.training import RunConfig
 

@@ -26,8 +26,8 @@ from jaxopt_lab.cli.arguments import (
     writable_out,
 )
 from jaxopt_lab.cli.console import TutorialLog
+from jaxopt_lab.grid import parse_grid_axis
 from jaxopt_lab.mnist import DEFAULT_SIZES
-from jaxopt_lab.optimizer_spec import parse_grid_axis
 from jaxopt_lab.report.tables import markdown_table
 from jaxopt_lab.runs import demo
 from jaxopt_lab.runs.outputs import write_mnist_sweep
