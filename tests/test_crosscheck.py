@@ -117,13 +117,13 @@ def test_every_adapter_has_the_side_protocol():
     torch = pytest.importorskip("torch")
     keras = crosscheck.import_keras()
     sides = [
-        crosscheck.as_side(jaxopt_lab.adam()),
-        crosscheck.as_side(reference.Adam()),
-        crosscheck.as_side(functools.partial(torch.optim.Adam, lr=1e-3)),
-        crosscheck.as_side(keras.optimizers.Adam()),
+        crosscheck.as_adapter(jaxopt_lab.adam()),
+        crosscheck.as_adapter(reference.Adam()),
+        crosscheck.as_adapter(functools.partial(torch.optim.Adam, lr=1e-3)),
+        crosscheck.as_adapter(keras.optimizers.Adam()),
     ]
     for side in sides:
-        assert isinstance(side, crosscheck.Side), type(side)
+        assert isinstance(side, crosscheck.Adapter), type(side)
 
 
 def test_compiled_run_equals_step_by_step():
@@ -133,16 +133,16 @@ def test_compiled_run_equals_step_by_step():
     params = equivalences.table_params()
     gradients = crosscheck.random_gradients(params, 30)
 
-    class StepByStep(crosscheck.OptaxSide):
+    class StepByStep(crosscheck.OptaxAdapter):
         run = None
 
     for dtype in (np.float32, np.float64):
         compiled = crosscheck.trajectory(
-            crosscheck.OptaxSide(jaxopt_lab.adam()), params, gradients, dtype=dtype
+            crosscheck.OptaxAdapter(jaxopt_lab.adam()), params, gradients, dtype=dtype
         )
         stepped = crosscheck.trajectory(StepByStep(jaxopt_lab.adam()), params, gradients,
                                         dtype=dtype)
-        eager = crosscheck.trajectory(crosscheck.OptaxSide(jaxopt_lab.adam(), jit=False), params,
+        eager = crosscheck.trajectory(crosscheck.OptaxAdapter(jaxopt_lab.adam(), jit=False), params,
                                       gradients, dtype=dtype)
         assert compiled.steps == stepped.steps == eager.steps == 30
         for other in (stepped, eager):
@@ -162,7 +162,7 @@ def test_complex_params_are_measured_on_both_parts():
 
 def test_torch_in_float64_keeps_its_scalar_state_in_float64():
     torch = pytest.importorskip("torch")
-    side = crosscheck.TorchSide(torch.optim.NAdam, lr=1e-3)
+    side = crosscheck.TorchAdapter(torch.optim.NAdam, lr=1e-3)
     side.start([np.ones(3)], None)
     side.step([np.ones(3)])
     state = side.instance.state[side.tensors[0]]

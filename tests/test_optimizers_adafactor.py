@@ -134,7 +134,7 @@ def test_adafactor_matches_torch(small_problem, torch, decay):
         lab = lambda eps1: jaxopt_lab.adafactor(  # noqa: E731
             0.1, 0.7, eps1, 1e-2, 2.0, 0.1, eps1_as_floor=True
         )
-        other = crosscheck.TorchSide(
+        other = crosscheck.TorchAdapter(
             torch.optim.Adafactor,
             lr=0.1,
             beta2_decay=-0.7,
@@ -145,7 +145,7 @@ def test_adafactor_matches_torch(small_problem, torch, decay):
         lab_float32, lab_float64, bounds = lab(1e-10), lab(1e-10), OWN_DECAY_STEP
     else:
         lab_float32 = lab_float64 = jaxopt_lab.adafactor(eps1_as_floor=True)
-        other, bounds = crosscheck.TorchSide(torch.optim.Adafactor), SAME
+        other, bounds = crosscheck.TorchAdapter(torch.optim.Adafactor), SAME
     crosscheck.assert_equivalent(lab_float32, other, params, gradients, dtype=np.float32, **bounds)
     crosscheck.assert_equivalent(
         lab_float64, other, params, gradients, dtype=np.float64, rtol=1e-12
@@ -204,7 +204,7 @@ def test_three_dimensional_leaves_match_optax_and_torch(torch):
     )
     crosscheck.assert_equivalent(
         jaxopt_lab.adafactor(eps1_as_floor=True),
-        crosscheck.TorchSide(torch.optim.Adafactor),
+        crosscheck.TorchAdapter(torch.optim.Adafactor),
         params,
         gradients,
         dtype=np.float64,

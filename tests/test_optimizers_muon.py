@@ -119,7 +119,7 @@ def torch_lab(**settings):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_muon_follows_torch_to_its_bfloat16_iteration(matrix_problem, torch, dtype):
     params, gradients = matrix_problem
-    other = crosscheck.TorchSide(torch.optim.Muon)
+    other = crosscheck.TorchAdapter(torch.optim.Muon)
     steps = 60  # torch's bfloat16 products are slow on a CPU
     rounded = crosscheck.compare(
         torch_lab(ns_dtype=jnp.bfloat16), other, params, gradients, steps, dtype=dtype

@@ -57,7 +57,7 @@ def run_check(args) -> int:
                            file=sys.stdout)  # fmt: skip
 
     with progress:
-        results = equivalences.run_table(rows, args.steps, on_result=report)
+        results = equivalences.check_rows(rows, args.steps, on_result=report)
     print(equivalences.render_markdown(results, args.steps))
     print("\nIn short:\n" + "\n".join(equivalences.in_short(rows)))
     if missing:

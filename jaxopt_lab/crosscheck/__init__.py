@@ -8,13 +8,13 @@ Everything public is importable from here: ``crosscheck.compare(a, b, ...)``.
 """
 
 from jaxopt_lab.crosscheck.adapters import (
-    KerasSide,
-    OptaxSide,
-    ReferenceSide,
-    Side,
-    TorchSide,
-    TorchTrainingSide,
-    as_side,
+    Adapter,
+    KerasAdapter,
+    OptaxAdapter,
+    ReferenceAdapter,
+    TorchAdapter,
+    TorchTrainingAdapter,
+    as_adapter,
     import_keras,
     run_by_steps,
 )
@@ -34,14 +34,14 @@ from jaxopt_lab.crosscheck.measures import (
 
 __all__ = [
     "Comparison",
-    "KerasSide",
-    "OptaxSide",
-    "ReferenceSide",
-    "Side",
-    "TorchSide",
-    "TorchTrainingSide",
+    "KerasAdapter",
+    "OptaxAdapter",
+    "ReferenceAdapter",
+    "Adapter",
+    "TorchAdapter",
+    "TorchTrainingAdapter",
     "Trajectory",
-    "as_side",
+    "as_adapter",
     "assert_equivalent",
     "compare",
     "first_steps",

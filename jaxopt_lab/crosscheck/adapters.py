@@ -1,13 +1,13 @@
-"""The sides of a comparison: one adapter per library, all with the :class:`Side` interface.
+"""The sides of a comparison: one adapter per library, all with the :class:`Adapter` interface.
 
 A side steps one optimizer over a fixed gradient sequence from given params:
-:class:`OptaxSide` (a lab or optax ``GradientTransformation``, one compiled
-scan), :class:`TorchSide` (a ``torch.optim`` class and its settings),
-:class:`TorchTrainingSide` (a live torch optimizer with its scheduler,
+:class:`OptaxAdapter` (a lab or optax ``GradientTransformation``, one compiled
+scan), :class:`TorchAdapter` (a ``torch.optim`` class and its settings),
+:class:`TorchTrainingAdapter` (a live torch optimizer with its scheduler,
 clipping and parameter groups, as a training script steps it),
-:class:`KerasSide` (a Keras 3 optimizer on the JAX backend, through its own
-jitted ``stateless_apply``) and :class:`ReferenceSide` (the tutorial's NumPy
-classes). :func:`as_side` picks the adapter; :mod:`jaxopt_lab.crosscheck`
+:class:`KerasAdapter` (a Keras 3 optimizer on the JAX backend, through its own
+jitted ``stateless_apply``) and :class:`ReferenceAdapter` (the tutorial's NumPy
+classes). :func:`as_adapter` picks the adapter; :mod:`jaxopt_lab.crosscheck`
 measures how far two sides part.
 """
 
@@ -28,7 +28,7 @@ import optax
 
 
 @runtime_checkable
-class Side(Protocol):
+class Adapter(Protocol):
     """What :func:`trajectory` needs of one side of a comparison.
 
     ``start(leaves, treedef)`` receives the starting params (NumPy arrays in
@@ -44,7 +44,7 @@ class Side(Protocol):
     def step(self, grads: list[np.ndarray]) -> list[np.ndarray]: ...
 
 
-class OptaxSide:
+class OptaxAdapter:
     """A lab or optax optimizer: ``update`` + ``apply_updates``, jitted (or op by op).
 
     With ``jit=True`` (the default) :meth:`run` runs all the steps as one
@@ -86,14 +86,14 @@ class OptaxSide:
         return [np.asarray(leaf) for leaf in self.treedef.flatten_up_to(history)]
 
 
-def run_by_steps(side: Side, gradient_leaves: list[np.ndarray]) -> list[np.ndarray]:
+def run_by_steps(side: Adapter, gradient_leaves: list[np.ndarray]) -> list[np.ndarray]:
     """Step ``side`` once per row of the gradients; the params after each step, stacked."""
     steps = len(gradient_leaves[0]) if gradient_leaves else 0
     history = [side.step([g[index] for g in gradient_leaves]) for index in range(steps)]
     return [np.stack([after[leaf] for after in history]) for leaf in range(len(gradient_leaves))]
 
 
-class ReferenceSide:
+class ReferenceAdapter:
     """An object with the tutorial's ``update(params, grads)`` on dicts (copied, never mutated)."""
 
     def __init__(self, optimizer: Any):
@@ -108,8 +108,8 @@ class ReferenceSide:
         return [self.params[index].copy() for index in range(len(grads))]
 
 
-class TorchSide:
-    """A ``torch.optim`` class with its settings: ``TorchSide(torch.optim.Adam, lr=1e-3)``.
+class TorchAdapter:
+    """A ``torch.optim`` class with its settings: ``TorchAdapter(torch.optim.Adam, lr=1e-3)``.
 
     In float64 (or complex128) torch runs with ``torch.set_default_dtype(float64)``,
     as a float64 torch program does, so that its scalar state (the step count,
@@ -162,7 +162,7 @@ def import_keras() -> Any:
     return keras
 
 
-class KerasSide:
+class KerasAdapter:
     """A Keras 3 optimizer, stepped with its own ``stateless_apply`` under ``jax.jit``.
 
     ``stateless_apply`` runs Keras's ``update_step`` under ``jax.jit``, as
@@ -203,10 +203,10 @@ class KerasSide:
         return [np.asarray(leaf) for leaf in history]
 
 
-class TorchTrainingSide:
+class TorchTrainingAdapter:
     """A live torch training step: clipping, ``optimizer.step()``, a scheduler, param groups.
 
-    (A :class:`Side`, like :class:`TorchSide`, float64 included.)
+    (A :class:`Adapter`, like :class:`TorchAdapter`, float64 included.)
 
     ``build(tensors)`` gets the leaves as torch tensors (in the params' flatten
     order) and returns ``(optimizer, scheduler_or_None)``, so it decides the
@@ -230,7 +230,7 @@ class TorchTrainingSide:
         self.clip_norm_type = clip_norm_type
         self.scheduler_every = scheduler_every
 
-    _default_dtype = TorchSide._default_dtype
+    _default_dtype = TorchAdapter._default_dtype
 
     def start(self, leaves: list[np.ndarray], treedef: Any) -> None:
         import torch
@@ -263,23 +263,23 @@ class TorchTrainingSide:
         return [tensor.detach().numpy().copy() for tensor in self.tensors]
 
 
-def as_side(optimizer: Any) -> Side:
+def as_adapter(optimizer: Any) -> Adapter:
     """Wrap a lab, optax, torch, Keras or reference optimizer in its adapter."""
-    if isinstance(optimizer, TorchTrainingSide):
+    if isinstance(optimizer, TorchTrainingAdapter):
         return optimizer
-    if isinstance(optimizer, (OptaxSide, ReferenceSide, TorchSide, KerasSide)):
+    if isinstance(optimizer, (OptaxAdapter, ReferenceAdapter, TorchAdapter, KerasAdapter)):
         return optimizer
     if isinstance(optimizer, optax.GradientTransformation):
-        return OptaxSide(optimizer)
+        return OptaxAdapter(optimizer)
     target = optimizer.func if isinstance(optimizer, functools.partial) else optimizer
     if isinstance(target, type) and target.__module__.startswith("torch"):
         settings = optimizer.keywords if isinstance(optimizer, functools.partial) else {}
-        return TorchSide(target, **settings)
+        return TorchAdapter(target, **settings)
     if type(optimizer).__module__.startswith("keras"):
-        return KerasSide(optimizer)
+        return KerasAdapter(optimizer)
     if callable(getattr(optimizer, "update", None)):
-        return ReferenceSide(optimizer)
-    if isinstance(optimizer, Side):
+        return ReferenceAdapter(optimizer)
+    if isinstance(optimizer, Adapter):
         return optimizer
     raise TypeError(
         f"cannot compare {optimizer!r}: expected an optax/lab GradientTransformation, a "

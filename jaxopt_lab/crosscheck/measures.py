@@ -7,18 +7,19 @@ and the first step at which either side went non-finite. A side may be:
 
 - a lab or optax optimizer (an ``optax.GradientTransformation``);
 - a ``torch.optim`` class, or ``functools.partial`` of one with its settings
-  (``partial(torch.optim.Adam, lr=1e-3)``), or a :class:`TorchSide`;
+  (``partial(torch.optim.Adam, lr=1e-3)``), or a :class:`TorchAdapter`;
 - a Keras 3 optimizer instance (run on Keras's JAX backend);
 - one of the tutorial's reference objects (``reference.Adam()``), or anything with
   the tutorial's ``update(params_dict, grads_dict)`` method.
 
-Each is wrapped in an adapter with the :class:`Side` interface (``start``,
+Each is wrapped in an adapter with the :class:`Adapter` interface (``start``,
 ``step``); :func:`trajectory` runs one side over the sequence and keeps its
 params after every step, :func:`measure` compares two trajectories. Because
 the gradients are fixed rather than computed from the params, errors do not
 feed back through a model: what is measured is the optimizers' arithmetic.
 
-The adapters live in :mod:`jaxopt_lab.crosscheck.adapters` (and are importable from here).
+The adapters live in :mod:`jaxopt_lab.crosscheck.adapters`; everything is importable
+from :mod:`jaxopt_lab.crosscheck`.
 The equivalence table (which settings make which libraries agree, and the
 tolerance it is held to) is :mod:`jaxopt_lab.equivalences`.
 """
@@ -31,32 +32,14 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxopt_lab.crosscheck.adapters import (
-    KerasSide,
-    OptaxSide,
-    ReferenceSide,
-    Side,
-    TorchSide,
-    TorchTrainingSide,
-    as_side,
-    import_keras,
-    run_by_steps,
-)
+from jaxopt_lab.crosscheck.adapters import as_adapter, run_by_steps
 
 __all__ = [
     "Comparison",
-    "KerasSide",
-    "OptaxSide",
-    "ReferenceSide",
-    "Side",
-    "TorchSide",
-    "TorchTrainingSide",
     "Trajectory",
-    "as_side",
     "assert_equivalent",
     "compare",
     "first_steps",
-    "import_keras",
     "measure",
     "normwise_relative_error",
     "random_gradients",
@@ -190,7 +173,7 @@ def trajectory(
     ]
     start = [np.asarray(leaf, dtype) for leaf in param_leaves]
     gradient_leaves = [np.asarray(g[:steps], dtype) for g in gradient_leaves]
-    side = as_side(side)
+    side = as_adapter(side)
     wide = np.finfo(dtype).bits == 64
     with jax.enable_x64(wide), np.errstate(invalid="ignore", over="ignore"):
         side.start(start, treedef)
@@ -310,7 +293,7 @@ def compare(
       dtype: the dtype both sides run in (default: the params'); float64 on the
         JAX side runs inside ``jax.enable_x64``.
     """
-    side_a, side_b = as_side(a), as_side(b)
+    side_a, side_b = as_adapter(a), as_adapter(b)
     return measure(
         trajectory(side_a, params, gradients, steps, dtype=dtype),
         trajectory(side_b, params, gradients, steps, dtype=dtype),

@@ -178,19 +178,19 @@ def resolve(path: str) -> Any:
     return getattr(module, name)
 
 
-def build_other(row: Equivalence) -> crosscheck.Side:
+def build_other(row: Equivalence) -> crosscheck.Adapter:
     """The other side of ``row``, ready for :func:`jaxopt_lab.crosscheck.compare`."""
     if row.other is None:
         raise ValueError(f"{row.library} has no counterpart of {row.optimizer}: {row.note}")
     target = resolve(row.other)
     if row.library == "tutorial":
-        return crosscheck.ReferenceSide(target(**row.other_settings))
+        return crosscheck.ReferenceAdapter(target(**row.other_settings))
     if row.library == "optax":
-        return crosscheck.OptaxSide(target(**row.other_settings))
+        return crosscheck.OptaxAdapter(target(**row.other_settings))
     if row.library == "torch":
-        return crosscheck.TorchSide(target, **row.other_settings)
+        return crosscheck.TorchAdapter(target, **row.other_settings)
     if row.library == "keras":
-        return crosscheck.KerasSide(target(**row.other_settings))
+        return crosscheck.KerasAdapter(target(**row.other_settings))
     raise ValueError(f"unknown library {row.library!r}")
 
 
@@ -336,7 +336,7 @@ def lab_trajectory(
     )
     lab = build_lab(row) if lab is None else lab
     return crosscheck.trajectory(
-        crosscheck.OptaxSide(lab, jit=jit), params, gradients, steps, dtype=run_dtype(row, dtype)
+        crosscheck.OptaxAdapter(lab, jit=jit), params, gradients, steps, dtype=run_dtype(row, dtype)
     )
 
 
@@ -455,7 +455,7 @@ def select(
     )
 
 
-def run_table(
+def check_rows(
     rows: Iterable[Equivalence],
     steps: int = STEPS,
     *,

@@ -265,7 +265,7 @@ class Prepared:
     """The library side of a port, built from the texts, and the port of it.
 
     ``library_side`` steps the live library (a
-    :class:`~jaxopt_lab.crosscheck.TorchTrainingSide` or a Keras optimizer);
+    :class:`~jaxopt_lab.crosscheck.TorchTrainingAdapter` or a Keras optimizer);
     ``live`` is the ``(optimizer, scheduler)`` the recipe was read from.
     """
 
@@ -334,7 +334,7 @@ def prepare(
         group_of=group_of if groups > 1 else None,
         steps=steps,
     )
-    side = crosscheck.TorchTrainingSide(
+    side = crosscheck.TorchTrainingAdapter(
         build,
         clip_grad_norm=clip_grad_norm,
         clip_grad_value=clip_grad_value,
