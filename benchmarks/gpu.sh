@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The lab on an accelerator (issue 14): the device-relevant tests, then the benchmarks sized for
+# The lab on an accelerator lent for minutes: the device-relevant tests, then the benchmarks sized for
 # the device, in under 8 minutes; results, Markdown and figures under $OUT.
 #
 #   OUT=/tmp/gpu-out bash benchmarks/gpu.sh            # on the accelerator machine

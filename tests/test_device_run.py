@@ -254,7 +254,7 @@ def test_device_run_end_to_end_at_tiny_sizes(tmp_path):
     assert summary["results"]["sweep"]["summary"]["all_agree_with_numpy"] is True
     assert len(summary["targets"]) == 7
     text = (tmp_path / "SUMMARY.md").read_text()
-    assert "## Targets (issue 14)" in text and "| update  | ok" in text
+    assert "## Speed targets on the accelerator" in text and "| update  | ok" in text
     for figure in ("update.png", "sweep.png"):
         assert (tmp_path / figure).read_bytes()[:4] == b"\x89PNG"
     assert not list(tmp_path.glob("*.partial.json"))

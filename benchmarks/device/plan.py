@@ -18,7 +18,8 @@ STAGES = ("probe", "tests", "update", "sweep", "train")
 MODES = ("device", "cpu", "smoke")
 
 DEVICE_BUDGET_S = 450.0
-"""The device run's whole budget: under issue 14's 8 minutes, with room for Python to start."""
+"""The device run's whole budget: under the 8 minutes a lent machine allows, with room for
+Python to start."""
 
 CAPS = {  # stage -> (cap, least worth starting with), seconds, by mode
     "device": {"probe": (45, 15), "tests": (130, 40), "update": (110, 40), "sweep": (60, 20),

@@ -3,7 +3,7 @@
     bash benchmarks/gpu.sh [--quick] [--stages tests,update] [--plan]      (writes to $OUT)
     python -m benchmarks --device-run [...]                                 (the same)
 
-Made for a machine lent for minutes (issue 14): one command that ends in under
+Made for a machine lent for minutes: one command that ends in under
 8 minutes and needs only jax, jaxlib, optax, numpy, matplotlib and pytest (no
 TFDS, torch, Keras, tabulate, tqdm, pyarrow or hypothesis). Each stage runs in
 its own process, under a time cap, so that a crash or a slow stage costs only
@@ -27,7 +27,7 @@ itself and each stage has the device's memory to itself:
 The sizes come from the device: full sizes on an accelerator (from its memory),
 small ones on a CPU or with ``--quick``. Results go to ``--out`` (default
 ``$OUT``, else ``benchmarks/results/<device>/device-run/``): ``device_run.json``
-(everything), ``SUMMARY.md`` (each of issue 14's targets met or not, with its
+(everything), ``SUMMARY.md`` (each speed target met or not, with its
 number), one JSON per stage, ``update.png``, ``sweep.png``, ``mnist_sweep.png``
 and ``logs/<stage>.log``.
 
@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="benchmarks/gpu.sh",
         description="The lab on an accelerator: device-relevant tests, then the benchmarks "
-        "sized for the device, in under 8 minutes (issue 14).",
+        "sized for the device, in under 8 minutes.",
     )
     parser.add_argument("--out", help="results folder (default: $OUT, else "
                         "benchmarks/results/<device>/device-run/)")  # fmt: skip

@@ -1,4 +1,4 @@
-"""The device run's results, read: its figures, issue 14's targets and SUMMARY.md.
+"""The device run's results, read: its figures, the accelerator's speed targets and SUMMARY.md.
 
 :func:`evaluate_targets` judges each target from the stages' results (met, not
 met, or not applicable where the run did not reach its size);
@@ -50,7 +50,9 @@ def _target(name: str, text: str, bound: float, value: float | None, applies: bo
 
 
 def evaluate_targets(results: dict[str, Any], platform: str) -> list[dict[str, Any]]:
-    """Issue 14's targets, each ``{"name", "target", "bound", "value", "met", "detail"}``.
+    """The accelerator's speed targets (an Adam step near the copy bandwidth, the flat path
+    ahead of optax, sweeps far ahead of NumPy), each ``{"name", "target", "bound", "value",
+    "met", "detail"}``.
 
     ``met`` is ``None`` where the run did not reach the target's size (a CPU
     run's small sizes, a stage cut short); ``value`` is then the nearest figure
@@ -123,7 +125,7 @@ def evaluate_targets(results: dict[str, Any], platform: str) -> list[dict[str, A
         "mnist_sweep_vs_one_by_one", "MNIST: >= 256 networks at once vs one by one (throughput)",
         50, value, bool(networks and networks >= 256), detail))  # fmt: skip
 
-    # The targets the CPU could not reach, from the issues before 14 (secondary here).
+    # The CPU's own targets, which it could not reach (secondary here).
     row = by_width.get(10**4)
     targets.append(_target(
         "sweep_1e4_vs_numpy", "2-D sweep of 10^4 learning rates vs vectorised NumPy (earlier "
@@ -198,7 +200,7 @@ def markdown_summary(summary: dict[str, Any], tables: bool = True) -> str:
     met_text = {True: "yes", False: "**no**", None: "n/a"}
     rows = [[t["target"], _number(t["value"]), t["bound"], met_text[t["met"]], t["detail"]]
             for t in summary["targets"]]  # fmt: skip
-    lines += ["", "## Targets (issue 14)", "",
+    lines += ["", "## Speed targets on the accelerator", "",
               markdown_table(rows, ["target", "measured", "bound", "met", "detail"]),
               "", "n/a: the run did not reach the target's size (the figure is the nearest "
               "measured)."]  # fmt: skip
