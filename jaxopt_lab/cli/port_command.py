@@ -54,14 +54,14 @@ def add_port_parser(subparsers) -> None:
 
 def run_port(args) -> int:
     from jaxopt_lab.port import PortError
-    from jaxopt_lab.port.command import port_run
+    from jaxopt_lab.port.command import port_optimizer
 
     if args.matrix or args.conventions:
         return _run_port_tables(args)
     if args.optimizer is None:
         args.parser.error("give an optimizer call, --matrix or --conventions")
     try:
-        run = port_run(
+        result = port_optimizer(
             args.optimizer,
             args.scheduler,
             library=args.library,
@@ -75,10 +75,10 @@ def run_port(args) -> int:
         )
     except (ValueError, PortError, ImportError) as error:
         args.parser.error(str(error))
-    print(f"# {run.description}\n")
-    print(run.code)
-    print("\n".join(run.report_lines()))
-    return 0 if run.failure is None else 1
+    print(f"# {result.description}\n")
+    print(result.code)
+    print("\n".join(result.agreement_lines()))
+    return 0 if result.failure is None else 1
 
 
 def _run_port_tables(args) -> int:

@@ -1,10 +1,10 @@
 """``jaxopt-lab port``: a call text -> the optax code, and its agreement with the library.
 
-    run = port_run("AdamW(lr=3e-4, weight_decay=0.1)",
-                   scheduler="OneCycleLR(max_lr=1e-3, total_steps=1000)",
-                   clip_grad_norm=1.0)
-    run.code            # the lab/optax code to paste
-    run.report_lines()  # per-step agreement with the live library
+    result = port_optimizer("AdamW(lr=3e-4, weight_decay=0.1)",
+                            scheduler="OneCycleLR(max_lr=1e-3, total_steps=1000)",
+                            clip_grad_norm=1.0)
+    result.code               # the lab/optax code to paste
+    result.agreement_lines()  # per-step agreement with the live library
 
 The texts are parsed with :mod:`ast`, literals only (never evaluated): a call
 ``Name(args, key=value)`` whose arguments are Python literals or, where the
@@ -199,11 +199,11 @@ def _keras_optimizer(optimizer: CallText) -> Any:
     )
 
 
-# --------------------------------------------------------------------------- the run
+# --------------------------------------------------------------------------- the result
 
 
 @dataclasses.dataclass(frozen=True)
-class PortRun:
+class PortResult:
     """What ``jaxopt-lab port`` found: the code, and the per-step comparison with the library."""
 
     description: str
@@ -222,7 +222,7 @@ class PortRun:
         differing = np.flatnonzero(self.comparison.max_ulp_distance > 0)
         return int(differing[0]) + 1 if differing.size else None
 
-    def report_lines(self) -> list[str]:
+    def agreement_lines(self) -> list[str]:
         """The agreement, as lines of text: checkpoints, first divergence, verdict."""
         result = self.comparison
         lines = [
@@ -289,7 +289,7 @@ def prepare(
     steps: int = 1000,
     seed: int = 0,
 ) -> Prepared:
-    """Parse the texts, build the live library objects, and port them (see :func:`port_run`)."""
+    """Parse the texts, build the live library objects, and port them (:func:`port_optimizer`)."""
     from jaxopt_lab.port.keras_optimizers import keras_recipe
     from jaxopt_lab.port.torch_optimizers import torch_recipe
 
@@ -352,7 +352,7 @@ def compiled(transformation: optax.GradientTransformation) -> optax.GradientTran
     return optax.GradientTransformation(jax.jit(transformation.init), transformation.update)
 
 
-def port_run(
+def port_optimizer(
     optimizer: str,
     scheduler: str | None = None,
     *,
@@ -365,7 +365,7 @@ def port_run(
     dtype: Any = np.float32,
     seed: int = 0,
     float64_rtol: float = 1e-12,
-) -> PortRun:
+) -> PortResult:
     """Port the library call in ``optimizer`` (and ``scheduler``) and compare it with the library.
 
     Both run ``steps`` steps from the same N(0, 1) params (a 16x8 weight and a
@@ -399,4 +399,4 @@ def port_run(
     # its relative bound alone (1 ulp of float64 per step would be 1e-13 after 1000).
     per_step = None if rtol is not None and rtol > 1e-12 else ulps_per_step
     failure = crosscheck.tolerance_failure(comparison, ulps_per_step=per_step, rtol=rtol)
-    return PortRun(prepared.description, prepared.recipe, comparison, failure, ulps_per_step)
+    return PortResult(prepared.description, prepared.recipe, comparison, failure, ulps_per_step)

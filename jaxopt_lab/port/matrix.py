@@ -1,7 +1,7 @@
 """The port's test matrix: optimizer x hyperparameters x scheduler x clipping x groups.
 
 Each case is a ``jaxopt-lab port`` command line as data (the call texts and
-flags), run by :func:`~jaxopt_lab.port.command.port_run` against the live
+flags), run by :func:`~jaxopt_lab.port.command.port_optimizer` against the live
 library. The tests run every case for a few hundred steps; ``jaxopt-lab port
 --matrix`` runs them all for 1000 steps in float32 and float64 and prints the
 table the README quotes. Periods and milestones are short (tens of steps) so
@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from jaxopt_lab.port.command import PortRun, port_run
+from jaxopt_lab.port.command import PortResult, port_optimizer
 from jaxopt_lab.report.tables import markdown_table
 
 
@@ -256,11 +256,11 @@ def run_matrix(
     *,
     steps: int = 1000,
     dtypes: Sequence[str] = ("float32", "float64"),
-) -> Iterator[tuple[PortCase, PortRun]]:
+) -> Iterator[tuple[PortCase, PortResult]]:
     """Run every case (default: :data:`CASES`) in every dtype; yields ``(case, run)``."""
     for case in CASES if cases is None else cases:
         for dtype in dtypes:
-            yield case, port_run(
+            yield case, port_optimizer(
                 case.optimizer,
                 case.scheduler,
                 library=case.library,
