@@ -1,9 +1,9 @@
 """Files the lab writes: atomically, as valid JSON, locked, streamed.
 
-* :func:`write_atomic` writes bytes beside the destination under a temporary
-  name, fsyncs, renames over it and fsyncs the folder: a crash or a full disk
-  leaves the previous file whole (the checkpoint module does the same for
-  checkpoints). :func:`write_json` and :func:`save_figure` go through it.
+* :func:`atomic_file` (and :func:`write_atomic`, for bytes at hand) writes beside
+  the destination under a temporary name, fsyncs, renames over it and fsyncs
+  the folder: a crash or a full disk leaves the previous file whole. The one
+  atomic writer of the lab: checkpoints, JSON, figures and reports go through it.
 * :func:`json_safe` turns NaN and infinities into ``null``: ``json.dumps``
   would write ``NaN``/``Infinity``, which is not JSON.
 * :class:`FolderLock` keeps a second process out of a folder in use
@@ -20,14 +20,15 @@ import json
 import math
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 
 def _fsync_directory(directory: Path) -> None:
-    if os.name != "posix":
+    if os.name != "posix":  # directories cannot be opened for fsync on Windows
         return
     descriptor = os.open(directory, os.O_RDONLY)
     try:
@@ -36,17 +37,29 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+
+
 def _temporary_name(path: Path) -> Path:
     return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers and crashes see the old file or the new one."""
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` whole when the block ends, or never appears.
+
+    The file is written beside ``path`` under a temporary name, fsynced,
+    renamed over ``path`` and the folder fsynced: readers and crashes see the
+    old file or the new one, never a partial one. An exception in the block
+    (or a full disk) removes the temporary file and leaves ``path`` as it was.
+    The file gets the umask's mode (not ``tempfile.mkstemp``'s 0600).
+    """
     path = Path(path)
     temporary = _temporary_name(path)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
     try:
-        with open(temporary, "xb") as file:
-            file.write(data)
+        with os.fdopen(descriptor, "wb") as file:
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -55,6 +68,12 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
             os.unlink(temporary)
         raise
     _fsync_directory(path.parent)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers and crashes see the old file or the new one."""
+    with atomic_file(path) as file:
+        file.write(data)
 
 
 def json_safe(value: Any) -> Any:

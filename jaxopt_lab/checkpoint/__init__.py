@@ -26,7 +26,8 @@ views of the same width and restored from the manifest.
 
 **Atomic.** :func:`save` writes a temporary file in the destination's
 directory, flushes and fsyncs it, renames it over the destination with
-``os.replace`` (atomic on POSIX and Windows) and fsyncs the directory. A crash
+``os.replace`` (atomic on POSIX and Windows) and fsyncs the directory
+(:func:`jaxopt_lab.files.atomic_file`, the lab's one atomic writer). A crash
 at any point leaves either the previous checkpoint or the new one, whole.
 
 **Verified.** :func:`load` checks the zip structure, the manifest's own CRC,
@@ -51,11 +52,9 @@ multi-host sharded arrays).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -63,6 +62,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxopt_lab import files
 from jaxopt_lab.checkpoint.manifest import (
     DAMAGE,
     FORMAT,
@@ -81,7 +81,6 @@ from jaxopt_lab.checkpoint.manifest import (
 
 __all__ = ["CheckpointError", "load", "save"]
 
-_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 _READ_CHUNK = 1 << 22  # bytes per read: the one buffer a load needs beyond its leaves
 
 
@@ -126,16 +125,6 @@ def _leaf_record(path: str, leaf: Any) -> tuple[np.ndarray, dict]:
     return stored, record
 
 
-def _fsync_directory(directory: Path) -> None:
-    if os.name != "posix":  # directories cannot be opened for fsync on Windows
-        return
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _write_zip(file: Any, arrays: list[np.ndarray], manifest: dict) -> None:
     with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for index, array in enumerate(arrays):
@@ -169,21 +158,8 @@ def save(path: str | os.PathLike, tree: Any) -> None:
         "structure": structure_skeleton(treedef),
         "leaves": records,
     }
-    directory = path.parent
-    # Not tempfile.mkstemp: its files are 0600, and a checkpoint should get the umask's mode.
-    temporary = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            _write_zip(file, arrays, manifest)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(directory)
+    with files.atomic_file(path) as file:
+        _write_zip(file, arrays, manifest)
 
 
 # --------------------------------------------------------------------------- load
