@@ -14,12 +14,17 @@ there says so with ``@pytest.mark.ci_may_skip``.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+REPO = Path(__file__).resolve().parents[1]
+MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
@@ -97,3 +102,49 @@ def torch():
     torch.set_num_threads(1)
     yield torch
     torch.set_num_threads(threads)
+
+
+class ForcedCpuDevices:
+    """Python processes, from the repository root, that see ``devices`` CPU devices.
+
+    XLA's ``--xla_force_host_platform_device_count`` must be set before JAX starts,
+    so a sharded program's test runs its script in a fresh process. The script
+    prints one JSON line last; :meth:`report` parses it and fails the test with
+    the end of the process's stderr if it exited non-zero.
+    """
+
+    @staticmethod
+    def environment(devices: int) -> dict[str, str]:
+        environment = dict(os.environ, JAX_PLATFORMS="cpu")
+        environment["XLA_FLAGS"] = " ".join(
+            [environment.get("XLA_FLAGS", ""), f"--xla_force_host_platform_device_count={devices}"]
+        ).strip()
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO)] + ([environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else [])
+        )
+        return environment
+
+    def start(self, script: str, *args: str, devices: int = 4) -> subprocess.Popen:
+        command = [sys.executable, "-c", script, *args]
+        return subprocess.Popen(
+            command, cwd=REPO, env=self.environment(devices), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    @staticmethod
+    def report(process: subprocess.Popen, timeout: float = 600) -> Any:
+        try:
+            out, error = process.communicate(timeout=timeout)
+        finally:
+            process.kill()
+        assert process.returncode == 0, error[-3000:]
+        return json.loads(out.strip().splitlines()[-1])
+
+    def run(self, script: str, *args: str, devices: int = 4, timeout: float = 600) -> Any:
+        return self.report(self.start(script, *args, devices=devices), timeout)
+
+
+@pytest.fixture(scope="session")
+def forced_cpu_devices() -> ForcedCpuDevices:
+    """Run a script in a fresh process with forced CPU devices (four by default)."""
+    return ForcedCpuDevices()

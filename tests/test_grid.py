@@ -9,21 +9,14 @@ devices returns.
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 
 import jaxopt_lab
 from jaxopt_lab.grid import GridMap, hyperparameter_names, with_settings
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def square_plus(point, offset):
@@ -68,7 +61,6 @@ WORKER = textwrap.dedent(
     """
     import json, os, sys
     process_id, port, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={4 // count}"
     import jax
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if count > 1:
@@ -101,31 +93,23 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _workers(count: int) -> list[dict]:
-    environment = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
-    environment.pop("XLA_FLAGS", None)
+def _workers(devices, count: int) -> list[dict]:
+    """``count`` processes joined by ``jax.distributed``, four CPU devices among them."""
     port = str(_free_port())
     processes = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(index), port, str(count)],
-                         cwd=REPO, env=environment, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        devices.start(WORKER, str(index), port, str(count), devices=4 // count)
         for index in range(count)
     ]
-    reports = []
     try:
-        for process in processes:
-            out, error = process.communicate(timeout=300)
-            assert process.returncode == 0, error[-3000:]
-            reports.append(json.loads(out.strip().splitlines()[-1]))
+        return [devices.report(process, timeout=300) for process in processes]
     finally:
         for process in processes:
             process.kill()
-    return reports
 
 
-def test_two_processes_return_what_one_process_returns():
-    first, second = _workers(2)
-    (single,) = _workers(1)
+def test_two_processes_return_what_one_process_returns(forced_cpu_devices):
+    first, second = _workers(forced_cpu_devices, 2)
+    (single,) = _workers(forced_cpu_devices, 1)
     assert (first["process"], second["process"]) == (0, 1)
     assert first["devices"] == second["devices"] == single["devices"] == 4
     assert first["local_devices"] == 2 and single["local_devices"] == 4

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +13,6 @@ import jaxopt_lab
 from jaxopt_lab import mnist, reference
 from jaxopt_lab.data import MnistData, load_mnist
 
-REPO = Path(__file__).resolve().parents[1]
 SMALL_SIZES = (20, 16, 16, 3)
 
 
@@ -346,19 +340,8 @@ SHARDED_SCRIPT = textwrap.dedent(
 )
 
 
-def test_sweep_sharded_over_four_devices_equals_one_device():
-    environment = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
-    environment["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
-    completed = subprocess.run(
-        [sys.executable, "-c", SHARDED_SCRIPT],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+def test_sweep_sharded_over_four_devices_equals_one_device(forced_cpu_devices):
+    result = forced_cpu_devices.run(SHARDED_SCRIPT)
     assert result["devices"] == 4  # 6 points padded to 8, 2 per device
     # Each device vmaps 2 points instead of 6: same math, possibly other rounding.
     np.testing.assert_allclose(result["sharded"], result["single"], rtol=1e-5)

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +17,6 @@ from jaxopt_lab.grid import hyperparameter_names
 from jaxopt_lab.two_d import DIVERGENCE_FACTOR, SweepResult, sweep, trajectory
 
 TUTORIAL_SETTINGS = {"sgd": 0.95, "momentum": 0.1, "adagrad": 1.5, "adam": 0.3}
-REPO = Path(__file__).resolve().parents[1]
 
 
 def seed_reference_trajectory(name: str, learning_rate: float, steps: int = 30) -> np.ndarray:
@@ -290,21 +285,8 @@ SHARDED_SCRIPT = textwrap.dedent(
 )
 
 
-def test_sharded_sweep_over_four_cpu_devices_equals_the_unsharded_one():
-    environment = dict(os.environ)
-    environment["XLA_FLAGS"] = (
-        environment.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
-    ).strip()
-    environment["JAX_PLATFORMS"] = "cpu"
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO)] + ([environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else [])
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", SHARDED_SCRIPT],
-        capture_output=True, text=True, env=environment, timeout=300, check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    report = json.loads(completed.stdout)
+def test_sharded_sweep_over_four_cpu_devices_equals_the_unsharded_one(forced_cpu_devices):
+    report = forced_cpu_devices.run(SHARDED_SCRIPT)
     one_axis, two_axes = report["one_axis"], report["two_axes_chunked"]
     # 10 points padded to 12 over 4 devices; 15 points in chunks of 8 -> 2 chunks.
     assert one_axis["device_count"] == 4 and one_axis["single_device_count"] == 1

@@ -32,23 +32,23 @@ CAPS = {  # stage -> (cap, least worth starting with), seconds, by mode
 BUDGETS = {"device": DEVICE_BUDGET_S, "cpu": 600.0, "smoke": 400.0}
 
 TEST_FILES = (
-    "tests/test_optimizers.py",
-    "tests/test_plumbing.py",
+    "tests/optimizers/test_optimizers.py",
+    "tests/optimizers/test_plumbing.py",
     "tests/test_flat.py",
-    "tests/test_checkpoint.py",
+    "tests/checkpoint/test_checkpoint.py",
     "tests/test_two_d.py",
     "tests/test_grid.py",
     "tests/test_mnist.py",
     "tests/test_problems.py",
-    "tests/test_optimizers_*.py",
-    "tests/test_crosscheck.py",
-    "tests/test_properties.py",
-    "tests/test_equivalences.py",
+    "tests/optimizers/test_*.py",  # each family; a file listed above runs once
+    "tests/crosscheck/test_*.py",
+    "tests/optimizers/test_properties.py",
+    "tests/equivalences/test_equivalences.py",
 )
 """The device-relevant tests, most wanted first (a deadline cuts the end of the list)."""
 
 DESELECTED = {
-    "tests/test_plumbing.py::test_state_keeps_the_params_sharding_on_four_devices":
+    "tests/optimizers/test_plumbing.py::test_state_keeps_the_params_sharding_on_four_devices":
         "forces 4 CPU devices in a subprocess",
     "tests/test_two_d.py::test_sharded_sweep_over_four_cpu_devices_equals_the_unsharded_one":
         "forces 4 CPU devices in a subprocess",

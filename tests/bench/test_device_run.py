@@ -21,7 +21,7 @@ from benchmarks.device import session as device_run
 from benchmarks.device import summary as device_summary
 from jaxopt_lab.report.tables import plain_markdown_table
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 H200 = {
     "platform": "gpu",
     "memory_bytes_limit": 0.75 * 141e9,  # JAX's allocator takes 75% of the device by default
@@ -48,7 +48,7 @@ def test_plan_on_an_h200_reaches_every_size_of_the_issue_within_8_minutes():
     for name in ("update", "sweep"):
         assert 0 < stages[name]["budget_s"] < stages[name]["cap_s"]
     assert 0 < stages["tests"]["deadline_s"] < stages["tests"]["cap_s"]
-    assert "tests/test_optimizers.py" == stages["tests"]["files"][0]
+    assert "tests/optimizers/test_optimizers.py" == stages["tests"]["files"][0]
     assert set(stages["tests"]["deselect"]) == set(device_plan.DESELECTED)
     json.dumps(plan)  # the plan travels to the stages as JSON
 

@@ -27,13 +27,13 @@ import ml_dtypes
 import numpy as np
 import optax
 import pytest
-from bombs import deflate_zeros
 
 import jaxopt_lab
 from jaxopt_lab import checkpoint
 from jaxopt_lab.checkpoint import CheckpointError
+from tests.bombs import deflate_zeros
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def bits(leaf):

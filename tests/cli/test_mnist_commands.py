@@ -15,7 +15,7 @@ import pytest
 
 from jaxopt_lab import checkpoint, cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SMALL = ["--sizes", "784,24,10", "--batch-size", "16"]
 
 

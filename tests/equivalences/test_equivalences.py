@@ -11,7 +11,7 @@ import pytest
 from jaxopt_lab import equivalences, optimizers
 from jaxopt_lab.equivalences import check as table
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 ROWS = equivalences.select(equivalences.EQUIVALENCES)
 TEST_STEPS = 1000
 """Steps per row in the default run: all 1000 (``jaxopt-lab check`` runs the same)."""

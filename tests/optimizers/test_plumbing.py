@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import inspect
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +14,6 @@ import pytest
 import jaxopt_lab
 from jaxopt_lab.optimizers import OPTIMIZERS
 
-REPO = Path(__file__).resolve().parents[1]
 NAMES = sorted(OPTIMIZERS)
 # Rules that are not defined on complex numbers (a sign, a comparison of gradients).
 REAL_ONLY = {"rprop"}
@@ -161,24 +155,11 @@ SHARDING_SCRIPT = textwrap.dedent(
 )
 
 
-def test_state_keeps_the_params_sharding_on_four_devices():
+def test_state_keeps_the_params_sharding_on_four_devices(forced_cpu_devices):
     # Before: moments were built with jnp.full(shape): on an Auto mesh the whole
     # state landed on device 0, and a jitted fori_loop over an Explicit mesh
     # failed ("carry input and carry output must have equal types").
-    environment = dict(os.environ)
-    environment["XLA_FLAGS"] = (
-        environment.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
-    ).strip()
-    environment["JAX_PLATFORMS"] = "cpu"
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO)] + ([environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else [])
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", SHARDING_SCRIPT],
-        capture_output=True, text=True, env=environment, timeout=600, check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    report = json.loads(completed.stdout)
+    report = forced_cpu_devices.run(SHARDING_SCRIPT)
     assert report["devices"] == 4
     assert set(report["optimizers"]) == set(OPTIMIZERS)
     for name, case in report["optimizers"].items():
