@@ -1,8 +1,6 @@
-"""The measuring: error measures, the adapters (one Protocol), trajectories, compare."""
+"""The measuring: error measures, trajectories, compare (the adapters: test_adapters.py)."""
 
 from __future__ import annotations
-
-import functools
 
 import ml_dtypes
 import numpy as np
@@ -52,13 +50,6 @@ def test_identical_optimizers_do_not_part():
     assert result.first_nonfinite_step is None
 
 
-def test_reference_side_is_not_mutated():
-    seed_adam = reference.Adam()
-    params = {"w": np.ones(3)}
-    crosscheck.compare(jaxopt_lab.adam(), seed_adam, params, crosscheck.random_gradients(params, 5))
-    assert seed_adam.iter == 0 and seed_adam.m is None
-
-
 def test_first_nonfinite_step_is_reported():
     params = {"w": np.ones(3)}
     gradients = crosscheck.random_gradients(params, 10)
@@ -101,55 +92,6 @@ def test_bad_input_is_named():
         )
 
 
-def test_torch_partial_is_accepted():
-    torch = pytest.importorskip("torch")
-    params = {"w": np.linspace(-1, 1, 4).astype(np.float32)}
-    crosscheck.assert_equivalent(
-        jaxopt_lab.adam(eps=1e-8, eps_hat=False),
-        functools.partial(torch.optim.Adam, lr=1e-3),
-        params,
-        crosscheck.random_gradients(params, 100),
-        ulps=equivalences.FLAT_ULPS,
-    )
-
-
-def test_every_adapter_has_the_side_protocol():
-    torch = pytest.importorskip("torch")
-    keras = crosscheck.import_keras()
-    sides = [
-        crosscheck.as_adapter(jaxopt_lab.adam()),
-        crosscheck.as_adapter(reference.Adam()),
-        crosscheck.as_adapter(functools.partial(torch.optim.Adam, lr=1e-3)),
-        crosscheck.as_adapter(keras.optimizers.Adam()),
-    ]
-    for side in sides:
-        assert isinstance(side, crosscheck.Adapter), type(side)
-
-
-def test_compiled_run_equals_step_by_step():
-    # A side's run() (one compiled lax.scan) and its step() loop compute the same
-    # arithmetic: within 1 ulp of the leaf's scale (XLA may fuse the loop body
-    # differently from the single step).
-    params = equivalences.table_params()
-    gradients = crosscheck.random_gradients(params, 30)
-
-    class StepByStep(crosscheck.OptaxAdapter):
-        run = None
-
-    for dtype in (np.float32, np.float64):
-        compiled = crosscheck.trajectory(
-            crosscheck.OptaxAdapter(jaxopt_lab.adam()), params, gradients, dtype=dtype
-        )
-        stepped = crosscheck.trajectory(StepByStep(jaxopt_lab.adam()), params, gradients,
-                                        dtype=dtype)
-        eager = crosscheck.trajectory(crosscheck.OptaxAdapter(jaxopt_lab.adam(), jit=False), params,
-                                      gradients, dtype=dtype)
-        assert compiled.steps == stepped.steps == eager.steps == 30
-        for other in (stepped, eager):
-            result = crosscheck.measure(compiled, other)
-            assert result.max_scaled_ulps.max() <= 1, result.max_scaled_ulps.max()
-
-
 def test_complex_params_are_measured_on_both_parts():
     a = np.array([1 + 1j, 2 - 1j], np.complex64)
     b = a.copy()
@@ -160,11 +102,3 @@ def test_complex_params_are_measured_on_both_parts():
     )
 
 
-def test_torch_in_float64_keeps_its_scalar_state_in_float64():
-    torch = pytest.importorskip("torch")
-    side = crosscheck.TorchAdapter(torch.optim.NAdam, lr=1e-3)
-    side.start([np.ones(3)], None)
-    side.step([np.ones(3)])
-    state = side.instance.state[side.tensors[0]]
-    assert state["mu_product"].dtype == torch.float64
-    assert torch.get_default_dtype() == torch.float32  # restored
