@@ -40,7 +40,8 @@ TEST_FILES = (
     "tests/test_grid.py",
     "tests/test_mnist.py",
     "tests/test_problems.py",
-    "tests/optimizers/test_*.py",  # each family; a file listed above runs once
+    *(f"tests/optimizers/test_{family}.py"
+      for family in ("adafactor", "lamb", "lion", "muon", "nadam", "rprop", "schedule_free")),
     "tests/crosscheck/test_*.py",
     "tests/optimizers/test_properties.py",
     "tests/equivalences/test_equivalences.py",

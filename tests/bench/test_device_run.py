@@ -19,7 +19,6 @@ import pytest
 from benchmarks.device import plan as device_plan
 from benchmarks.device import session as device_run
 from benchmarks.device import summary as device_summary
-from jaxopt_lab.report.tables import plain_markdown_table
 
 REPO = Path(__file__).resolve().parents[2]
 H200 = {
@@ -263,14 +262,3 @@ def test_device_run_end_to_end_at_tiny_sizes(tmp_path):
 # --------------------------------------------------------------------------- tables
 
 
-def test_plain_table_is_tabulates_github_table():
-    tabulate = pytest.importorskip("tabulate")
-    rows, headers = [["adam", "1.5", "x"], ["sgd", "22", "yy"]], ["optimizer", "ms", "c"]
-    for align in (["left", "right", "center"], ["left", "left", "left"]):
-        expected = tabulate.tabulate(rows, headers=headers, tablefmt="github",
-                                     colalign=align, disable_numparse=True)  # fmt: skip
-        assert plain_markdown_table(rows, headers, align=align) == expected
-    with pytest.raises(ValueError, match="rows: row 1 has 2 cells for 3 headers"):
-        plain_markdown_table([["a", "b", "c"], ["a", "b"]], headers)
-    with pytest.raises(ValueError, match="align: want one of"):
-        plain_markdown_table(rows, headers, align=["left", "up", "left"])
