@@ -116,7 +116,7 @@ def tiny_suite(monkeypatch):
     """The suite with ``update.run`` shrunk and the other benchmarks absent."""
     monkeypatch.setattr(update, "run", functools.partial(update.run, **TINY))
     for name in ("sweep", "train", "checkpoint", "memory"):
-        monkeypatch.setitem(sys.modules, f"jaxopt_lab.bench.{name}", None)
+        monkeypatch.setitem(sys.modules, f"jaxopt_lab.bench.{suite.MODULES[name]}", None)
 
 
 def test_suite_writes_files_and_skips_absent_benchmarks(tiny_suite, tmp_path):
