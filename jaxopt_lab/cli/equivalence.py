@@ -3,12 +3,15 @@ to lab/optax code and proven equal."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
 from jaxopt_lab import equivalences
 from jaxopt_lab.cli.arguments import SEED, integer
+from jaxopt_lab.files import write_json
 
 
 def add_check_parser(subparsers) -> None:
@@ -27,7 +30,25 @@ def add_check_parser(subparsers) -> None:
         metavar="NAME",
         help="only these libraries (tutorial, optax, torch, keras)",
     )
+    parser.add_argument(
+        "--record",
+        metavar="PATH",
+        type=Path,
+        help="also write what each row measured, with the rows' fingerprint, as JSON to PATH "
+        "(the docs' tables are rendered from it: docs/results/equivalences.json)",
+    )
     parser.set_defaults(run=run_check, parser=parser)
+
+
+def _versions() -> dict[str, str | None]:
+    """The installed version of each library the table runs, ``None`` where missing."""
+    versions = {}
+    for name in ("jax", "optax", "numpy", "torch", "keras"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def run_check(args) -> int:
@@ -37,6 +58,8 @@ def run_check(args) -> int:
         )
     except ValueError as error:
         args.parser.error(str(error))
+    if args.record is not None and not args.record.parent.is_dir():
+        args.parser.error(f"--record: no folder {str(args.record.parent)!r} to write into")
     missing = sorted(set(equivalences.LIBRARIES) - set(equivalences.available_libraries()))
     print(
         f"Each lab optimizer against the tutorial, optax, torch.optim and Keras: {args.steps} "
@@ -60,6 +83,9 @@ def run_check(args) -> int:
     with progress:
         results = equivalences.run_table(rows, args.steps, on_result=report)
     print(equivalences.render_markdown(results, args.steps))
+    if args.record is not None:
+        recorded = equivalences.render.record(results, rows, args.steps, _versions())
+        write_json(args.record, recorded)
     print("\nIn short:\n" + "\n".join(equivalences.in_short(rows)))
     if missing:
         print(
@@ -113,6 +139,13 @@ def add_port_parser(subparsers) -> None:
         action="store_true",
         help="measure each naive-port convention against the library",
     )
+    parser.add_argument(
+        "--record",
+        metavar="PATH",
+        type=Path,
+        help="with --matrix --conventions: write both tables' measurements, with the cases' "
+        "fingerprint, as JSON to PATH (the docs render them: docs/results/port.json)",
+    )
     parser.set_defaults(run=run_port, parser=parser)
 
 
@@ -120,6 +153,12 @@ def run_port(args) -> int:
     from jaxopt_lab.port import PortError
     from jaxopt_lab.port.command import port_run
 
+    if args.record is not None:
+        if not (args.matrix and args.conventions):
+            args.parser.error("--record needs --matrix and --conventions (it records both)")
+        if not args.record.parent.is_dir():
+            args.parser.error(f"--record: no folder {str(args.record.parent)!r} to write into")
+        return _record_port_tables(args)
     if args.matrix or args.conventions:
         return _run_port_tables(args)
     if args.optimizer is None:
@@ -155,3 +194,13 @@ def _run_port_tables(args) -> int:
     if args.conventions:
         print(conventions.conventions_table(steps=args.steps))
     return 1 if failures else 0
+
+
+def _record_port_tables(args) -> int:
+    from jaxopt_lab.port import record
+
+    recorded = record.record(steps=args.steps)
+    write_json(args.record, recorded)
+    matrix_text, conventions_text = record.render_recorded(recorded)
+    print(matrix_text + "\n\n" + conventions_text)
+    return 1 if any(entry["failures"] for entry in recorded["matrix"]) else 0

@@ -267,15 +267,28 @@ def measure_all(
         yield measure(convention, steps=steps)
 
 
+def conventions_markdown(measured: Sequence[Measured | dict]) -> str:
+    """Measured conventions (or their :func:`dataclasses.asdict` less ``convention``, with
+    ``title`` and ``naive_port``) as the Markdown table the docs show."""
+    entries = [
+        {"title": m.convention.title, "naive_port": m.convention.naive_port,
+         **{key: getattr(m, key) for key in ("naive_ulps", "naive_relative", "port_ulps",
+                                             "port_relative")}}
+        if isinstance(m, Measured) else m
+        for m in measured
+    ]  # fmt: skip
+    rows = [
+        [e["title"], e["naive_port"], f"{e['naive_ulps']:.1f}", f"{e['naive_relative']:.1e}",
+         f"{e['port_ulps']:.1f}", f"{e['port_relative']:.1e}"]
+        for e in entries
+    ]  # fmt: skip
+    headers = ["convention", "naive port", "naive: float32 ulps", "naive: float64 rel.",
+               "port: float32 ulps", "port: float64 rel."]  # fmt: skip
+    return markdown_table(rows, headers, align=["left"] * 6)
+
+
 def conventions_table(
     conventions: Sequence[Convention] | None = None, *, steps: int = 1000
 ) -> str:
-    """:func:`measure_all` as the README's Markdown table."""
-    rows = [
-        [m.convention.title, m.convention.naive_port, f"{m.naive_ulps:.1f}",
-         f"{m.naive_relative:.1e}", f"{m.port_ulps:.1f}", f"{m.port_relative:.1e}"]
-        for m in measure_all(conventions, steps=steps)
-    ]
-    headers = ["convention", "naive port", "naive: float32 ulps", "naive: float64 rel.",
-               "port: float32 ulps", "port: float64 rel."]
-    return markdown_table(rows, headers, align=["left"] * 6)
+    """:func:`measure_all` as the docs' Markdown table."""
+    return conventions_markdown(list(measure_all(conventions, steps=steps)))
