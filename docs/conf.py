@@ -48,7 +48,7 @@ nitpicky = True
 # (jax, optax, numpy, torch, the standard library) cannot resolve and are listed here.
 # Every name of the lab itself must resolve.
 _EXTERNAL = (
-    r"(jax|jaxlib|jnp|optax|numpy|np|ml_dtypes|torch|keras|tensorflow|tfds|pandas|pyarrow|"
+    r"(_pytest|pytest|jax|jaxlib|jnp|optax|numpy|np|ml_dtypes|torch|keras|tensorflow|tfds|pandas|pyarrow|"
     r"matplotlib|tqdm|tabulate|selenium|contourpy|scipy|pathlib|typing|typing_extensions|"
     r"collections|argparse|os|io|enum|dataclasses|functools|types|concurrent|threading|ast|"
     r"contextlib|zipfile|hashlib|json|re|subprocess|signal|datetime|importlib|abc)(\..+)?"
@@ -69,6 +69,27 @@ nitpick_ignore_regex = [
 ]
 
 autosummary_generate = True
+
+
+def _shadowed_modules() -> list[str]:
+    """Submodules hidden behind a function of the same name (``jaxopt_lab.optimizers.adam``
+    is the function): autosummary would document the function in the module's place, so the
+    package page documents these modules itself (``_templates/autosummary/module.rst``)."""
+    import importlib
+    import pkgutil
+
+    import jaxopt_lab
+
+    shadowed = []
+    for info in pkgutil.walk_packages(jaxopt_lab.__path__, "jaxopt_lab."):
+        parent, _, short = info.name.rpartition(".")
+        module = importlib.import_module(info.name)
+        if getattr(importlib.import_module(parent), short, module) is not module:
+            shadowed.append(info.name)
+    return shadowed
+
+
+autosummary_context = {"shadowed": _shadowed_modules()}
 autodoc_default_options = {"member-order": "bysource", "undoc-members": True}
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
@@ -76,3 +97,4 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 add_module_names = False
 suppress_warnings = []
+napoleon_use_ivar = True

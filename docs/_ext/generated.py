@@ -149,7 +149,7 @@ def benchmark_fragments() -> dict[str, str]:
                 target = GENERATED / "figures" / device.name / figure.name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(figure, target)
-                parts.append(f"![{path.stem} on {device.name}](figures/{device.name}/"
+                parts.append(f"![{path.stem} on {device.name}](_generated/figures/{device.name}/"
                              f"{figure.name})\n")  # fmt: skip
     return {"benchmarks.md": "\n".join(parts)}
 

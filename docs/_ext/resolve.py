@@ -34,9 +34,11 @@ def resolve_missing(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     found = _candidates(domain.objects, target)
     if len(found) > 1:  # a re-export (``jaxopt_lab.adam``) is the same object: keep the original
         found = [name for name in found if not domain.objects[name].aliased] or found
-    if len(found) > 1:  # still several: the one in the referring module
+    if len(found) > 1:  # still several: the one in the referring module, else the public one
         module = node.get("py:module") or ""
-        found = [name for name in found if module and name.startswith(module + ".")]
+        near = [name for name in found if module and name.startswith(module + ".")]
+        public = [name for name in found if name.count(".") == 1]  # jaxopt_lab.<name>
+        found = near or public
     if len(found) != 1:
         return None
     entry = domain.objects[found[0]]

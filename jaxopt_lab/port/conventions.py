@@ -227,7 +227,7 @@ def measure(
 ) -> Measured:
     """Run the library, the naive port and the port over the same gradients, in both dtypes.
 
-    N(0, 1) params, N(0, ``gradient_scale``**2) gradients. A side or dtype left
+    N(0, 1) params, N(0, ``gradient_scale ** 2``) gradients. A side or dtype left
     out reads NaN.
     """
     prepared = prepare(
