@@ -83,6 +83,8 @@ def _shadowed_modules() -> list[str]:
     shadowed = []
     for info in pkgutil.walk_packages(jaxopt_lab.__path__, "jaxopt_lab."):
         parent, _, short = info.name.rpartition(".")
+        if short == "__main__":
+            continue  # running it is the command line
         module = importlib.import_module(info.name)
         if getattr(importlib.import_module(parent), short, module) is not module:
             shadowed.append(info.name)

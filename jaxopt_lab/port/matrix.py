@@ -235,6 +235,7 @@ KERAS_CASES: tuple[PortCase, ...] = (
 """Keras 3: every covered optimizer and schedule, clipping and weight decay."""
 
 CASES = TORCH_CASES + KERAS_CASES
+"""Every case: the torch ones, then the Keras ones."""
 
 FLOAT32_ULPS = 16.0
 """The tests' tighter float32 bound: at most 16 ulps of the leaf's scale at any step of
