@@ -19,7 +19,7 @@ import pytest
 
 from jaxopt_lab import equivalences
 from jaxopt_lab.equivalences import render
-from tests.test_page import browser, logs  # noqa: F401  (the system's headless Chromium)
+from tests.test_page import NETWORK_SCHEMES, browser, logs  # noqa: F401  (headless Chromium)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -151,7 +151,7 @@ def docs_site() -> Path:
 
 def _open(driver, path: Path, ready: str) -> list[str]:
     """Open a page of the site; once ``ready`` (a CSS selector) shows, its console errors
-    and the requests it made outside the site."""
+    and the requests it made to the network (the site is offline: there must be none)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -162,7 +162,7 @@ def _open(driver, path: Path, ready: str) -> list[str]:
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready))
     )
     errors, requests = logs(driver)
-    outside = [url for url, _ in requests if not url.startswith(("file:", "data:"))]
+    outside = [url for url, _ in requests if url.startswith(NETWORK_SCHEMES)]
     return errors, outside
 
 

@@ -6,7 +6,7 @@ A *naive port* is what someone would write from the documentation: optax's
 :class:`Convention` runs the library (from a ``jaxopt-lab port`` text), the
 naive port and the faithful port over the same gradients, and reports how far
 each lands from the library: ulps of the leaf's scale in float32, relative
-error in float64. ``jaxopt-lab port --conventions`` prints the README's table.
+error in float64. ``jaxopt-lab port --conventions`` prints the docs' table.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ CONVENTIONS: tuple[Convention, ...] = (
         library="keras",
     ),
 )
-"""The conventions the README measures."""
+"""The conventions the docs measure (docs/torch-keras-port.md)."""
 
 
 def _lab(name: str, *args: Any, **kwargs: Any) -> optax.GradientTransformation:

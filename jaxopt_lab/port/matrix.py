@@ -4,7 +4,7 @@ Each case is a ``jaxopt-lab port`` command line as data (the call texts and
 flags), run by :func:`~jaxopt_lab.port.command.port_run` against the live
 library. The tests run every case for a few hundred steps; ``jaxopt-lab port
 --matrix`` runs them all for 1000 steps in float32 and float64 and prints the
-table the README quotes. Periods and milestones are short (tens of steps) so
+table the docs render (``--record``). Periods and milestones are short (tens of steps) so
 that restarts, milestones and phase ends fall inside the shorter runs too.
 """
 
