@@ -98,6 +98,31 @@ def test_the_record_renders_as_check_prints(tmp_path, capsys):
     assert first["verdict"] == "agree" and 0 <= first["scaled_ulps"] <= equivalences.FLAT_ULPS
 
 
+def test_port_record_renders_as_port_prints(tmp_path, capsys, monkeypatch):
+    """``port --matrix --conventions --record``: the file renders to the tables it printed,
+    and a record of other cases is refused."""
+    pytest.importorskip("torch")
+    from jaxopt_lab import cli
+    from jaxopt_lab.port import conventions, matrix, record
+
+    adam = [case for case in matrix.TORCH_CASES if case.optimizer == "Adam(lr=1e-3)"]
+    monkeypatch.setattr(matrix, "CASES", adam)
+    monkeypatch.setattr(conventions, "CONVENTIONS", conventions.CONVENTIONS[2:3])
+    path = tmp_path / "port.json"
+    status = cli.main(["port", "--matrix", "--conventions", "--steps", "20",
+                       "--record", str(path)])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert status == 0
+    recorded = json.loads(path.read_text())
+    matrix_text, conventions_text = record.render_recorded(recorded)
+    assert matrix_text in printed and conventions_text in printed
+    assert "1 cases, 0 failures (20 steps)" in matrix_text
+    assert 0 <= recorded["matrix"][0]["float32_ulps"] <= matrix.FLOAT32_ULPS
+    monkeypatch.setattr(matrix, "CASES", matrix.TORCH_CASES[:2])
+    with pytest.raises(ValueError, match="stale"):
+        record.render_recorded(recorded)
+
+
 def test_record_needs_a_folder(capsys):
     from jaxopt_lab import cli
 
