@@ -39,6 +39,7 @@ templates_path = ["_templates"]
 html_theme = "furo"
 html_title = "jaxopt_lab"
 html_extra_path = ["_generated/extra"]  # the interactive report page, copied as is
+(DOCS / "_generated" / "extra").mkdir(parents=True, exist_ok=True)  # filled at builder-inited
 
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence"]
