@@ -93,7 +93,29 @@ def port_fragments() -> dict[str, str]:
 
     recorded = json.loads((RECORDS / "port.json").read_text())
     matrix_text, conventions_text = record.render_recorded(recorded)
-    return {"port_matrix.md": matrix_text + "\n", "port_conventions.md": conventions_text + "\n"}
+    cases = recorded["matrix"]
+    worst32 = max(cases, key=lambda case: case["float32_ulps"])
+    worst64 = max(cases, key=lambda case: case["float64_rel_error"])
+    identical = sum(case["float32_ulps"] == 0 and case["float64_rel_error"] == 0 for case in cases)
+    libraries = sorted({case["library"] for case in cases})
+    counts = ", ".join(
+        f"{sum(case['library'] == library for case in cases)} {library}" for library in libraries
+    )
+    summary = (
+        f"Recorded: {len(cases)} cases ({counts}), {recorded['steps']} steps each; "
+        f"{sum(not case['failures'] for case in cases)} agree within their bounds and "
+        f"{identical} are bit-identical throughout. In float32 the largest distance is "
+        f"{worst32['float32_ulps']:.1f} ulps of the leaf's scale (`{worst32['case']}`, "
+        f"{worst32['library']}), and at most "
+        f"{max(case['float32_ulps_per_step'] for case in cases):.2f} ulps per step; in float64 "
+        f"the largest relative error is {worst64['float64_rel_error']:.1e} "
+        f"(`{worst64['case']}`, {worst64['library']}).\n"
+    )
+    return {
+        "port_matrix.md": matrix_text + "\n",
+        "port_conventions.md": conventions_text + "\n",
+        "port_summary.md": summary,
+    }
 
 
 def _cell(value: Any) -> str:
