@@ -38,6 +38,7 @@ exclude_patterns = ["_build", "_generated", "results", "README.md", "Thumbs.db",
 templates_path = ["_templates"]
 html_theme = "furo"
 html_title = "jaxopt_lab"
+html_favicon = "_static/favicon.svg"  # else a browser asks the server for /favicon.ico
 html_extra_path = ["_generated/extra"]  # the interactive report page, copied as is
 (DOCS / "_generated" / "extra").mkdir(parents=True, exist_ok=True)  # filled at builder-inited
 
