@@ -1,4 +1,4 @@
-"""Checkpoints of params and optimizer state: atomic writes, verified reads.
+"""Checkpoints of params and optimizer state: atomic writes, verified reads::
 
     checkpoint.save("run/step_1000.npz", {"params": params, "state": state, "step": 1000})
     restored = checkpoint.load("run/step_1000.npz", like={"params": params, "state": state,

@@ -4,4 +4,5 @@ import sys
 
 from jaxopt_lab.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing it (the docs do) runs nothing
+    sys.exit(main())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
 from jaxopt_lab import equivalences
 from jaxopt_lab.cli.arguments import integer
+from jaxopt_lab.files import write_json
 
 
 def add_check_parser(subparsers) -> None:
@@ -26,7 +29,25 @@ def add_check_parser(subparsers) -> None:
         metavar="NAME",
         help="only these libraries (tutorial, optax, torch, keras)",
     )
+    parser.add_argument(
+        "--record",
+        metavar="PATH",
+        type=Path,
+        help="also write what each row measured, with the rows' fingerprint, as JSON to PATH "
+        "(the docs' tables are rendered from it: docs/results/equivalences.json)",
+    )
     parser.set_defaults(run=run_check, parser=parser)
+
+
+def _versions() -> dict[str, str | None]:
+    """The installed version of each library the table runs, ``None`` where missing."""
+    versions = {}
+    for name in ("jax", "optax", "numpy", "torch", "keras"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def run_check(args) -> int:
@@ -36,6 +57,8 @@ def run_check(args) -> int:
         )
     except ValueError as error:
         args.parser.error(str(error))
+    if args.record is not None and not args.record.parent.is_dir():
+        args.parser.error(f"--record: no folder {str(args.record.parent)!r} to write into")
     missing = sorted(set(equivalences.LIBRARIES) - set(equivalences.available_libraries()))
     print(
         f"Each lab optimizer against the tutorial, optax, torch.optim and Keras: {args.steps} "
@@ -59,6 +82,9 @@ def run_check(args) -> int:
     with progress:
         results = equivalences.check_rows(rows, args.steps, on_result=report)
     print(equivalences.render_markdown(results, args.steps))
+    if args.record is not None:
+        recorded = equivalences.render.record(results, rows, args.steps, _versions())
+        write_json(args.record, recorded)
     print("\nIn short:\n" + "\n".join(equivalences.in_short(rows)))
     if missing:
         print(

@@ -3,7 +3,11 @@ equal."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from jaxopt_lab.cli.arguments import SEED, integer
+from jaxopt_lab.files import write_json
 
 
 def add_port_parser(subparsers) -> None:
@@ -49,6 +53,13 @@ def add_port_parser(subparsers) -> None:
         action="store_true",
         help="measure each naive-port convention against the library",
     )
+    parser.add_argument(
+        "--record",
+        metavar="PATH",
+        type=Path,
+        help="with --matrix --conventions: write both tables' measurements, with the cases' "
+        "fingerprint, as JSON to PATH (the docs render them: docs/results/port.json)",
+    )
     parser.set_defaults(run=run_port, parser=parser)
 
 
@@ -56,6 +67,12 @@ def run_port(args) -> int:
     from jaxopt_lab.port import PortError
     from jaxopt_lab.port.command import port_optimizer
 
+    if args.record is not None:
+        if not (args.matrix and args.conventions):
+            args.parser.error("--record needs --matrix and --conventions (it records both)")
+        if not args.record.parent.is_dir():
+            args.parser.error(f"--record: no folder {str(args.record.parent)!r} to write into")
+        return _record_port_tables(args)
     if args.matrix or args.conventions:
         return _run_port_tables(args)
     if args.optimizer is None:
@@ -91,3 +108,13 @@ def _run_port_tables(args) -> int:
     if args.conventions:
         print(conventions.conventions_table(steps=args.steps))
     return 1 if failures else 0
+
+
+def _record_port_tables(args) -> int:
+    from jaxopt_lab.port import record
+
+    recorded = record.record(steps=args.steps)
+    write_json(args.record, recorded)
+    matrix_text, conventions_text = record.render_recorded(recorded)
+    print(matrix_text + "\n\n" + conventions_text)
+    return 1 if any(entry["failures"] for entry in recorded["matrix"]) else 0

@@ -29,14 +29,14 @@ import optax
 
 @runtime_checkable
 class Adapter(Protocol):
-    """What :func:`trajectory` needs of one side of a comparison.
+    """What :func:`~jaxopt_lab.crosscheck.trajectory` needs of one side of a comparison.
 
     ``start(leaves, treedef)`` receives the starting params (NumPy arrays in
     the comparison's dtype, in ``treedef``'s leaf order) and resets the side;
     ``step(grads)`` applies one step for a list of gradient arrays and returns
     the params after it. A side may also offer ``run(gradient_leaves)``: all
     the steps at once (arrays with a leading step axis in, the params after
-    each step out), which :func:`trajectory` prefers (a compiled loop).
+    each step out), which :func:`~jaxopt_lab.crosscheck.trajectory` prefers (a compiled loop).
     """
 
     def start(self, leaves: list[np.ndarray], treedef: Any) -> None: ...

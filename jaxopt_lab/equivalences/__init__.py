@@ -39,9 +39,10 @@ The rows live in one module per optimizer family beside this one (``sgd.py``,
     it would be) where it does not. The coverage test reads it.
 
 Any module in this package other than ``table`` and ``render`` is a family: a new file is
-picked up without an edit here. After adding rows, regenerate the README's
-table and its "In short" list from ``jaxopt-lab check`` (a test checks that
-every row is there), and give each row a measured bound: the flat one, or
+picked up without an edit here. After adding rows, record the table again
+(``jaxopt-lab check --record docs/results/equivalences.json``: the docs render it, and a
+test fails while the record is of other rows), regenerate the README's "in short" list
+(``python docs/_ext/generated.py --readme``), and give each row a measured bound: the flat one, or
 ``ulps_per_step`` with the measured growth in its note. The machinery (tolerances, building both
 sides, judging, selecting) is in :mod:`jaxopt_lab.equivalences.check`, the rendering in
 :mod:`jaxopt_lab.equivalences.render`.

@@ -29,7 +29,7 @@ sweep may vary).
 The defaults and formulas are those of the NumPy tutorial this lab starts from
 (``jaxopt_lab.reference``): eps = 1e-7 outside the square root, RMSprop decay
 0.99, Adam in the folded "epsilon-hat" form. Keyword-only knobs reproduce the
-variants of optax, ``torch.optim`` and Keras; the README's equivalence table
+variants of optax, ``torch.optim`` and Keras; the docs' equivalence table
 says which settings make which libraries agree.
 
 Hyperparameters are closed over, not frozen: they may be Python numbers, JAX

@@ -306,7 +306,7 @@ def adamax(
     Defaults are the paper's (lr 0.002, b1 0.9, b2 0.999), with torch's eps
     (the paper has none). ``torch.optim.Adamax(lr)`` and optax ``adamax(lr)``
     are ``adamax(lr)``; Keras ``Adamax(lr)`` is ``adamax(lr, eps=1e-7,
-    eps_in_max=False)``. For complex params, |g| is the modulus (optax
+    eps_in_max=False)``. For complex params, ``|g|`` is the modulus (optax
     convention) or each part's absolute value (torch's). The other knobs: see
     ``plumbing``. Kingma and Ba (2015), "Adam", section 7.1.
     """

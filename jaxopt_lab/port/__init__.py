@@ -1,4 +1,4 @@
-"""Port a torch.optim or Keras optimizer, with its schedule, clipping and groups, to optax.
+"""Port a torch.optim or Keras optimizer, with its schedule, clipping and groups, to optax::
 
     from jaxopt_lab import port
     optimizer = port.from_torch(torch_optimizer, scheduler, clip_grad_norm=1.0,

@@ -7,7 +7,7 @@ step: ``optax.chain(clip_grad_norm(1.0), optimizer)``.
   per-tensor norms, ``coef = max_norm / (norm + 1e-6)`` clamped to 1, and the
   gradients *always* multiplied by it. optax's ``clip_by_global_norm`` has no
   1e-6 and leaves the gradients untouched at or below ``max_norm``, so the two
-  part whenever clipping is active (the README measures by how much).
+  part whenever clipping is active (the docs measure by how much).
 - :func:`clip_grad_value` is ``torch.nn.utils.clip_grad_value_`` (and optax's
   ``clip``).
 - :func:`keras_clipnorm`, :func:`keras_global_clipnorm` and

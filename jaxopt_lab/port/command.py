@@ -1,4 +1,4 @@
-"""``jaxopt-lab port``: a call text -> the optax code, and its agreement with the library.
+"""``jaxopt-lab port``: a call text -> the optax code, and its agreement with the library::
 
     result = port_optimizer("AdamW(lr=3e-4, weight_decay=0.1)",
                             scheduler="OneCycleLR(max_lr=1e-3, total_steps=1000)",

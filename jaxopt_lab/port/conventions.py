@@ -6,7 +6,7 @@ A *naive port* is what someone would write from the documentation: optax's
 :class:`Convention` runs the library (from a ``jaxopt-lab port`` text), the
 naive port and the faithful port over the same gradients, and reports how far
 each lands from the library: ulps of the leaf's scale in float32, relative
-error in float64. ``jaxopt-lab port --conventions`` prints the README's table.
+error in float64. ``jaxopt-lab port --conventions`` prints the docs' table.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ CONVENTIONS: tuple[Convention, ...] = (
         library="keras",
     ),
 )
-"""The conventions the README measures."""
+"""The conventions the docs measure (docs/torch-keras-port.md)."""
 
 
 def _lab(name: str, *args: Any, **kwargs: Any) -> optax.GradientTransformation:
@@ -227,7 +227,7 @@ def measure(
 ) -> Measured:
     """Run the library, the naive port and the port over the same gradients, in both dtypes.
 
-    N(0, 1) params, N(0, ``gradient_scale``**2) gradients. A side or dtype left
+    N(0, 1) params, N(0, ``gradient_scale ** 2``) gradients. A side or dtype left
     out reads NaN.
     """
     prepared = prepare(
@@ -267,15 +267,28 @@ def measure_all(
         yield measure(convention, steps=steps)
 
 
+def conventions_markdown(measured: Sequence[Measured | dict]) -> str:
+    """Measured conventions (or their :func:`dataclasses.asdict` less ``convention``, with
+    ``title`` and ``naive_port``) as the Markdown table the docs show."""
+    entries = [
+        {"title": m.convention.title, "naive_port": m.convention.naive_port,
+         **{key: getattr(m, key) for key in ("naive_ulps", "naive_relative", "port_ulps",
+                                             "port_relative")}}
+        if isinstance(m, Measured) else m
+        for m in measured
+    ]  # fmt: skip
+    rows = [
+        [e["title"], e["naive_port"], f"{e['naive_ulps']:.1f}", f"{e['naive_relative']:.1e}",
+         f"{e['port_ulps']:.1f}", f"{e['port_relative']:.1e}"]
+        for e in entries
+    ]  # fmt: skip
+    headers = ["convention", "naive port", "naive: float32 ulps", "naive: float64 rel.",
+               "port: float32 ulps", "port: float64 rel."]  # fmt: skip
+    return markdown_table(rows, headers, align=["left"] * 6)
+
+
 def conventions_table(
     conventions: Sequence[Convention] | None = None, *, steps: int = 1000
 ) -> str:
-    """:func:`measure_all` as the README's Markdown table."""
-    rows = [
-        [m.convention.title, m.convention.naive_port, f"{m.naive_ulps:.1f}",
-         f"{m.naive_relative:.1e}", f"{m.port_ulps:.1f}", f"{m.port_relative:.1e}"]
-        for m in measure_all(conventions, steps=steps)
-    ]
-    headers = ["convention", "naive port", "naive: float32 ulps", "naive: float64 rel.",
-               "port: float32 ulps", "port: float64 rel."]
-    return markdown_table(rows, headers, align=["left"] * 6)
+    """:func:`measure_all` as the docs' Markdown table."""
+    return conventions_markdown(list(measure_all(conventions, steps=steps)))

@@ -4,7 +4,7 @@ Each case is a ``jaxopt-lab port`` command line as data (the call texts and
 flags), run by :func:`~jaxopt_lab.port.command.port_optimizer` against the live
 library. The tests run every case for a few hundred steps; ``jaxopt-lab port
 --matrix`` runs them all for 1000 steps in float32 and float64 and prints the
-table the README quotes. Periods and milestones are short (tens of steps) so
+table the docs render (``--record``). Periods and milestones are short (tens of steps) so
 that restarts, milestones and phase ends fall inside the shorter runs too.
 """
 
@@ -235,6 +235,7 @@ KERAS_CASES: tuple[PortCase, ...] = (
 """Keras 3: every covered optimizer and schedule, clipping and weight decay."""
 
 CASES = TORCH_CASES + KERAS_CASES
+"""Every case: the torch ones, then the Keras ones."""
 
 FLOAT32_ULPS = 16.0
 """The tests' tighter float32 bound: at most 16 ulps of the leaf's scale at any step of
@@ -274,22 +275,50 @@ def run_matrix(
             )
 
 
-def matrix_table(cases: Sequence[PortCase] | None = None, *, steps: int = 1000) -> tuple[str, int]:
-    """Run the matrix in both dtypes: a Markdown table (one row per case) and the failures."""
-    rows: dict[PortCase, list[str]] = {}
-    failures = 0
+def matrix_measurements(
+    cases: Sequence[PortCase] | None = None, *, steps: int = 1000
+) -> list[dict]:
+    """Run the matrix in both dtypes: per case, its label, library and distances (JSON-ready).
+
+    ``float32_ulps``: the worst ulps of the leaf's scale over the float32 run;
+    ``float32_ulps_per_step``: the largest of those divided by the step number;
+    ``float64_rel_error``: the worst relative error over the float64 run; ``failures``:
+    the dtypes whose run left its bound.
+    """
+    measured: dict[PortCase, dict] = {}
     for case, run in run_matrix(cases, steps=steps):
         result = run.comparison
-        per_step = result.max_scaled_ulps / np.arange(1, result.steps + 1)
-        failures += run.failure is not None
-        row = rows.setdefault(case, [case.library, f"`{case.label}`", "", "", "agree"])
+        entry = measured.setdefault(
+            case, {"library": case.library, "case": case.label, "failures": []}
+        )
         if result.dtype == np.float32:
-            row[2] = f"{result.max_scaled_ulps.max():.2f} ({per_step.max():.3f})"
+            per_step = result.max_scaled_ulps / np.arange(1, result.steps + 1)
+            entry["float32_ulps"] = float(result.max_scaled_ulps.max())
+            entry["float32_ulps_per_step"] = float(per_step.max())
         else:
-            row[3] = f"{result.max_rel_error.max():.1e}"
+            entry["float64_rel_error"] = float(result.max_rel_error.max())
         if run.failure is not None:
-            row[4] = f"FAIL ({result.dtype.name})"
+            entry["failures"].append(result.dtype.name)
+    return list(measured.values())
+
+
+def matrix_markdown(measured: Sequence[dict], steps: int) -> str:
+    """:func:`matrix_measurements` as a Markdown table, one row per case, and a count."""
+    rows = [
+        [entry["library"], f"`{entry['case']}`",
+         f"{entry['float32_ulps']:.2f} ({entry['float32_ulps_per_step']:.3f})",
+         f"{entry['float64_rel_error']:.1e}",
+         "agree" if not entry["failures"] else f"FAIL ({', '.join(entry['failures'])})"]
+        for entry in measured
+    ]  # fmt: skip
     headers = ["library", "case", "float32: worst ulps of the leaf's scale (largest per step)",
-               "float64: worst relative error", "verdict"]
-    table = markdown_table(list(rows.values()), headers, align=["left"] * 5)
-    return f"{table}\n\n{len(rows)} cases, {failures} failures ({steps} steps)", failures
+               "float64: worst relative error", "verdict"]  # fmt: skip
+    table = markdown_table(rows, headers, align=["left"] * 5)
+    failures = sum(bool(entry["failures"]) for entry in measured)
+    return f"{table}\n\n{len(rows)} cases, {failures} failures ({steps} steps)"
+
+
+def matrix_table(cases: Sequence[PortCase] | None = None, *, steps: int = 1000) -> tuple[str, int]:
+    """Run the matrix in both dtypes: a Markdown table (one row per case) and the failures."""
+    measured = matrix_measurements(cases, steps=steps)
+    return matrix_markdown(measured, steps), sum(bool(entry["failures"]) for entry in measured)

@@ -6,7 +6,7 @@ new learning rate is the current one times a factor (``CosineAnnealingLR``'s
 ratio of cosines, ``LinearLR``'s and ``PolynomialLR``'s ratios), so its values
 are not those of the closed form it approximates. This module re-runs that
 arithmetic, expression by expression and in the same order, on plain Python
-floats, without torch, and tabulates it:
+floats, without torch, and tabulates it::
 
     schedule = torch_schedule(OneCycleLR(max_lr=1e-3, total_steps=1000),
                               groups=[{"lr": 3e-4, "betas": (0.9, 0.95)}])

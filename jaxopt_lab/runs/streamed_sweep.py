@@ -19,6 +19,7 @@ from jaxopt_lab.problems import Function2D, Problem
 from jaxopt_lab.two_d import MakeOptimizer, SweepResult, plan_sweep
 
 SAMPLE_POINTS = 250_000
+"""The plotted sub-grid's size, at most (see ``SAMPLE_PER_AXIS``)."""
 SAMPLE_PER_AXIS = 10_000
 """:func:`sweep_to_file` keeps a strided sub-grid of at most about ``SAMPLE_POINTS``
 points, and ``SAMPLE_PER_AXIS`` values of any one axis, for plotting."""

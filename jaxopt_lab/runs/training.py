@@ -1,4 +1,4 @@
-"""A training run of the MNIST lab that owns its folder.
+"""A training run of the MNIST lab that owns its folder::
 
     config = RunConfig(parse_optimizers(["sgd", "adam:0.003"]), iterations=2000, seed=0)
     with TrainingRun("runs/x", config, checkpoint_every=100, resume=True) as run:

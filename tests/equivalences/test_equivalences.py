@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import re
-from pathlib import Path
 
 import pytest
 
 from jaxopt_lab import equivalences, optimizers
 from jaxopt_lab.equivalences import check as table
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 ROWS = equivalences.select(equivalences.EQUIVALENCES)
 TEST_STEPS = 1000
 """Steps per row in the default run: all 1000 (``jaxopt-lab check`` runs the same)."""
@@ -82,7 +79,7 @@ def _ids(row: equivalences.Equivalence) -> str:
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("row", ROWS, ids=_ids)
 def test_row(row, dtype):
-    # Every row of the README's table, against the real library.
+    # Every row of the table (docs/equivalence.md), against the real library.
     _skip_unless_installed(row)
     steps = _steps(row)
     other = table.other_trajectory(row, dtype, steps)
@@ -225,13 +222,3 @@ def test_check_exits_non_zero_when_a_row_fails(capsys, monkeypatch):
     assert " 1 failed" in output or " 2 failed" in output
 
 
-def test_readme_table_is_the_check_output():
-    """The README's table is regenerated from ``jaxopt-lab check``: every row is in it."""
-    text = README.read_text()
-    section = text[text.index("## Equivalence"):]
-    section = section[: section.index("\n## ", 5)]
-    for row in ROWS:
-        assert f"`{row.lab_call()}`" in section and f"`{row.other_call()}`" in section, row.name
-    for line in equivalences.in_short(ROWS):
-        assert line in section, line
-    assert re.search(r"float32: ulps after \d+ steps", section)
