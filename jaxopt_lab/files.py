@@ -20,6 +20,7 @@ import json
 import math
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -111,45 +112,88 @@ class FolderBusyError(RuntimeError):
     """Another process holds the folder's lock."""
 
 
+class LockFileError(FolderBusyError):
+    """The folder's ``.lock`` is not a lock file the lab wrote (a symlink, a hard link,
+    a FIFO, a file holding something else): the lab neither follows nor truncates it."""
+
+
+_LOCK_CONTENT = 32
+"""A lab lock file holds a process id: at most this many bytes, all digits."""
+
+
+def _open_lock(path: Path) -> int:
+    """A descriptor on ``path`` as a lock file: created here, or one the lab wrote before.
+
+    ``O_NOFOLLOW``: a symlink at ``path`` is refused, never followed; ``O_NONBLOCK``:
+    a FIFO there cannot hang the open. An existing file must be a regular file with
+    one link (not a hard link to some other file) holding a process id or nothing.
+    """
+    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        pass
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:  # ELOOP: a symlink; ENXIO: a FIFO with no writer...
+        what = "a symlink" if path.is_symlink() else error.strerror
+        raise LockFileError(
+            f"{path} is not a lock file the lab wrote ({what}); the lab never follows or "
+            "overwrites it: remove it, or choose another folder"
+        ) from None
+    info = os.fstat(descriptor)
+    content = os.pread(descriptor, _LOCK_CONTENT + 1, 0) if stat.S_ISREG(info.st_mode) else b""
+    ours = len(content) <= _LOCK_CONTENT and (content.isdigit() or not content)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or not ours:
+        os.close(descriptor)
+        what = ("not a regular file" if not stat.S_ISREG(info.st_mode)
+                else "a hard link to another file" if info.st_nlink != 1
+                else "it holds something other than a process id")  # fmt: skip
+        raise LockFileError(
+            f"{path} is not a lock file the lab wrote ({what}); the lab never follows or "
+            "overwrites it: remove it, or choose another folder"
+        )
+    return descriptor
+
+
 class FolderLock:
     """An exclusive lock on a folder (``.lock`` inside it), held for a ``with`` block.
 
     Uses ``fcntl.flock``: the kernel releases it when the holder exits or is
-    killed, so a crashed run never leaves a stale lock. On systems without
-    ``fcntl`` (Windows) it does nothing.
+    killed, so a crashed run never leaves a stale lock. The lock file is opened
+    with ``O_NOFOLLOW`` and rewritten only if the lab wrote it (:func:`_open_lock`;
+    else :class:`LockFileError`). On systems without ``fcntl`` (Windows) it does
+    nothing.
     """
 
     def __init__(self, folder: str | os.PathLike):
         self.path = Path(folder) / ".lock"
-        self._file = None
+        self._descriptor: int | None = None
 
     def __enter__(self) -> FolderLock:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows
             return self
-        file = open(self.path, "a+")  # noqa: SIM115 - held until __exit__
+        descriptor = _open_lock(self.path)
         try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            file.seek(0)
-            holder = file.read().strip() or "unknown"
-            file.close()
+            holder = os.pread(descriptor, _LOCK_CONTENT, 0).decode("ascii", "replace").strip()
+            os.close(descriptor)
             raise FolderBusyError(
-                f"{self.path.parent} is in use by another run (process {holder}); wait for "
-                "it to finish or choose another folder"
+                f"{self.path.parent} is in use by another run (process {holder or 'unknown'}); "
+                "wait for it to finish or choose another folder"
             ) from None
-        file.seek(0)
-        file.truncate()
-        file.write(str(os.getpid()))
-        file.flush()
-        self._file = file
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, str(os.getpid()).encode("ascii"), 0)
+        self._descriptor = descriptor
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
 
 
 class ParquetStream:
