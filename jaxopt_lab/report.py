@@ -267,10 +267,9 @@ file per entry."""
 def write_report(
     report: Report, folder: str | Path, renderers: Mapping[str, Renderer] = RENDERERS
 ) -> list[Path]:
-    """Render ``report`` with each renderer into ``folder``; the paths written."""
-    written = []
-    for name, render in renderers.items():
-        path = Path(folder) / name
-        files.write_atomic(path, render(report, Path(folder)).encode("utf-8"))
-        written.append(path)
-    return written
+    """Render ``report`` with each renderer into ``folder``, the files as one
+    :class:`~jaxopt_lab.files.Result`; the paths written."""
+    with files.Result(folder) as result:
+        for name, render in renderers.items():
+            result.add(name, render(report, Path(folder)).encode("utf-8"))
+    return [Path(folder) / name for name in renderers]

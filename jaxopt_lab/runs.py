@@ -336,13 +336,23 @@ class TrainingRun:
     def _save_checkpoint(self, carry: CompareCarry, fingerprint: str) -> None:
         record = {"format": RUN_FORMAT, "config": self.config.to_dict(), "data": fingerprint}
         run_bytes = np.frombuffer(json.dumps(record).encode("utf-8"), np.uint8)
-        checkpoint.save(self.folder / CHECKPOINT, {"run": run_bytes, "carry": carry})
+        path = self.folder / CHECKPOINT
+        try:
+            checkpoint.save(path, {"run": run_bytes, "carry": carry})
+        except OSError as error:
+            unchanged = "the previous checkpoint is unchanged" if path.exists() else (
+                "no checkpoint was written")  # fmt: skip
+            reason = error.strerror or error
+            message = f"cannot write {path} ({reason}); {unchanged}"
+            raise files.WriteError(error.errno, message) from error
 
     def _write_outputs(self, losses: np.ndarray, test_accuracy: Any, info: dict) -> dict:
+        """``losses.json`` and ``loss_curves.png`` as one :class:`~jaxopt_lab.files.Result`."""
         summary = summarize(self.config, losses, test_accuracy, **info)
-        files.write_json(self.folder / LOSSES, summary)
         figure = plot_mnist_losses(dict(zip(self.config.labels, losses, strict=True)))
-        files.save_figure(figure, self.folder / FIGURE)
+        with files.Result(self.folder) as result:
+            result.add(LOSSES, files.json_bytes(summary))
+            result.add(FIGURE, files.figure_bytes(figure))
         return summary
 
     def train(

@@ -154,7 +154,9 @@ def test_write_report_writes_markdown_and_the_page(tmp_path):
     assert [path.name for path in written] == ["report.md", "report.html"] == list(RENDERERS)
     assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png", "report.html", "report.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "figure.png", "report.html", "report.md", "result.json"  # result.json: the files' unit
+    ]
 
 
 def test_an_array_the_page_cannot_hold_is_refused():
