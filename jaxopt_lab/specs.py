@@ -31,13 +31,24 @@ OPTIMIZER_FORM = "NAME[:LR][,KEY=VALUE...]"
 GRID_FORMS = "NAME=LOW:HIGH:COUNT[:log|:lin], NAME=V1,V2,... or NAME=V"
 
 
+MAX_ECHO = 200
+"""An error message echoes at most this many characters of the text it refuses."""
+
+
+def shown(text: str) -> str:
+    """``repr(text)``, cut to :data:`MAX_ECHO` characters with its length said."""
+    if len(text) <= MAX_ECHO:
+        return repr(text)
+    return f"{text[:MAX_ECHO]!r}... ({len(text):,} characters)"
+
+
 def _number(text: str, what: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{what}: {text!r} is not a number") from None
+        raise ValueError(f"{what}: {shown(text)} is not a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"{what}: {text!r} is not a finite number")
+        raise ValueError(f"{what}: {shown(text)} is not a finite number")
     return value
 
 
@@ -70,32 +81,35 @@ def parse_optimizer(text: str) -> OptimizerSpec:
     text = text.strip()
     name, colon, rest = text.partition(":")
     if name not in OPTIMIZERS:
-        where = "" if text == name else f" in {text!r}"
+        where = "" if text == name or len(text) > MAX_ECHO else f" in {shown(text)}"
         raise ValueError(
-            f"unknown optimizer {name!r}{where}; valid optimizers: {', '.join(OPTIMIZERS)}"
+            f"unknown optimizer {shown(name)}{where}; valid optimizers: {', '.join(OPTIMIZERS)}"
         )
     valid = hyperparameter_names(name)
     settings: dict[str, float] = {}
     if colon and not rest:
-        raise ValueError(f"{text!r}: nothing after ':'; expected {OPTIMIZER_FORM}")
+        raise ValueError(f"{shown(text)}: nothing after ':'; expected {OPTIMIZER_FORM}")
     for position, item in enumerate(rest.split(",") if rest else []):
         key, equals, value = item.strip().partition("=")
         if not equals:
             if position != 0:
-                raise ValueError(f"{text!r}: {item!r} needs KEY=VALUE; expected {OPTIMIZER_FORM}")
+                raise ValueError(
+                    f"{shown(text)}: {shown(item)} needs KEY=VALUE; expected {OPTIMIZER_FORM}"
+                )
             key, value = "learning_rate", key
         if key not in valid:
             raise ValueError(
-                f"{text!r}: {name} has no hyperparameter {key!r}; valid: {', '.join(valid)}"
+                f"{shown(text)}: {name} has no hyperparameter {shown(key)}; "
+                f"valid: {', '.join(valid)}"
             )
         if key in settings:
-            raise ValueError(f"{text!r}: {key} is given twice")
-        settings[key] = _number(value, f"{text!r}")
+            raise ValueError(f"{shown(text)}: {key} is given twice")
+        settings[key] = _number(value, f"{shown(text)}")
     spec = OptimizerSpec(name, settings, text)
     try:
         spec.build()
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{text!r}: {error}") from None
+        raise ValueError(f"{shown(text)}: {error}") from None
     return spec
 
 
@@ -110,6 +124,8 @@ def parse_optimizers(texts: list[str] | tuple[str, ...]) -> tuple[OptimizerSpec,
 
 
 MAX_AXIS_POINTS = 10**9
+MAX_NAME = 100
+"""A swept hyperparameter's name is at most this long (the longest is 16 characters)."""
 BLOCKWISE_ABOVE = 1 << 22
 """Ranges of more points are computed block by block straight into float32 (4 bytes a point,
 where ``numpy.geomspace`` would hold several float64 temporaries of the whole range)."""
@@ -136,25 +152,30 @@ def parse_grid_axis(text: str) -> tuple[str, np.ndarray]:
     """
     name, equals, body = text.partition("=")
     if not equals or not name.isidentifier() or not body:
-        raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}")
+        raise ValueError(f"malformed --param {shown(text)}; expected {GRID_FORMS}")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"--param {shown(text)}: NAME is longer than {MAX_NAME} characters")
     if ":" in body:
         parts = body.split(":")
         scale = parts[3] if len(parts) == 4 else "lin"
         if len(parts) not in (3, 4) or scale not in ("log", "lin"):
-            raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}")
-        low = _number(parts[0], f"--param {text!r}")
-        high = _number(parts[1], f"--param {text!r}")
+            raise ValueError(f"malformed --param {shown(text)}; expected {GRID_FORMS}")
+        low = _number(parts[0], f"--param {shown(text)}")
+        high = _number(parts[1], f"--param {shown(text)}")
         try:
             count = int(parts[2])
         except ValueError:
-            raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}") from None
+            raise ValueError(f"malformed --param {shown(text)}; expected {GRID_FORMS}") from None
         if not 1 <= count <= MAX_AXIS_POINTS:
-            raise ValueError(f"--param {text!r}: COUNT must be in [1, {MAX_AXIS_POINTS:.0e}]")
+            raise ValueError(
+                f"--param {shown(text)}: COUNT must be in [1, {MAX_AXIS_POINTS:.0e}]"
+            )
         if scale == "log" and (low <= 0 or high <= 0):
-            raise ValueError(f"--param {text!r}: a log range needs LOW, HIGH > 0")
+            raise ValueError(f"--param {shown(text)}: a log range needs LOW, HIGH > 0")
         if count > BLOCKWISE_ABOVE:
             return name, _blockwise_range(low, high, count, scale == "log")
         if scale == "log":
             return name, np.geomspace(low, high, count)
         return name, np.linspace(low, high, count)
-    return name, np.array([_number(part, f"--param {text!r}") for part in body.split(",")])
+    what = f"--param {shown(text)}"
+    return name, np.array([_number(part, what) for part in body.split(",")])
