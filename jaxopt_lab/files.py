@@ -90,6 +90,10 @@ RESULT_MANIFEST = "result.json"
 """Each file a :class:`Result` wrote in the folder: its run id, size and SHA-256."""
 
 
+MAX_MANIFEST_BYTES = 16 * 2**20
+"""A ``result.json`` above this is not read (one entry takes about 150 bytes)."""
+
+
 class MixedResultError(ValueError):
     """A folder's files do not all belong to the result its ``result.json`` records."""
 
@@ -201,7 +205,7 @@ class Result:
 def _manifest_entries(manifest: Path) -> dict[str, dict]:
     """The well-formed entries of a folder's ``result.json`` (none if it has none)."""
     try:
-        files = json.loads(manifest.read_bytes())["files"]
+        files = json.loads(read_regular_file(manifest, MAX_MANIFEST_BYTES))["files"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return {}
     if not isinstance(files, dict):

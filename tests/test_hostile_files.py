@@ -205,6 +205,18 @@ def test_each_hostile_checkpoint_is_one_checkpoint_error(genuine, tmp_path, case
     assert peak < PEAK_LIMIT and elapsed < TIME_LIMIT, (case, peak / 2**20, elapsed)
 
 
+def test_a_structure_mismatch_is_a_few_short_lines(tmp_path):
+    """Two large trees that part deep inside: the message shows where, not 2 kB of each."""
+    tree = {f"layer_{i:03d}": {"w": np.zeros(2), "b": np.zeros(1)} for i in range(200)}
+    checkpoint.save(tmp_path / "c.npz", tree)
+    like = {**tree, "layer_150": (np.zeros(2), np.zeros(1))}  # a tuple where a dict was
+    with pytest.raises(checkpoint.CheckpointError, match="tree structure") as error:
+        checkpoint.load(tmp_path / "c.npz", like=like)
+    lines = str(error.value).splitlines()
+    assert len(lines) <= 5 and all(len(line) < 400 for line in lines), lines
+    assert any("layer_150" in line for line in lines)  # the window is where they part
+
+
 def test_the_genuine_checkpoint_passes_the_same_checks(genuine):
     record, saved, done = read_run_record(checkpoint.load(genuine), genuine)
     assert saved == run_config() and done == 10 and record["format"] == 1
