@@ -11,7 +11,8 @@ list of ``KEY=VALUE`` (a hyperparameter the optimizer declares with
 
 A swept setting (``--param``) is ``NAME=LOW:HIGH:COUNT[:log|:lin]``,
 ``NAME=V1,V2,...`` or ``NAME=V``. Both raise ``ValueError`` with a one-line
-message naming what is wrong and what is valid.
+message naming what is wrong and what is valid, echoing at most
+:data:`MAX_ECHO` characters of the text (``tests/test_fuzz_grammars.py``).
 """
 
 from __future__ import annotations
