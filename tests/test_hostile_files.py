@@ -446,6 +446,7 @@ def test_a_full_disk_in_a_cli_run_is_one_line_exit_1(tmp_path, capsys, monkeypat
     assert contents(out) == before
 
 
+@pytest.mark.slow  # a fresh process each, which imports JAX
 @pytest.mark.parametrize("command", ["trajectories", "sweep"])
 def test_a_file_size_limit_is_one_line_exit_1_and_the_old_result_whole(tmp_path, command):
     """EFBIG from a real RLIMIT_FSIZE (no root needed): the figure (tens of kB) is over it."""
