@@ -37,8 +37,24 @@ NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(min_value=-(10**400), max_value=10**400).map(str),
     st.integers(min_value=-5, max_value=10**6).map(str),
-    st.sampled_from(["1e39", "1e-400", "-0", "nan", "inf", "1_0", "0x10", "", " ", "١٢",
-                     "9" * 5000, "1e999999999", "0.5", "3"]),  # fmt: skip
+    st.sampled_from(
+        [
+            "1e39",
+            "1e-400",
+            "-0",
+            "nan",
+            "inf",
+            "1_0",
+            "0x10",
+            "",
+            " ",
+            "١٢",
+            "9" * 5000,
+            "1e999999999",
+            "0.5",
+            "3",
+        ]
+    ),
 )
 NAMES = st.sampled_from(sorted(OPTIMIZERS) + ["", "Adam", "adam ", "__class__", "sgd\n"])
 KEYS = st.one_of(
@@ -48,27 +64,35 @@ KEYS = st.one_of(
 SPEC_TEXT = st.one_of(
     st.text(max_size=60),
     st.builds(
-        lambda name, colon, first, pairs: name + colon + ",".join(
-            ([first] if first is not None else []) + [f"{k}={v}" for k, v in pairs]
+        lambda name, colon, first, pairs: (
+            name
+            + colon
+            + ",".join(([first] if first is not None else []) + [f"{k}={v}" for k, v in pairs])
         ),
-        NAMES, st.sampled_from([":", "", "::"]), st.none() | NUMBERS,
+        NAMES,
+        st.sampled_from([":", "", "::"]),
+        st.none() | NUMBERS,
         st.lists(st.tuples(KEYS, NUMBERS), max_size=4),
-    ),  # fmt: skip
+    ),
     st.builds(lambda n: "adam:" + ",".join(["b1=0.9"] * n), st.integers(0, 3000)),
 )
 PARAM_TEXT = st.one_of(
     st.text(max_size=60),
     st.builds(
         lambda key, parts, scale: f"{key}=" + ":".join(parts) + scale,
-        KEYS, st.lists(NUMBERS, min_size=1, max_size=4),
+        KEYS,
+        st.lists(NUMBERS, min_size=1, max_size=4),
         st.sampled_from(["", ":log", ":lin", ":exp", ":"]),
-    ),  # fmt: skip
-    st.builds(lambda key, values: f"{key}=" + ",".join(values), KEYS,
-              st.lists(NUMBERS, max_size=30)),  # fmt: skip
+    ),
+    st.builds(
+        lambda key, values: f"{key}=" + ",".join(values), KEYS, st.lists(NUMBERS, max_size=30)
+    ),
     # Counts a parse materializes quickly, and counts past the cap (refused unbuilt); a
     # legal 10^9-point axis is 4 GB of float32 by design (the streamed sweep's grid).
-    st.builds(lambda count: f"learning_rate=1e-4:1:{count}:log",
-              (st.integers(-5, 10**6) | st.integers(10**9 + 1, 10**30)).map(str)),  # fmt: skip
+    st.builds(
+        lambda count: f"learning_rate=1e-4:1:{count}:log",
+        (st.integers(-5, 10**6) | st.integers(10**9 + 1, 10**30)).map(str),
+    ),
 )
 
 
@@ -116,8 +140,14 @@ def test_param_axes_parse_or_fail_in_one_line(text):
         ["sweep", "--param", "x" * 100_000 + "=1"],
         ["sweep", "--param", "learning_rate=" + ",".join(["0.1"] * 50_000) + ",nan"],
     ],
-    ids=["100k-digit rate", "20k settings", "sgd 1e39", "1e39 in a range", "100k name",
-         "50k values then nan"],  # fmt: skip
+    ids=[
+        "100k-digit rate",
+        "20k settings",
+        "sgd 1e39",
+        "1e39 in a range",
+        "100k name",
+        "50k values then nan",
+    ],
 )
 def test_hostile_grammar_on_the_command_line_is_one_line_exit_2(arguments, tmp_path, capsys):
     from jaxopt_lab import cli
