@@ -358,19 +358,31 @@ class GridMap:
 
 GRID_FORMS = "NAME=LOW:HIGH:COUNT[:log|:lin], NAME=V1,V2,... or NAME=V"
 
+MAX_ECHO = 200
+"""An error message echoes at most this many characters of the text it refuses."""
+
+
+def shown(text: str) -> str:
+    """``repr(text)``, cut to :data:`MAX_ECHO` characters with its length said."""
+    if len(text) <= MAX_ECHO:
+        return repr(text)
+    return f"{text[:MAX_ECHO]!r}... ({len(text):,} characters)"
+
 
 def parse_number(text: str, what: str) -> float:
     """``float(text)``, refused with a one-line ``ValueError`` naming ``what`` unless finite."""
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{what}: {text!r} is not a number") from None
+        raise ValueError(f"{what}: {shown(text)} is not a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"{what}: {text!r} is not a finite number")
+        raise ValueError(f"{what}: {shown(text)} is not a finite number")
     return value
 
 
 MAX_AXIS_POINTS = 10**9
+MAX_NAME = 100
+"""A swept hyperparameter's name is at most this long (the longest is 16 characters)."""
 BLOCKWISE_ABOVE = 1 << 22
 """Ranges of more points are computed block by block straight into float32 (4 bytes a point,
 where ``numpy.geomspace`` would hold several float64 temporaries of the whole range)."""
@@ -393,29 +405,33 @@ def parse_grid_axis(text: str) -> tuple[str, np.ndarray]:
     """``"learning_rate=1e-4:10:1000:log"`` -> ``("learning_rate", values)``.
 
     Forms: ``NAME=LOW:HIGH:COUNT[:log|:lin]`` (default lin), ``NAME=V1,V2,...``
-    and ``NAME=V``. The name is checked against an optimizer by the caller.
+    and ``NAME=V``. The name is checked against an optimizer by the caller. An error
+    echoes at most :data:`MAX_ECHO` characters of the text.
     """
     name, equals, body = text.partition("=")
     if not equals or not name.isidentifier() or not body:
-        raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}")
+        raise ValueError(f"malformed --param {shown(text)}; expected {GRID_FORMS}")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"--param {shown(text)}: NAME is longer than {MAX_NAME} characters")
+    what = f"--param {shown(text)}"
     if ":" in body:
         parts = body.split(":")
         scale = parts[3] if len(parts) == 4 else "lin"
         if len(parts) not in (3, 4) or scale not in ("log", "lin"):
-            raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}")
-        low = parse_number(parts[0], f"--param {text!r}")
-        high = parse_number(parts[1], f"--param {text!r}")
+            raise ValueError(f"malformed {what}; expected {GRID_FORMS}")
+        low = parse_number(parts[0], what)
+        high = parse_number(parts[1], what)
         try:
             count = int(parts[2])
         except ValueError:
-            raise ValueError(f"malformed --param {text!r}; expected {GRID_FORMS}") from None
+            raise ValueError(f"malformed {what}; expected {GRID_FORMS}") from None
         if not 1 <= count <= MAX_AXIS_POINTS:
-            raise ValueError(f"--param {text!r}: COUNT must be in [1, {MAX_AXIS_POINTS:.0e}]")
+            raise ValueError(f"{what}: COUNT must be in [1, {MAX_AXIS_POINTS:.0e}]")
         if scale == "log" and (low <= 0 or high <= 0):
-            raise ValueError(f"--param {text!r}: a log range needs LOW, HIGH > 0")
+            raise ValueError(f"{what}: a log range needs LOW, HIGH > 0")
         if count > BLOCKWISE_ABOVE:
             return name, _blockwise_range(low, high, count, scale == "log")
         if scale == "log":
             return name, np.geomspace(low, high, count)
         return name, np.linspace(low, high, count)
-    return name, np.array([parse_number(part, f"--param {text!r}") for part in body.split(",")])
+    return name, np.array([parse_number(part, what) for part in body.split(",")])

@@ -10,8 +10,8 @@ list of ``KEY=VALUE`` (a hyperparameter the optimizer declares with
     momentum:momentum=0.5     the default learning rate, momentum 0.5
 
 A bad one raises ``ValueError`` with a one-line message naming what is wrong
-and what is valid. A swept setting (``--param``) is parsed by
-:func:`jaxopt_lab.grid.parse_grid_axis`.
+and what is valid, echoing at most :data:`~jaxopt_lab.grid.MAX_ECHO` characters of the text.
+A swept setting (``--param``) is parsed by :func:`jaxopt_lab.grid.parse_grid_axis`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import optax
 
-from jaxopt_lab.grid import hyperparameter_names, parse_number
+from jaxopt_lab.grid import MAX_ECHO, hyperparameter_names, parse_number, shown
 from jaxopt_lab.optimizers import OPTIMIZERS
 
 OPTIMIZER_FORM = "NAME[:LR][,KEY=VALUE...]"
@@ -57,32 +57,35 @@ def parse_optimizer(text: str) -> OptimizerSpec:
     text = text.strip()
     name, colon, rest = text.partition(":")
     if name not in OPTIMIZERS:
-        where = "" if text == name else f" in {text!r}"
+        where = "" if text == name or len(text) > MAX_ECHO else f" in {shown(text)}"
         raise ValueError(
-            f"unknown optimizer {name!r}{where}; valid optimizers: {', '.join(OPTIMIZERS)}"
+            f"unknown optimizer {shown(name)}{where}; valid optimizers: {', '.join(OPTIMIZERS)}"
         )
     valid = hyperparameter_names(name)
     settings: dict[str, float] = {}
     if colon and not rest:
-        raise ValueError(f"{text!r}: nothing after ':'; expected {OPTIMIZER_FORM}")
+        raise ValueError(f"{shown(text)}: nothing after ':'; expected {OPTIMIZER_FORM}")
     for position, item in enumerate(rest.split(",") if rest else []):
         key, equals, value = item.strip().partition("=")
         if not equals:
             if position != 0:
-                raise ValueError(f"{text!r}: {item!r} needs KEY=VALUE; expected {OPTIMIZER_FORM}")
+                raise ValueError(
+                    f"{shown(text)}: {shown(item)} needs KEY=VALUE; expected {OPTIMIZER_FORM}"
+                )
             key, value = "learning_rate", key
         if key not in valid:
             raise ValueError(
-                f"{text!r}: {name} has no hyperparameter {key!r}; valid: {', '.join(valid)}"
+                f"{shown(text)}: {name} has no hyperparameter {shown(key)}; "
+                f"valid: {', '.join(valid)}"
             )
         if key in settings:
-            raise ValueError(f"{text!r}: {key} is given twice")
-        settings[key] = parse_number(value, f"{text!r}")
+            raise ValueError(f"{shown(text)}: {key} is given twice")
+        settings[key] = parse_number(value, shown(text))
     spec = OptimizerSpec(name, settings, text)
     try:
         spec.build()
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{text!r}: {error}") from None
+        raise ValueError(f"{shown(text)}: {error}") from None
     return spec
 
 

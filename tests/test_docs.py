@@ -19,7 +19,7 @@ import pytest
 
 from jaxopt_lab import equivalences
 from jaxopt_lab.equivalences import render
-from tests.test_page import NETWORK_SCHEMES, browser, logs  # noqa: F401  (headless Chromium)
+from tests.report.test_page import NETWORK_SCHEMES, browser, logs  # noqa: F401  (headless Chromium)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

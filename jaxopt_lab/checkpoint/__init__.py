@@ -55,6 +55,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -282,13 +283,59 @@ def _structure_error(
     extra = [p for p in saved_paths if p not in like_paths]
     detail = ""
     if missing:
-        detail += f"\n  in like, not in the checkpoint: {', '.join(missing[:10])}"
+        detail += f"\n  in like, not in the checkpoint: {', '.join(missing[:5]):.200}"
     if extra:
-        detail += f"\n  in the checkpoint, not in like: {', '.join(extra[:10])}"
-    return CheckpointError(
-        f"{path} does not have the tree structure of like.{detail}"
-        f"\n  checkpoint: {manifest['treedef']:.2000}\n  like:       {jax.tree.structure(like)}"
-    )
+        detail += f"\n  in the checkpoint, not in like: {', '.join(extra[:5]):.200}"
+    # Both structures, each cut to a window around where they part (a few lines, not kB).
+    saved, wanted = manifest["treedef"], str(jax.tree.structure(like))
+    part = next((i for i, (a, b) in enumerate(zip(saved, wanted)) if a != b), 0)
+    start = max(0, part - 60)
+    for name, text in (("checkpoint", saved), ("like", wanted)):
+        head = text[:40] + " ... " if start > 40 else text[:start]
+        window = text[start : start + 160] + ("..." if len(text) > start + 160 else "")
+        detail += f"\n  {name + ':':11} {head}{window}"
+    return CheckpointError(f"{path} does not have the tree structure of like.{detail}")
+
+
+_FILE_TYPES = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _file_type(mode: int) -> str:
+    return _FILE_TYPES.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def _open_regular(path: Path) -> tuple[Any, int]:
+    """``path`` opened for reading, and its size, if it is (or links to) a regular file.
+
+    Checked on the open descriptor (``fstat``), so nothing can swap the file in
+    between; ``O_NONBLOCK`` keeps a FIFO from blocking the open. A symlink is
+    followed only to a regular file, and the error says where it led.
+    """
+    try:
+        link = path.is_symlink()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise CheckpointError(f"{path} cannot be opened ({error.strerror})") from None
+    info = os.fstat(descriptor)
+    mode = info.st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        target = f" links to {os.path.realpath(path)}, which is" if link else " is"
+        raise CheckpointError(
+            f"{path}{target} {_file_type(mode)}; a checkpoint is a regular file (a symlink "
+            "is followed only to a regular file)"
+        )
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb"), info.st_size
 
 
 def load(path: str | os.PathLike, like: Any = None) -> Any:
@@ -310,22 +357,24 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
 
     Raises:
       FileNotFoundError: no file at ``path``.
-      CheckpointError: (a ``ValueError``) the file is truncated, corrupt or not a
+      CheckpointError: (a ``ValueError``) ``path`` is not a regular file (a
+        directory, a FIFO, a device, a symlink to any of them) or cannot be
+        opened; the file is truncated, corrupt or not a
         checkpoint, or does not match ``like``; the message names the leaf path
         and what differs. A float64 JAX leaf loaded with ``jax_enable_x64`` off
         is also refused rather than silently truncated.
     """
     path = Path(path)
+    file, size = _open_regular(path)
     try:
-        archive = zipfile.ZipFile(path, "r")
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
+        archive = zipfile.ZipFile(file, "r")
     except DAMAGE as error:
+        file.close()
         raise CheckpointError(
             f"{path} is truncated or not a checkpoint (not a readable zip: {error})"
         ) from error
-    with archive:
-        check_members(archive, path)
+    with file, archive:
+        check_members(archive, path, size)
         manifest, leaves = read_manifest(archive, path)
         if like is not None:
             like_leaves, like_treedef = jax.tree.flatten(like)

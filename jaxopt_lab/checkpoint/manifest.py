@@ -157,7 +157,7 @@ class LeafRecord(NamedTuple):
     sha256: str
 
 
-def check_members(archive: zipfile.ZipFile, path: Path) -> None:
+def check_members(archive: zipfile.ZipFile, path: Path, size: int) -> None:
     """Every member stored uncompressed, all of them fitting in the file together."""
     total = 0
     for info in archive.infolist():
@@ -173,7 +173,6 @@ def check_members(archive: zipfile.ZipFile, path: Path) -> None:
                 f"{info.compress_size}; the file is corrupt"
             )
         total += info.file_size
-    size = path.stat().st_size
     if total > size:
         raise CheckpointError(
             f"{path}: its members declare {total} bytes in all, more than the file's {size}; "

@@ -18,6 +18,7 @@ explore), :mod:`~jaxopt_lab.cli.mnist_commands` (mnist, mnist-sweep, demo),
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from jaxopt_lab.bench import suite
@@ -30,6 +31,7 @@ from jaxopt_lab.cli.two_d_commands import (
     add_sweep_parser,
     add_trajectories_parser,
 )
+from jaxopt_lab.files import WriteError
 
 
 def add_bench_parser(subparsers) -> None:
@@ -74,4 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     with CtrlC(args.command) as args.ctrl_c:
-        return args.run(args)
+        try:
+            return args.run(args)
+        except WriteError as error:  # a full disk, a file-size limit: an environment fault
+            print(f"jaxopt-lab {args.command}: error: {error}", file=sys.stderr)
+            return 1

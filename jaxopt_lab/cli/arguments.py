@@ -4,13 +4,15 @@ ends in ``parser.error`` (one line naming the argument, exit 2) before anything 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from jaxopt_lab.data import CorruptIdxFileError, MnistNotFoundError, load_mnist
-from jaxopt_lab.files import check_writable_folder
+from jaxopt_lab.files import FolderBusyError, FolderLock, check_writable_folder
 from jaxopt_lab.grid import grid_axes, parse_grid_axis, with_settings
 from jaxopt_lab.optimizer_spec import parse_optimizer
 from jaxopt_lab.problems import PROBLEMS
@@ -111,6 +113,23 @@ def writable_out(args) -> Path:
         return check_writable_folder(args.out)
     except OSError as error:
         args.parser.error(f"--out: {error.strerror or error}")
+
+
+@contextlib.contextmanager
+def locked_out(args) -> Iterator[Path]:
+    """``--out`` made and proven writable, held under its folder lock (``.lock``, never
+    followed if a symlink) while the block writes into it: two commands never mix
+    their files in one folder."""
+    out = writable_out(args)
+    lock = FolderLock(out)
+    try:
+        lock.__enter__()
+    except FolderBusyError as error:
+        args.parser.error(f"--out: {error}")
+    try:
+        yield out
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def specs_from(parser, values) -> tuple:

@@ -21,9 +21,9 @@ from jaxopt_lab.cli.arguments import (
     grid_axis,
     grid_from,
     integer,
+    locked_out,
     run_config,
     specs_from,
-    writable_out,
 )
 from jaxopt_lab.cli.console import TutorialLog
 from jaxopt_lab.grid import parse_grid_axis
@@ -127,10 +127,10 @@ def run_mnist_sweep(args) -> int:
     networks = math.prod(len(v) for v in grid.values()) * len(args.seed)
     if networks > 100_000:
         parser.error(f"--param x --seed: {networks} networks; at most 100,000 at once")
-    out = writable_out(args)
-    data = data_loader(args)()
-    result = write_mnist_sweep(out, spec, grid, data, args.iterations, args.batch_size,
-                               args.seed, args.sizes or DEFAULT_SIZES)  # fmt: skip
+    with locked_out(args) as out:
+        data = data_loader(args)()
+        result = write_mnist_sweep(out, spec, grid, data, args.iterations, args.batch_size,
+                                   args.seed, args.sizes or DEFAULT_SIZES)  # fmt: skip
     first, mean_axes = next(iter(grid)), tuple(range(1, result.final_loss.ndim))
     rows = zip(result.axes[first], np.mean(result.final_loss, axis=mean_axes),
                np.mean(result.test_accuracy, axis=mean_axes), strict=True)  # fmt: skip
@@ -158,7 +158,6 @@ def add_demo_parser(subparsers) -> None:
 
 def run_demo(args) -> int:
     config = demo.tutorial_config(args.iterations, args.batch_size, args.seed, args.sizes)
-    writable_out(args)
     log = TutorialLog(args.iterations)
 
     def on_chunk(chunk) -> None:
@@ -166,7 +165,9 @@ def run_demo(args) -> int:
         log(chunk)
 
     try:
-        result = demo.run_demo(args.out, config, data_loader(args), on_chunk, args.ctrl_c.stop)
+        with locked_out(args):
+            result = demo.run_demo(args.out, config, data_loader(args), on_chunk,
+                                   args.ctrl_c.stop)  # fmt: skip
     except RunError as error:
         args.parser.error(str(error))
     finally:

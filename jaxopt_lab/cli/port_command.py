@@ -3,7 +3,6 @@ equal."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from jaxopt_lab.cli.arguments import SEED, integer

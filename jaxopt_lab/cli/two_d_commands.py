@@ -16,9 +16,9 @@ from jaxopt_lab.cli.arguments import (
     grid_from,
     integer,
     learning_rate_range,
+    locked_out,
     problem_from,
     specs_from,
-    writable_out,
 )
 from jaxopt_lab.problems import PROBLEMS
 from jaxopt_lab.report import explorer
@@ -44,8 +44,9 @@ def add_trajectories_parser(subparsers) -> None:
 def run_trajectories(args) -> int:
     problem = problem_from(args.parser, args.problem)
     specs = specs_from(args.parser, args.optimizer)
-    out = writable_out(args)
-    for record in write_trajectories(out, specs, problem, args.start, args.steps).values():
+    with locked_out(args) as out:
+        records = write_trajectories(out, specs, problem, args.start, args.steps)
+    for record in records.values():
         x, y = record["positions"][-1]
         print(f"{record['label']:24s} final position ({x:.6g}, {y:.6g})  "
               f"f = {record['final_loss']:.6g}")  # fmt: skip
@@ -83,11 +84,12 @@ def run_sweep(args) -> int:
     if len(grid) > 2:
         parser.error(f"at most two --param axes can be drawn; got {', '.join(grid)}")
     check_grid(parser, specs, grid)
-    out = writable_out(args)
     # In the run's dtype (float32) once, as sweep() would per optimizer: 4 bytes a point.
     grid = {name: values.astype("float32", copy=False) for name, values in grid.items()}
     args.param = None  # drop the float64 originals
-    summaries = write_sweeps(out, specs, grid, problem, args.start, args.steps, args.chunk_size)
+    with locked_out(args) as out:
+        summaries = write_sweeps(out, specs, grid, problem, args.start, args.steps,
+                                 args.chunk_size)  # fmt: skip
     for label, summary in summaries.items():
         if summary.best is None:
             print(f"{label}: all {summary.point_count} runs diverged")
@@ -155,10 +157,10 @@ def run_explore(args) -> int:
         runs = [explorer.run_section(folder) for folder in args.runs]
     except explorer.RunFolderError as error:
         parser.error(f"--run: {error}")
-    out = writable_out(args)
     rates = np.geomspace(low, high, count)
-    two_d = explorer.explore_two_d(specs, problems, rates, args.steps)
-    path = explorer.write_explore_page(out, explorer.explore_report(two_d, runs))
+    with locked_out(args) as out:
+        two_d = explorer.explore_two_d(specs, problems, rates, args.steps)
+        path = explorer.write_explore_page(out, explorer.explore_report(two_d, runs))
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): {len(specs)} optimizers x "
           f"{len(problems)} problems x {len(two_d.learning_rates)} learning rates x "
           f"{args.steps + 1} positions")  # fmt: skip

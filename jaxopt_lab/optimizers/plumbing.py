@@ -342,6 +342,8 @@ def elementwise_optimizer(
                 update = _complex_view(update)
             if decays and decoupled_weight_decay:
                 update = update - step_size * (weight_decay * param)
+            if jnp.iscomplexobj(update) and not jnp.issubdtype(output_dtype, jnp.complexfloating):
+                update = jnp.real(update)  # a complex state_dtype on real params (optax's mu_dtype)
             update_leaves.append(update.astype(output_dtype))
             for field in fields:
                 moment = getattr(new_leaf_state, field)

@@ -263,8 +263,10 @@ def check_state_dtype(state_dtype: Any) -> None:
         dtype = jnp.dtype(state_dtype)
     except TypeError:
         dtype = None
-    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
-        raise ValueError(f"state_dtype must be a floating-point dtype, got {state_dtype!r}")
+    if dtype is None or not jnp.issubdtype(dtype, jnp.inexact):
+        raise ValueError(
+            f"state_dtype must be a floating-point or complex dtype, got {state_dtype!r}"
+        )
 
 
 def check_switch(name: str, value: Any) -> None:
@@ -338,13 +340,42 @@ def hyperparameters(*names: str) -> Callable[[Callable], Callable]:
                 values[name] = check_number(
                     name, value, schedulable=_schedulable(parameters[name])
                 )
+            state_dtype = bound.arguments.get("state_dtype")
+            check_state_dtype(state_dtype)
+            for name, value in values.items():
+                check_finite_in_build_dtype(name, value, state_dtype)
             transformation = make_optimizer(*args, **kwargs)
-            return _checking_init(transformation, values, bound.arguments.get("state_dtype"))
+            return _checking_init(transformation, values, state_dtype)
 
         build.hyperparameters = tuple(names)
         return build
 
     return declare
+
+
+def build_dtype(state_dtype: Any) -> np.dtype:
+    """The widest real dtype a hyperparameter can be used in, known when the optimizer is
+    built: ``state_dtype``'s (its real part), else JAX's default float (float32 unless
+    ``jax_enable_x64``). ``init`` checks each leaf's own dtype later."""
+    if state_dtype is not None:
+        return real_dtype(jnp.dtype(state_dtype))
+    return np.dtype(jnp.result_type(float))
+
+
+def check_finite_in_build_dtype(name: str, value: Any, state_dtype: Any) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` is not finite in :func:`build_dtype`
+    (``sgd(1e39)``: 1e39 is inf in float32)."""
+    if not is_concrete(value) or callable(value):
+        return
+    dtype = build_dtype(state_dtype)
+    with np.errstate(over="ignore"):
+        cast = np.asarray(np.asarray(value, np.float64).astype(dtype), np.float64)
+    if not np.all(np.isfinite(cast)):
+        where = "state_dtype" if state_dtype is not None else "JAX's default float"
+        raise ValueError(
+            f"{name}={value!r} is not finite in {dtype.name}, {where} (largest "
+            f"{dtype.name}: {float(jnp.finfo(dtype).max):.4g})"
+        )
 
 
 def _checking_init(

@@ -19,6 +19,7 @@ A :class:`Table` block is rendered by ``tabulate``: GitHub-flavoured Markdown th
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import math
@@ -38,7 +39,11 @@ from jaxopt_lab.report.tables import markdown_table
 
 @dataclass(frozen=True)
 class Paragraph:
+    """Text in the lab's Markdown (links, ``code``); ``literal``: shown exactly as it is,
+    no link or code made from it (for text holding values read from files)."""
+
     text: str
+    literal: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ def to_markdown(report: Report, folder: str | Path | None = None) -> str:
                     lines += [f"![{block.static.alt}]({block.static.path})", ""]
                 block = Paragraph(f"*{block.alt}*")
             if isinstance(block, Paragraph):
-                lines.append(block.text)
+                lines.append(_escape_markdown(block.text) if block.literal else block.text)
             elif isinstance(block, Image):
                 lines.append(f"![{block.alt}]({block.path})")
             else:
@@ -112,10 +117,21 @@ def to_markdown(report: Report, folder: str | Path | None = None) -> str:
 
 # --------------------------------------------------------------------------- the page
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
-)
-"""The page loads nothing: no script, style, image, font or fetch from anywhere but itself."""
+def _script_hash(script: str) -> str:
+    """The CSP source that allows exactly this inline script: ``'sha256-<base64>'``."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode(
+        "ascii"
+    ) + "'"
+
+
+def content_security_policy(script: str) -> str:
+    """The page loads nothing: no script, style, image, font or fetch from anywhere but itself;
+    the one script that runs is the lab's own (its SHA-256), never an inline handler or
+    a ``javascript:`` link."""
+    return (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        f"script-src {_script_hash(script)}"
+    )
 
 _TYPED_ARRAYS = {"f": {4: "float32", 8: "float64"}, "i": {4: "int32"},
                  "u": {1: "uint8", 2: "uint16"}}  # fmt: skip
@@ -157,11 +173,33 @@ def _script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def safe_link(url: str) -> bool:
+    """A link the page may hold: relative (no scheme) or http(s); never ``javascript:``,
+    ``data:`` or any other scheme."""
+    scheme = _SCHEME.match(url)
+    return scheme is None or scheme.group().lower() in ("http:", "https:")
+
+
+def _link(match: re.Match) -> str:
+    text, url = match.group(1), match.group(2)
+    return f'<a href="{url}">{text}</a>' if safe_link(html.unescape(url)) else match.group(0)
+
+
 def _inline_markdown(text: str) -> str:
-    """The Markdown the lab's paragraphs use: links and ``code``; everything else escaped."""
+    """The Markdown the lab's paragraphs use: ``code`` and links (relative or http(s) only:
+    :func:`safe_link`; any other stays text); everything else escaped."""
     escaped = html.escape(text)
     escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
-    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', escaped)
+    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", _link, escaped)
+
+
+def _escape_markdown(text: str) -> str:
+    """``text`` with every Markdown and HTML punctuation mark backslash-escaped: it renders
+    as itself, no link, code or tag made from it."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|&~-])", r"\\\1", text)
 
 
 def _image_html(image: Image, folder: Path | None) -> str:
@@ -200,7 +238,8 @@ def to_html(report: Report, folder: str | Path | None = None) -> str:
         body.append(f"<section>\n<h2>{html.escape(section.title)}</h2>")
         for block in section.blocks:
             if isinstance(block, Paragraph):
-                body.append(f"<p>{_inline_markdown(block.text)}</p>")
+                text = html.escape(block.text) if block.literal else _inline_markdown(block.text)
+                body.append(f"<p>{text}</p>")
             elif isinstance(block, Image):
                 body.append(_image_html(block, folder))
             elif isinstance(block, Table):
@@ -214,12 +253,13 @@ def to_html(report: Report, folder: str | Path | None = None) -> str:
                     "</div>"
                 )  # fmt: skip
         body.append("</section>")
+    script = f"\n{_asset('report.js')}"
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy(script)}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<link rel="icon" href="data:,">',
         f"<title>{html.escape(report.title)}</title>",
@@ -229,7 +269,7 @@ def to_html(report: Report, folder: str | Path | None = None) -> str:
         "<main>",
         *body,
         "</main>",
-        f"<script>\n{_asset('report.js')}</script>",
+        f"<script>{script}</script>",
         "</body>",
         "</html>",
         "",
@@ -246,10 +286,9 @@ file per entry."""
 def write_report(
     report: Report, folder: str | Path, renderers: Mapping[str, Renderer] = RENDERERS
 ) -> list[Path]:
-    """Render ``report`` with each renderer into ``folder``; the paths written."""
-    written = []
-    for name, render in renderers.items():
-        path = Path(folder) / name
-        files.write_atomic(path, render(report, Path(folder)).encode("utf-8"))
-        written.append(path)
-    return written
+    """Render ``report`` with each renderer into ``folder``, the files as one
+    :class:`~jaxopt_lab.files.Result`; the paths written."""
+    with files.Result(folder) as result:
+        for name, render in renderers.items():
+            result.add(name, render(report, Path(folder)).encode("utf-8"))
+    return [Path(folder) / name for name in renderers]

@@ -16,7 +16,6 @@ explore`` writes; the demo puts the same views in its own report.
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from jaxopt_lab.report.document import (
     write_report,
 )
 from jaxopt_lab.report.figures import display_name
+from jaxopt_lab.runs import run_files
 from jaxopt_lab.runs.training import LOSSES, RESULT_HEADERS, result_rows
 from jaxopt_lab.two_d import TUTORIAL_LEARNING_RATES, sweep
 
@@ -283,28 +283,39 @@ class RunFolderError(ValueError):
     """The folder holds no MNIST run, demo or ``mnist-sweep`` the page can show."""
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as error:
-        raise RunFolderError(f"cannot read {path}: {error}") from None
+        return run_files.read_json(path)
+    except run_files.RunFileError as error:
+        raise RunFolderError(str(error)) from None
 
 
 def run_section(folder: str | Path) -> Section:
     """The page's section for a run folder: an ``mnist`` run (or a demo's ``mnist/``):
     the loss curves and the test-accuracy table; an ``mnist-sweep``: final loss
-    against the swept rate per seed, and its table. Raises :class:`RunFolderError`."""
+    against the swept rate per seed, and its table. Each file is checked against its
+    schema (:mod:`jaxopt_lab.runs.run_files`) before it is used, and every value from it is
+    shown as text (never a link). Raises :class:`RunFolderError`, one line."""
     folder = Path(folder)
+    try:
+        return _run_section(folder)
+    except run_files.RunFileError as error:
+        raise RunFolderError(str(error)) from None
+
+
+def _run_section(folder: Path) -> Section:
     for candidate in (folder / LOSSES, folder / "mnist" / LOSSES):
         if candidate.is_file():
             summary = _read_json(candidate)
-            if "losses" not in summary or "optimizers" not in summary:
+            if not isinstance(summary, dict) or "losses" not in summary or (
+                    "optimizers" not in summary):  # fmt: skip
                 raise RunFolderError(f"{candidate} is not the losses.json of a jaxopt-lab run")
+            run_files.check_losses_summary(summary, candidate)
             names = ", ".join(display_name(label) for label in summary["optimizers"])
             blocks = [
                 Paragraph(f"{summary.get('iterations_done', summary['iterations'])} iterations, "
                           f"batches of {summary['batch_size']}, seed {summary['seed']} "
-                          f"({candidate})."),
+                          f"({candidate}).", literal=True),
                 loss_curves_view(summary),
             ]  # fmt: skip
             if "final_mean_loss" in summary:
@@ -314,7 +325,9 @@ def run_section(folder: str | Path) -> Section:
     path = folder / "sweep.json"
     if path.is_file():
         record = _read_json(path)
-        if "optimizer" in record and "seed" in record.get("axes", {}):
+        if isinstance(record, dict) and "optimizer" in record and "seed" in (
+                record.get("axes") if isinstance(record.get("axes"), dict) else {}):  # fmt: skip
+            run_files.check_mnist_sweep(record, path)
             view = mnist_sweep_view(record)
             data = view.data
             rows = [[f"{value:.3g}", f"{np.nanmean(loss):.4f}", f"{np.nanmean(acc):.4f}"]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from jaxopt_lab.data import MnistData
-from jaxopt_lab.files import save_figure, write_json
+from jaxopt_lab.files import Result, figure_bytes, json_bytes
 from jaxopt_lab.grid import with_settings
 from jaxopt_lab.mnist import MnistSweepResult, sweep
 from jaxopt_lab.optimizer_spec import OptimizerSpec
@@ -45,12 +46,13 @@ def write_trajectories(out: Path, specs: Sequence[OptimizerSpec], problem: Probl
         record[spec.label] = {"label": label, "learning_rate": learning_rate,
                               "settings": dict(spec.settings), "positions": path,
                               "final_loss": float(problem.function(path[-1]))}  # fmt: skip
-    save_figure(plot_trajectories(positions, problem), out / "trajectories.png",
-                bbox_inches="tight")  # fmt: skip
-    write_json(out / "trajectories.json", {
-        "problem": problem.name, "steps": steps, "start": next(iter(positions.values()))[0],
-        "minima": [list(m) for m in problem.minima], "optimizers": record,
-    })  # fmt: skip
+    with Result(out) as result:  # the figure and the JSON: one unit, never mixed
+        result.add("trajectories.png", figure_bytes(plot_trajectories(positions, problem),
+                                                    bbox_inches="tight"))  # fmt: skip
+        result.add("trajectories.json", json_bytes({
+            "problem": problem.name, "steps": steps, "start": next(iter(positions.values()))[0],
+            "minima": [list(m) for m in problem.minima], "optimizers": record,
+        }))  # fmt: skip
     return record
 
 
@@ -60,15 +62,19 @@ def write_sweeps(out: Path, specs: Sequence[OptimizerSpec], grid: Mapping[str, n
     """Each optimizer over the grid, streamed to ``sweep_<label>.parquet``; ``sweep.json``
     (the summaries) and ``sweep.png`` (drawn from each summary's bounded sample)."""
     summaries = {}
-    for spec in specs:
-        points_file = out / f"sweep_{re.sub(r'[^A-Za-z0-9_.=-]+', '_', spec.label)}.parquet"
-        summaries[spec.label] = sweep_to_file(
-            with_settings(spec.name, spec.settings), grid, problem, points_file, start, steps,
-            chunk_size=chunk_size or STREAM_CHUNK_POINTS,
-        )  # fmt: skip
-    save_figure(plot_sweep({label: s.sample for label, s in summaries.items()}),
-                out / "sweep.png", bbox_inches="tight")  # fmt: skip
-    write_json(out / "sweep.json", {label: s.to_dict() for label, s in summaries.items()})
+    with Result(out) as result:  # the Parquet files, figure and JSON: one unit, never mixed
+        for spec in specs:
+            name = f"sweep_{re.sub(r'[^A-Za-z0-9_.=-]+', '_', spec.label)}.parquet"
+            summary = sweep_to_file(
+                with_settings(spec.name, spec.settings), grid, problem, result.stage(name),
+                start, steps, chunk_size=chunk_size or STREAM_CHUNK_POINTS,
+            )  # fmt: skip
+            summaries[spec.label] = replace(summary, path=out / name)
+        result.add("sweep.png", figure_bytes(
+            plot_sweep({label: s.sample for label, s in summaries.items()}), bbox_inches="tight",
+        ))  # fmt: skip
+        result.add("sweep.json",
+                   json_bytes({label: s.to_dict() for label, s in summaries.items()}))  # fmt: skip
     return summaries
 
 
@@ -80,15 +86,18 @@ def write_mnist_sweep(out: Path, spec: OptimizerSpec, grid: Mapping[str, np.ndar
     result = sweep(with_settings(spec.name, spec.settings), grid, data, iterations, batch_size,
                    seeds=seeds, sizes=sizes)  # fmt: skip
     networks = result.final_loss.size
-    write_json(out / "sweep.json", {
+    first = next(iter(grid))
+    title = f"{display_name(spec.label)} on MNIST, {iterations} iterations"
+    figure = plot_mnist_sweep(result.axes[first], result.final_loss, label=spec.label,
+                              title=title, axis_name=first)  # fmt: skip
+    record = {
         "optimizer": spec.label, "iterations": iterations, "batch_size": batch_size,
         "sizes": list(sizes), "axes": result.axes, "final_loss": result.final_loss,
         "test_accuracy": result.test_accuracy, "compile_seconds": result.compile_seconds,
         "run_seconds": result.run_seconds, "networks_per_second": networks / result.run_seconds,
         "device_count": result.device_count,
-    })  # fmt: skip
-    first = next(iter(grid))
-    title = f"{display_name(spec.label)} on MNIST, {iterations} iterations"
-    save_figure(plot_mnist_sweep(result.axes[first], result.final_loss, label=spec.label,
-                                 title=title, axis_name=first), out / "sweep.png")  # fmt: skip
+    }  # fmt: skip
+    with Result(out) as written:  # the JSON and the figure: one unit, never mixed
+        written.add("sweep.json", json_bytes(record))
+        written.add("sweep.png", figure_bytes(figure))
     return result

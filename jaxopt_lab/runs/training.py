@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -181,6 +182,55 @@ def result_rows(summary: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+MAX_RECORD_BYTES = 1 << 20
+"""A checkpoint's run record (its config as JSON) is refused above this size."""
+
+
+def _record_error(path: Path, what: str) -> checkpoint.CheckpointError:
+    return checkpoint.CheckpointError(
+        f"{path} is not a checkpoint of a jaxopt-lab mnist run: {what}"
+    )
+
+
+def read_run_record(raw: Any, path: Path) -> tuple[dict, RunConfig, int]:
+    """The run record, config and iteration of a checkpoint loaded without ``like``.
+
+    Checked against the schema a run writes before anything is built from it:
+    ``{"run": uint8[n], "carry": {..., "iteration": int}}``, the record strict
+    JSON ``{"format": 1, "config": RunConfig, "data": sha256}``, the iteration
+    within the config's. Raises :class:`~jaxopt_lab.checkpoint.CheckpointError`
+    in one line (never more than a few hundred characters of the record).
+    """
+    if not isinstance(raw, dict) or set(raw) != {"run", "carry"}:
+        keys = sorted(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
+        raise _record_error(path, f"it holds {keys!s:.200}, not 'run' and 'carry'")
+    run_bytes, carry = raw["run"], raw["carry"]
+    if not (isinstance(run_bytes, np.ndarray) and run_bytes.dtype == np.uint8
+            and run_bytes.ndim == 1 and run_bytes.size <= MAX_RECORD_BYTES):  # fmt: skip
+        raise _record_error(path, f"its run record is not at most {MAX_RECORD_BYTES} bytes")
+    try:
+        record = json.loads(run_bytes.tobytes().decode("utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise _record_error(path, f"its run record is not JSON ({error!s:.200})") from None
+    if not isinstance(record, dict) or record.get("format") != RUN_FORMAT:
+        raise _record_error(path, f"its run record is not of format {RUN_FORMAT}")
+    data = record.get("data")
+    if not (isinstance(data, str) and len(data) == 64 and set(data) <= set("0123456789abcdef")):
+        raise _record_error(path, "its run record has no data fingerprint (a SHA-256)")
+    try:
+        saved = RunConfig.from_dict(record["config"])
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
+        raise _record_error(path, f"its config is not valid ({error!s:.200})") from None
+    iteration = carry.get("iteration") if isinstance(carry, dict) else None
+    if not (isinstance(iteration, (np.ndarray, np.generic, jax.Array)) and np.ndim(iteration) == 0
+            and np.issubdtype(iteration.dtype, np.integer)):  # fmt: skip
+        raise _record_error(path, "its carry has no scalar integer 'iteration'")
+    done = int(iteration)
+    if not 0 <= done <= saved.iterations:
+        raise _record_error(path, f"iteration {done} is outside [0, {saved.iterations}]")
+    return record, saved, done
+
+
 class TrainingRun:
     """A run of :func:`jaxopt_lab.mnist.compare` that owns ``folder``; see the module doc.
 
@@ -254,15 +304,9 @@ class TrainingRun:
             return
         try:
             raw = checkpoint.load(path)
-            record = json.loads(bytes(np.asarray(raw["run"], np.uint8)).decode("utf-8"))
-            saved = RunConfig.from_dict(record["config"])
+            record, saved, done = read_run_record(raw, path)
         except checkpoint.CheckpointError as error:
             raise RunError(f"cannot resume: {error}") from None
-        except (KeyError, TypeError, ValueError) as error:
-            raise RunError(
-                f"{path} is not a checkpoint of a jaxopt-lab mnist run ({error})"
-            ) from None
-        done = int(np.asarray(raw["carry"]["iteration"]))
         if not self.resume:
             raise RunError(
                 f"{self.folder} holds the checkpoint of a run at iteration {done} of "
@@ -275,7 +319,7 @@ class TrainingRun:
                 f"{key}: saved {theirs[key]!r}, now {mine[key]!r}" for key in differing
             )
             raise RunError(
-                f"cannot resume {path}: it was saved with other settings ({shown}); rerun "
+                f"cannot resume {path}: it was saved with other settings ({shown:.300}); rerun "
                 "with the same settings, or choose another folder"
             )
         like = self._like(np.asarray(raw["run"], np.uint8))
@@ -292,13 +336,16 @@ class TrainingRun:
     def _save_checkpoint(self, carry: CompareCarry, fingerprint: str) -> None:
         record = {"format": RUN_FORMAT, "config": self.config.to_dict(), "data": fingerprint}
         run_bytes = np.frombuffer(json.dumps(record).encode("utf-8"), np.uint8)
+        # A full disk raises files.WriteError: one line, the previous checkpoint whole.
         checkpoint.save(self.folder / CHECKPOINT, {"run": run_bytes, "carry": carry})
 
     def _write_outputs(self, losses: np.ndarray, test_accuracy: Any, info: dict) -> dict:
+        """``losses.json`` and ``loss_curves.png`` as one :class:`~jaxopt_lab.files.Result`."""
         summary = summarize(self.config, losses, test_accuracy, **info)
-        files.write_json(self.folder / LOSSES, summary)
         figure = plot_mnist_losses(dict(zip(self.config.labels, losses, strict=True)))
-        files.save_figure(figure, self.folder / FIGURE)
+        with files.Result(self.folder) as result:
+            result.add(LOSSES, files.json_bytes(summary))
+            result.add(FIGURE, files.figure_bytes(figure))
         return summary
 
     def train(

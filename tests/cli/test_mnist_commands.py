@@ -159,7 +159,7 @@ def test_a_second_process_is_kept_out_of_a_folder_in_use(small_mnist, tmp_path):
     out = tmp_path / "run"
     base = ["mnist", "--optimizer", "sgd", "--iterations", "400", "--data-dir", small_mnist,
             *SMALL, "--out", out]  # fmt: skip
-    first = subprocess.Popen(command(*base, "--pause-after-chunk", 0.5), cwd=REPO,
+    first = subprocess.Popen(command(*base, "--pause-after-chunk", 3), cwd=REPO,
                              env=environment(), stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)  # fmt: skip
     try:

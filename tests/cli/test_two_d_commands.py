@@ -142,7 +142,8 @@ def test_explore_writes_only_the_page_with_the_sweeps_numbers(tmp_path, capsys):
         capsys,
     )  # fmt: skip
     assert status == 0 and "2 optimizers x 1 problems x 7 learning rates x 9 positions" in out
-    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    written = sorted(p.name for p in tmp_path.iterdir() if p.name != ".lock")
+    assert written == ["report.html", "result.json"]  # result.json: what the unit holds
     page = (tmp_path / "report.html").read_text()
     assert 'data-view="two_d"' in page and "saddle" in page and "rosenbrock" not in page
     # The embedded rates: the grid's five and the presets 0.95 (sgd) and 0.05 (adam).

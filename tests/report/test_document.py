@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from html.parser import HTMLParser
@@ -12,7 +13,6 @@ import numpy as np
 import pytest
 
 from jaxopt_lab.report.document import (
-    CONTENT_SECURITY_POLICY,
     RENDERERS,
     Image,
     Interactive,
@@ -124,14 +124,17 @@ def test_the_page_embeds_every_array_bit_for_bit_and_loads_nothing(tmp_path):
 
     # Self-contained: the policy forbids every load; nothing refers outside the page.
     metas = [attrs for tag, attrs in page.tags if tag == "meta"]
-    assert {"http-equiv": "Content-Security-Policy", "content": CONTENT_SECURITY_POLICY} in metas
-    assert "default-src 'none'" in CONTENT_SECURITY_POLICY
+    (policy,) = [m["content"] for m in metas if m.get("http-equiv") == "Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "unsafe-inline" not in policy.split("script-src")[1]
     for tag, attrs in page.tags:
         for key in ("src", "href"):
             if key in attrs and not (tag == "a" and key == "href"):
                 assert attrs[key].startswith("data:"), (tag, attrs)
     code = [text for attrs, text in page.scripts if not attrs]
     assert len(code) == 1 and "VIEWS" in code[0]  # the script itself, inlined
+    # ... and the one script the policy lets run: its SHA-256, computed here independently.
+    digest = base64.b64encode(hashlib.sha256(code[0].encode()).digest()).decode()
+    assert policy.endswith(f"script-src 'sha256-{digest}'")
     images = [attrs for tag, attrs in page.tags if tag == "img"]
     assert [image["alt"] for image in images] == ["a figure"]  # the view replaces its static
     assert base64.b64decode(images[0]["src"].split(",", 1)[1]) == PNG
@@ -154,7 +157,9 @@ def test_write_report_writes_markdown_and_the_page(tmp_path):
     assert [path.name for path in written] == ["report.md", "report.html"] == list(RENDERERS)
     assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png", "report.html", "report.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "figure.png", "report.html", "report.md", "result.json"  # result.json: the files' unit
+    ]
 
 
 def test_an_array_the_page_cannot_hold_is_refused():
