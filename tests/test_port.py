@@ -468,10 +468,10 @@ def test_parse_call_reads_literals_and_nested_calls_only():
     assert command.parse_call("AdamW(lr=__import__('os'))").kwargs["lr"] == command.CallText(
         "__import__", ("os",), {}
     )  # parsed as data, never called: the builders accept only the library's own names
+    # A name bound at run time is kept as its source; the port refuses it (or asks for it).
+    assert command.parse_call("AdamW(lr=x)").kwargs["lr"] == command.Unresolved("x", 1)
     for text, message in [
         ("AdamW(lr=__import__('os').getcwd())", "must be a call like Name"),
-        ("AdamW(lr=x)", "is not a literal"),
-        ("torch.optim.AdamW(lr=1)", "must be a call like Name"),
         ("AdamW(**{'lr': 1})", r"\*\* arguments"),
         ("AdamW(lr=1e-3", "is not valid Python"),
         ("1 + 2", "must be a call"),
