@@ -126,21 +126,33 @@ def parse_call(text: str, *, what: str = "call") -> CallText:
     return read_call(node, lambda name_node: None, text=text, what=what)
 
 
+def parse_value(text: str, *, what: str = "value") -> Any:
+    """One literal (``3e-4``, ``10**12``, ``(0.9, 0.95)``) from text, or ``ValueError``."""
+    tree = parse_tree(text.strip() if isinstance(text, str) else text, what=what, mode="eval")
+    value = _Reader(lambda node: None, text, what).value(tree.body)
+    refuse_unresolved(value, text, what)
+    if isinstance(value, CallText):
+        raise ValueError(f"{what} {echo(text)} must be a literal, not a call")
+    return value
+
+
 def read_call(
     node: ast.AST,
     resolve: Callable[[ast.AST], Any],
     *,
     text: str,
     what: str,
+    qualify: Callable[[str], str] = str,
 ) -> CallText:
-    """A call node -> :class:`CallText`; ``resolve(node)`` gives a name's value or None."""
+    """A call node -> :class:`CallText`; ``resolve(node)`` gives a name's value or None,
+    ``qualify`` expands a dotted name (a script's import aliases)."""
     if not isinstance(node, ast.Call):
         raise ValueError(f"{what} {echo(text)} must be a call like Name(arg=value, ...)")
     qualified = dotted(node.func)
     if qualified is None:
         raise ValueError(f"{what} {echo(text)} must be a call like Name(arg=value, ...)")
-    module, _, name = qualified.rpartition(".")
-    reader = _Reader(resolve, text, what)
+    module, _, name = qualify(qualified).rpartition(".")
+    reader = _Reader(resolve, text, what, qualify)
     args = tuple(reader.value(arg) for arg in node.args)
     kwargs = {}
     for keyword in node.keywords:
@@ -163,8 +175,8 @@ def dotted(node: ast.AST) -> str | None:
 
 
 class _Reader:
-    def __init__(self, resolve, text: str, what: str):
-        self.resolve, self.text, self.what = resolve, text, what
+    def __init__(self, resolve, text: str, what: str, qualify: Callable[[str], str] = str):
+        self.resolve, self.text, self.what, self.qualify = resolve, text, what, qualify
 
     def value(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Call):
@@ -173,7 +185,8 @@ class _Reader:
                     f"{self.what} {echo(self.text)}: {echo(ast.unparse(node))} must be a call "
                     "like Name(arg=value, ...)"
                 )
-            return read_call(node, self.resolve, text=self.text, what=self.what)
+            return read_call(node, self.resolve, text=self.text, what=self.what,
+                             qualify=self.qualify)
         if isinstance(node, (ast.List, ast.Tuple)):
             items = [self.value(item) for item in node.elts]
             return items if isinstance(node, ast.List) else tuple(items)
@@ -349,6 +362,8 @@ def _is_scheduler(value: Any) -> bool:
 
 
 def _nested_schedulers(value: Any) -> Any:
+    if isinstance(value, Unresolved):
+        return value
     if isinstance(value, CallText):
         return torch_scheduler_text(value)
     if isinstance(value, list):

@@ -211,6 +211,7 @@ class PortRun:
     comparison: crosscheck.Comparison
     failure: str | None
     ulps_per_step: float
+    notes: tuple[str, ...] = ()
 
     @property
     def code(self) -> str:
@@ -257,6 +258,7 @@ class PortRun:
         )
         if self.failure is not None:
             lines.append(self.failure)
+        lines.extend(self.notes)
         return lines
 
 
@@ -435,4 +437,42 @@ def port_run(
     # its relative bound alone (1 ulp of float64 per step would be 1e-13 after 1000).
     per_step = None if rtol is not None and rtol > 1e-12 else ulps_per_step
     failure = crosscheck.tolerance_failure(comparison, ulps_per_step=per_step, rtol=rtol)
-    return PortRun(prepared.description, prepared.recipe, comparison, failure, ulps_per_step)
+    notes = ()
+    if prepared.library_side is not None and len(prepared.live) == 2 and prepared.live[1]:
+        notes = schedule_notes(*prepared.live, every=scheduler_every, steps=steps, dtype=dtype)
+    return PortRun(prepared.description, prepared.recipe, comparison, failure, ulps_per_step,
+                   notes)
+
+
+def schedule_notes(
+    optimizer: Any, scheduler: Any, *, every: int, steps: int, dtype: Any
+) -> tuple[str, ...]:
+    """What the ported schedule does past ``steps``, and how far its closed form is from
+    torch's recursion over those steps (in ulps of the schedule's peak)."""
+    from jaxopt_lab.port.closed_forms import closed_form_distance
+    from jaxopt_lab.port.torch_optimizers import schedule_groups
+    from jaxopt_lab.port.torch_schedules import spec_from_torch, torch_schedule
+
+    spec, groups = spec_from_torch(scheduler), schedule_groups(optimizer)
+    schedule = torch_schedule(spec, groups, every=every, steps=steps)
+    epochs = schedule.table.lr.shape[0]
+    distance = closed_form_distance(spec, groups, epochs, dtype)
+    name = type(spec).__name__
+    if schedule.exact_until is None:
+        where = (
+            f"schedule: torch's own {name} values at every step (tabulated to where it "
+            "settles or ends; past OneCycleLR's end, where torch raises, its final value)"
+        )
+    else:
+        where = (
+            f"schedule: torch's own {name} values for the first {schedule.exact_until} "
+            f"optimizer steps (steps={steps}); past them it continues with its closed form "
+            "in the run's dtype, not NaN"
+        )
+    measured = (
+        f"closed form of {name} vs torch's recursion, {distance.epochs} scheduler steps in "
+        f"{distance.dtype}: at most {distance.max_ulps:.2f} ulps of the schedule's peak, "
+        f"{distance.ulps_per_step:.3f} ulps per step (what port.torch_schedule without steps= "
+        "gives)"
+    )
+    return where, measured
