@@ -403,18 +403,24 @@ def port_run(
     dtype: Any = np.float32,
     seed: int = 0,
     float64_rtol: float = 1e-12,
+    emit: str = "lab",
 ) -> PortRun:
     """Port the library call in ``optimizer`` (and ``scheduler``) and compare it with the library.
 
     Both run ``steps`` steps from the same N(0, 1) params (a 16x8 weight and a
     16 bias per param group) over the same N(0, 1) gradients, in ``dtype``, held
     to 1 ulp of the leaf's scale per step, and in float64 to ``float64_rtol``.
+    ``emit="optax"`` compares (and returns) plain optax code instead where the
+    equivalence table has an exact optax form
+    (:func:`~jaxopt_lab.port.emit_optax.optax_form`), and says why not where it has none.
     Raises ``ValueError`` (bad text or arguments) or ``PortError`` (what the
     port does not cover), each with a one-line message.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    if emit not in ("lab", "optax"):
+        raise ValueError(f"emit must be 'lab' or 'optax', got {emit!r}")
     prepared = prepare(
         optimizer,
         scheduler,
@@ -426,9 +432,15 @@ def port_run(
         steps=steps,
         seed=seed,
     )
+    recipe, emitted = prepared.recipe, ()
+    if emit == "optax":
+        from jaxopt_lab.port.emit_optax import optax_form
+
+        form = optax_form(prepared.recipe)
+        recipe, emitted = form.recipe or prepared.recipe, form.lines()
     gradients = crosscheck.random_gradients(prepared.params, steps, seed=seed + 1)
     comparison = crosscheck.compare(
-        compiled(prepared.recipe.build()), prepared.library_side, prepared.params, gradients,
+        compiled(recipe.build()), prepared.library_side, prepared.params, gradients,
         dtype=dtype,
     )
     ulps_per_step = 1.0
@@ -437,11 +449,10 @@ def port_run(
     # its relative bound alone (1 ulp of float64 per step would be 1e-13 after 1000).
     per_step = None if rtol is not None and rtol > 1e-12 else ulps_per_step
     failure = crosscheck.tolerance_failure(comparison, ulps_per_step=per_step, rtol=rtol)
-    notes = ()
+    notes = emitted
     if prepared.library_side is not None and len(prepared.live) == 2 and prepared.live[1]:
-        notes = schedule_notes(*prepared.live, every=scheduler_every, steps=steps, dtype=dtype)
-    return PortRun(prepared.description, prepared.recipe, comparison, failure, ulps_per_step,
-                   notes)
+        notes += schedule_notes(*prepared.live, every=scheduler_every, steps=steps, dtype=dtype)
+    return PortRun(prepared.description, recipe, comparison, failure, ulps_per_step, notes)
 
 
 def schedule_notes(
