@@ -192,7 +192,9 @@ def _port_inputs(args) -> dict:
             f"{args.from_file} binds these at run time; give them: {' '.join(requests)}"
         )
     if args.library is not None and args.library != reading.library:
-        raise ValueError(f"{args.from_file} holds a {reading.library} optimizer, not {args.library}")
+        raise ValueError(
+            f"{args.from_file} holds a {reading.library} optimizer, not {args.library}"
+        )
     inputs.update(optimizer=script.optimizer_text(reading), library=reading.library)
     if args.scheduler is None:
         inputs["scheduler"] = script.scheduler_text(reading)
