@@ -500,8 +500,7 @@ def scheduler_text(reading: ScriptReading) -> CallText | None:
     """The scheduler call without its optimizer argument."""
     if reading.scheduler is None:
         return None
-    call = reading.scheduler.call
-    return call._replace(kwargs={k: v for k, v in call.kwargs.items() if k != "optimizer"})
+    return torch_scheduler_text(reading.scheduler.call)
 
 
 def optimizer_text(reading: ScriptReading) -> CallText:

@@ -1,5 +1,6 @@
 """Two param groups (no decay on biases) and a warmup-then-cosine schedule per batch."""
 
+import torch
 import torch.optim as optim
 from torch import nn
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
@@ -20,7 +21,7 @@ warmup = LinearLR(optimizer, start_factor=0.1, total_iters=WARMUP)
 cosine = CosineAnnealingLR(optimizer, T_max=200)
 scheduler = SequentialLR(optimizer, schedulers=[warmup, cosine], milestones=[WARMUP])
 
-for epoch in range(EPOCHS):
+for _epoch in range(EPOCHS):
     for batch in range(100):
         optimizer.zero_grad()
         model(batch).sum().backward()

@@ -6,7 +6,7 @@ from torch import nn
 model = nn.Linear(16, 8)
 optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
 
-for batch in range(100):
+for _batch in range(100):
     loss = model(torch.randn(4, 16)).square().mean()
     optimizer.zero_grad()
     loss.backward()

@@ -14,7 +14,7 @@ model = torch.nn.Linear(16, 8)
 optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.95))
 scheduler = OneCycleLR(optimizer, max_lr=args.lr, total_steps=len(loader) * 4)
 
-for epoch in range(4):
-    for batch in loader:
+for _epoch in range(4):
+    for _batch in loader:
         optimizer.step()
         scheduler.step()
