@@ -101,6 +101,44 @@ def _check_torch_arguments(optimizer: TorchOptimizerText) -> None:
                     )
 
 
+def _covered_scheduler(name: str) -> type:
+    from jaxopt_lab.port import torch_schedules
+    from jaxopt_lab.port.errors import PortError
+
+    covered = {spec.__name__: spec for spec in torch_schedules.SPECS}
+    if name in torch_schedules.NOT_PORTED:
+        raise PortError(
+            f"torch.optim.lr_scheduler.{name} cannot be ported: "
+            f"{torch_schedules.NOT_PORTED[name]}"
+        )
+    if name not in covered:
+        raise ValueError(
+            f"torch.optim.lr_scheduler has no scheduler {name!r} that the port covers "
+            f"(covered: {', '.join(covered)})"
+        )
+    return covered[name]
+
+
+def check_scheduler_text(text: CallText) -> None:
+    """Refuse, before torch is imported, a scheduler the port does not cover (by name: only
+    ``torch.optim.lr_scheduler`` classes) or arguments its spec refuses (``StepLR(step_size=0)``),
+    nested schedulers too."""
+
+    def spec_of(value):
+        if isinstance(value, CallText):
+            spec = _covered_scheduler(value.name)
+            return spec(*[spec_of(a) for a in value.args],
+                        **{k: spec_of(v) for k, v in value.kwargs.items()})
+        if isinstance(value, list):
+            return tuple(spec_of(item) for item in value)
+        return value
+
+    try:
+        spec_of(text)
+    except TypeError:
+        pass  # torch's own arguments (last_epoch, ...): torch reports them when it builds
+
+
 _TORCH_FAULTS = (TypeError, ValueError, KeyError, IndexError, ArithmeticError, AttributeError,
                  RuntimeError)
 """What torch's constructors raise on arguments they do not check first."""
@@ -134,7 +172,6 @@ def _torch_builder(
             )
     if any(_has_call(arg) for arg in optimizer.args) or _has_call(optimizer.groups or []):
         raise ValueError(f"{optimizer.name}: its param groups must be literals")
-    _check_torch_arguments(optimizer)
     schedulers = torch.optim.lr_scheduler
     scheduler_bases = (schedulers.LRScheduler, schedulers.ReduceLROnPlateau)
 
@@ -348,6 +385,9 @@ def prepare(
             f"{torch_optimizer.name}: {groups} param groups; the port command builds at most "
             f"{MAX_GROUPS} (port.from_torch takes any number)"
         )
+    _check_torch_arguments(torch_optimizer)
+    if scheduler_text is not None:
+        check_scheduler_text(scheduler_text)
     params, group_of = _group_params(groups, seed)
     build = _torch_builder(torch_optimizer, scheduler_text, jax.tree.leaves(group_of))
     import torch
