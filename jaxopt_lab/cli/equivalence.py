@@ -145,7 +145,9 @@ def run_port(args) -> int:
     if args.from_file and args.optimizer is not None:
         args.parser.error("give an optimizer call or --from-file, not both")
     if args.optimizer is None and not args.from_file:
-        args.parser.error("give an optimizer call, --matrix or --conventions (or --from-file SCRIPT)")
+        args.parser.error(
+            "give an optimizer call, --matrix or --conventions (or --from-file SCRIPT)"
+        )
     try:
         inputs = _port_inputs(args)
         run = _port(args, inputs)

@@ -85,24 +85,27 @@ def check_depth(tree: ast.AST, limit: int, what: str) -> None:
 
 
 def parse_tree(text: str, *, what: str, mode: str, max_text: int = MAX_TEXT,
-               max_depth: int = MAX_DEPTH) -> ast.AST:
-    """``ast.parse(text, mode=mode)`` with bounds; every failure is one ``ValueError`` line."""
+               max_depth: int = MAX_DEPTH, show: bool = True) -> ast.AST:
+    """``ast.parse(text, mode=mode)`` with bounds; every failure is one ``ValueError`` line
+    (naming ``what``, and echoing the text's start if ``show``)."""
     if not isinstance(text, str):
         raise ValueError(f"{what} must be text, got {type(text).__name__}")
+    named = f"{what} {echo(text)}" if show else what
     if len(text) > max_text:
-        raise ValueError(f"{what} {echo(text)} is longer than {max_text} characters")
+        raise ValueError(f"{named} is longer than {max_text} characters")
     if "\x00" in text:
-        raise ValueError(f"{what} {echo(text)} holds a NUL character")
+        raise ValueError(f"{named} holds a NUL character")
     try:
         tree = ast.parse(text, mode=mode)
     except SyntaxError as error:
-        raise ValueError(f"{what} {echo(text)} is not valid Python: {error.msg}") from None
+        where = "" if show else f" (line {error.lineno})"
+        raise ValueError(f"{named} is not valid Python{where}: {error.msg}") from None
     except (MemoryError, RecursionError, ValueError, OverflowError):
         raise ValueError(
-            f"{what} {echo(text)} nests too deeply for Python's parser (at most "
-            f"{max_depth} levels are accepted)"
+            f"{named} nests too deeply for Python's parser (at most {max_depth} levels are "
+            "accepted)"
         ) from None
-    check_depth(tree, max_depth, f"{what} {echo(text)}")
+    check_depth(tree, max_depth, named)
     return tree
 
 
@@ -282,6 +285,11 @@ def unresolved_in(value: Any) -> list[tuple[str, Unresolved]]:
         path, item = stack.pop()
         if isinstance(item, Unresolved):
             found.append((path, item))
+        elif isinstance(item, TorchOptimizerText):
+            stack.extend((f"{item.name}.{key}", v) for key, v in item.kwargs.items())
+            stack.extend((f"{item.name}[{i + 1}]", v) for i, v in enumerate(item.args))
+            for index, group in enumerate(item.groups or []):
+                stack.extend((f"{item.name} group {index} {key}", v) for key, v in group.items())
         elif isinstance(item, CallText):
             stack.extend((f"{item.name}.{key}", v) for key, v in item.kwargs.items())
             stack.extend((f"{item.name}[{i}]", v) for i, v in enumerate(item.args))

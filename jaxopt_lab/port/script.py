@@ -323,7 +323,7 @@ def read_script(source: str, *, filename: str = "script") -> ScriptReading:
     holds no optimizer, or more than one.
     """
     tree = parse_tree(source, what=f"--from-file {filename}", mode="exec",
-                      max_text=MAX_SCRIPT_BYTES, max_depth=MAX_SCRIPT_DEPTH)
+                      max_text=MAX_SCRIPT_BYTES, max_depth=MAX_SCRIPT_DEPTH, show=False)
     script = _Script(tree, source)
     found: dict[str, list[Found]] = {"optimizer": [], "scheduler": [], "clip": []}
     scheduler_nodes: list[tuple[ast.Call, Found]] = []
