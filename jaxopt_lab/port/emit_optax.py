@@ -54,9 +54,10 @@ class OptaxForm:
 
     def lines(self) -> tuple[str, ...]:
         if self.recipe is not None:
+            why = ("exact per the equivalence table: " + "; ".join(self.rows) if self.rows
+                   else "the port's own code for it is optax already")
             return (
-                "--emit optax: plain optax, no lab import; exact per the equivalence table: "
-                + "; ".join(self.rows),
+                "--emit optax: plain optax, no lab import; " + why,
                 "the agreement above is the emitted optax code's, measured against the library",
             )
         return (
