@@ -216,8 +216,9 @@ def closed_form_distance(
     spec: Any, groups: Sequence[Mapping[str, Any]], epochs: int, dtype: Any = np.float32
 ) -> ClosedFormDistance:
     """Measure :func:`closed_form` against torch's values (simulated in float64 and rounded
-    to ``dtype``, as a run in that dtype sees them) over ``epochs`` scheduler steps."""
-    from jaxopt_lab.port.torch_schedules import simulate
+    to ``dtype``, as a run in that dtype sees them) over ``epochs`` scheduler steps (up to
+    ``OneCycleLR``'s end, past which torch raises)."""
+    from jaxopt_lab.port.torch_schedules import _horizon, simulate
 
     dtype = np.dtype(dtype)
     epochs = int(epochs)
@@ -225,6 +226,9 @@ def closed_form_distance(
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    kind, horizon = _horizon(spec)
+    if kind == "ends":  # torch raises past OneCycleLR's end: measured up to it
+        epochs = min(epochs, horizon + 1)
     table = simulate(spec, groups, epochs)
     with jax.enable_x64(dtype == np.float64):
         form = closed_form(spec, groups)

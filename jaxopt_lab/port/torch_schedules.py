@@ -423,7 +423,8 @@ def torch_schedule(
     else:
         epochs = needed or 1
     form = closed_form(scheduler, groups)
-    exact_forever = kind == "constant" and epochs > horizon
+    # Settled within the table (or at OneCycleLR's end, where torch raises): hold its last value.
+    exact_forever = kind in ("constant", "ends") and epochs > horizon
     table = simulate(scheduler, groups, epochs)
     columns = range(table.lr.shape[1])
 
@@ -439,9 +440,7 @@ def torch_schedule(
             TabulatedSchedule(table.momentum[:, g], every=every, after=after(form.momentum, g))
             for g in columns
         )
-    exact_until = None if exact_forever or (kind == "ends" and epochs > horizon) else (
-        epochs * every
-    )
+    exact_until = None if exact_forever else epochs * every
     return TorchSchedule(lr, momentum, table, exact_until)
 
 
