@@ -152,11 +152,17 @@ def run_port(args) -> int:
         inputs = _port_inputs(args)
         run = _port(args, inputs)
     except (ValueError, PortError, ImportError) as error:
-        args.parser.error(str(error))
+        args.parser.error(_one_line(str(error)))
     print(f"# {run.description}\n")
     print(run.code)
     print("\n".join(run.report_lines()))
     return 0 if run.failure is None else 1
+
+
+def _one_line(message: str, limit: int = 500) -> str:
+    """An error message as one line of at most about ``limit`` characters."""
+    message = " ".join(message.split("\n"))
+    return message if len(message) <= limit else f"{message[:limit - 50]}... ({len(message)} chars)"
 
 
 def _port_inputs(args) -> dict:

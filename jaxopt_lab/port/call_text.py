@@ -69,9 +69,10 @@ class Unresolved(NamedTuple):
 def echo(text: str) -> str:
     """``repr(text)``, cut to about :data:`ECHO` characters for an error line."""
     text = str(text)
-    if len(text) <= ECHO:
-        return repr(text)
-    return repr(text[: ECHO - 40]) + f"... ({len(text)} characters)"
+    shown = repr(text)
+    if len(shown) <= ECHO:
+        return shown
+    return shown[: ECHO - 40] + f"{shown[0]}... ({len(text)} characters)"
 
 
 def check_depth(tree: ast.AST, limit: int, what: str) -> None:

@@ -45,11 +45,17 @@ from jaxopt_lab.port.torch_arithmetic import SimulatedOptimizer, build, one_cycl
 # --------------------------------------------------------------------------- specs
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut to about 200 characters for an error line."""
+    shown = repr(value)
+    return shown if len(shown) <= 200 else shown[:160] + f"... ({len(shown)} characters)"
+
+
 def _check_int(spec: Any, name: str, low: int) -> None:
     value = getattr(spec, name)
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         raise ValueError(
-            f"{type(spec).__name__} {name} must be an int >= {low}, got {value!r}"
+            f"{type(spec).__name__} {name} must be an int >= {low}, got {_shown(value)}"
         )
 
 
@@ -57,7 +63,9 @@ def _check_real(spec: Any, name: str, low: float | None = None, high: float | No
                 *, low_open: bool = False) -> None:
     value = getattr(spec, name)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
-        raise ValueError(f"{type(spec).__name__} {name} must be a finite number, got {value!r}")
+        raise ValueError(
+            f"{type(spec).__name__} {name} must be a finite number, got {_shown(value)}"
+        )
     if low is not None and (value < low or (low_open and value == low)):
         raise ValueError(
             f"{type(spec).__name__} {name} must be {'>' if low_open else '>='} {low}, "
@@ -92,7 +100,7 @@ class MultiStepLR:
             isinstance(m, int) and not isinstance(m, bool) and 0 <= m <= 2**62
             for m in milestones
         ):
-            raise ValueError(f"MultiStepLR milestones must be ints >= 0, got {milestones!r}")
+            raise ValueError(f"MultiStepLR milestones must be ints >= 0, got {_shown(milestones)}")
         _check_real(self, "gamma")
 
 
@@ -199,7 +207,7 @@ class OneCycleLR:
             ):
                 raise ValueError(
                     f"OneCycleLR {name} must be a finite number or one per group, got "
-                    f"{getattr(self, name)!r}"
+                    f"{_shown(getattr(self, name))}"
                 )
 
 
