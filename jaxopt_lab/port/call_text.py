@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -97,7 +98,9 @@ def parse_tree(text: str, *, what: str, mode: str, max_text: int = MAX_TEXT,
     if "\x00" in text:
         raise ValueError(f"{named} holds a NUL character")
     try:
-        tree = ast.parse(text, mode=mode)
+        with warnings.catch_warnings():  # the text's own SyntaxWarnings are not ours to print
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode=mode)
     except SyntaxError as error:
         where = "" if show else f" (line {error.lineno})"
         raise ValueError(f"{named} is not valid Python{where}: {error.msg}") from None
