@@ -150,3 +150,14 @@ def test_fuzzed_values_and_scripts_read_or_fail_in_one_line(text):
             read(text)
         except ValueError as error:
             _one_line(error)
+
+
+def test_the_library_port_caps_its_param_groups(torch):
+    from jaxopt_lab import port
+    from jaxopt_lab.port.torch_optimizers import MAX_PARAM_GROUPS
+
+    tensors = [torch.zeros(1) for _ in range(5000)]
+    optimizer = torch.optim.SGD([{"params": [t]} for t in tensors], lr=0.1)
+    with pytest.raises(port.PortError, match=f"5000 param groups; the port builds at most "
+                                             f"{MAX_PARAM_GROUPS}"):
+        port.from_torch(optimizer, group_of=lambda path: 0)

@@ -49,6 +49,11 @@ from jaxopt_lab.port import torch_schedules
 from jaxopt_lab.port.errors import PortError
 from jaxopt_lab.port.recipe import Call, Name, Recipe, Ref, call
 
+MAX_PARAM_GROUPS = 256
+"""Param groups the port builds: 200 groups of one leaf each take about 3 s to build and
+compile on one CPU core, growing as groups x leaves (optax.partition masks every leaf for
+every group)."""
+
 IGNORED = frozenset({"foreach", "fused", "capturable", "differentiable"})
 """torch options that change how the step runs, not what it computes (ignored)."""
 
@@ -376,6 +381,13 @@ def torch_recipe(
         raise ValueError("give clip_grad_norm or clip_grad_value, not both")
     if scheduler is None and scheduler_every != 1:
         raise ValueError(f"scheduler_every={scheduler_every!r} given without a scheduler")
+    if len(optimizer.param_groups) > MAX_PARAM_GROUPS:
+        raise PortError(
+            f"this torch.optim.{name} has {len(optimizer.param_groups)} param groups; the port "
+            f"builds at most {MAX_PARAM_GROUPS} (one transformation per group under "
+            "optax.partition, whose cost grows as groups x leaves): merge the groups that share "
+            "their settings"
+        )
     build, known = _OPTIMIZERS[name]
     options = [
         _read_group(name, index, group, known, optimizer.defaults)
