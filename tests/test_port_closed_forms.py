@@ -142,3 +142,17 @@ def test_port_says_what_it_does_past_steps_and_reports_the_distance(torch, capsy
 def test_specs_check_their_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_torch_decoupled_decay_continues_with_the_closed_form_of_its_factor():
+    from jaxopt_lab import port
+
+    schedule = T.torch_schedule(T.ExponentialLR(0.5), [{"lr": 1.0}], steps=3)
+    decay = port.torch_decoupled_weight_decay(0.1, schedule.lr[0])
+    params = {"w": jnp.ones(2)}
+    state = decay.init(params)
+    factors = []
+    for _ in range(6):  # the factor 1 - lr * wd, with lr = 0.5**t, through and past the table
+        updates, state = decay.update({"w": jnp.zeros(2)}, state, params)
+        factors.append(float(updates["w"][0] + 1.0))
+    np.testing.assert_allclose(factors, [1 - 0.1 * 0.5**t for t in range(6)], rtol=1e-6)
