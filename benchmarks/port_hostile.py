@@ -6,8 +6,9 @@ command refused at once (``port --steps 0``: the imports, the parser, nothing el
 Printed per case: exit status, wall seconds, peak RSS and peak RSS above the baseline.
 The issue's bound: exit 2 (0 for the huge OneCycleLR asked for 5 steps), under 10 s and
 300 MB above the baseline; the two cases that run (exit 0) are to be read against the
-second baseline, a plain 5-step port of the same optimizer (torch and a compiled step). Wall times include the imports (jax, and torch where the
-case gets that far), so they move with the machine's load; RSS does not.
+second baseline, a plain 5-step port of the same optimizer (torch and a compiled step).
+Wall times include the imports (jax, and torch where the case gets that far), so they
+move with the machine's load; RSS does not.
 """
 
 from __future__ import annotations

@@ -182,3 +182,16 @@ def test_imports_qualify_names_and_unknown_calls_are_run_time_values():
     assert optimizer.kwargs["eps"] == Unresolved("get_eps()")
     assert script.scheduler_text(reading).kwargs == {"gamma": 0.95}
     assert script.clip_arguments(reading) == {"clip_grad_norm": 5.0, "clip_norm_type": 1.0}
+
+
+def test_a_keras_script_is_ported_from_keras(keras, tmp_path, capsys):
+    path = tmp_path / "train_keras.py"
+    path.write_text(
+        "from tensorflow import keras\n"
+        "decay = keras.optimizers.schedules.ExponentialDecay(1e-3, 100, 0.9)\n"
+        "model.compile(optimizer=keras.optimizers.AdamW(learning_rate=decay, "
+        "weight_decay=0.01, global_clipnorm=1.0))\n"
+    )
+    status, out, _ = _port(capsys, "--from-file", str(path), "--steps", "10")
+    assert status == 0
+    assert "port.keras_schedules.ExponentialDecay(" in out and "within the bound" in out

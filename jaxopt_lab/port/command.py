@@ -6,13 +6,16 @@
     run.code            # the lab/optax code to paste
     run.report_lines()  # per-step agreement with the live library
 
-The texts are parsed with :mod:`ast`, literals only (never evaluated): a call
-``Name(args, key=value)`` whose arguments are Python literals or, where the
-library takes one, another call (a scheduler in ``SequentialLR``'s list, a
-Keras schedule as ``learning_rate``). A torch optimizer's first positional
-argument, if given, is the list of its param groups' overrides, as in torch:
-``AdamW([{"lr": 1e-3}, {"weight_decay": 0.0}], lr=3e-4)`` (two groups; each
-group gets a 16x8 weight and a 16 bias).
+The texts are parsed with :mod:`ast` (:mod:`~jaxopt_lab.port.call_text`, never
+evaluated): a call as pasted from a script, qualified or not
+(``torch.optim.AdamW(model.parameters(), lr=3e-4)``), whose arguments are Python
+literals or, where the library takes one, another call (a scheduler in
+``SequentialLR``'s list, a Keras schedule as ``learning_rate``). A torch
+optimizer's first positional argument is skipped (the params), or, when it is
+a list of group dicts, gives its param groups' overrides with their
+``params`` ignored, as in torch: ``AdamW([{"lr": 1e-3}, {"weight_decay": 0.0}],
+lr=3e-4)`` (two groups; each group gets a 16x8 weight and a 16 bias); a
+scheduler's first positional argument, its optimizer, is skipped.
 """
 
 from __future__ import annotations
