@@ -91,3 +91,14 @@ def test_the_default_stays_the_lab(torch, capsys):
     output = capsys.readouterr().out
     assert "optax.adam(0.001" in output and "jaxopt_lab" not in output.split("#", 2)[1]
     assert "adam = optax.adam (defaults, 0.05 ulp/step)" in output
+
+
+def test_keras_clipvalue_is_optax_clip_and_clipnorm_says_why(keras):
+    run = command.port_run("keras.optimizers.SGD(learning_rate=0.01, clipvalue=0.5)", steps=30,
+                           emit="optax")
+    assert "optax.chain(optax.clip(0.5), optax.sgd(" in run.code and run.failure is None
+    run = command.port_run("keras.optimizers.SGD(learning_rate=0.01, clipnorm=0.5)", steps=10,
+                           emit="optax")
+    assert "port.keras_clipnorm: Keras clips each variable's gradient to its own norm" in (
+        run.notes[0]
+    )

@@ -11,8 +11,9 @@ conventions (``eps_hat``, ``eps_in_sqrt``, ``max_of``, ``momentum_decay=None``,
 ...) are the row's and every hyperparameter it sets is one the optax
 function takes by the same name. The port's own pieces become optax where
 optax computes the same thing (``port.param_groups`` is ``optax.partition``,
-``port.clip_grad_value`` is ``optax.clip``; torch's AdamW, Adam then its
-decoupled decay, is ``optax.adamw`` by the table's AdamW rows). Anything else
+``port.clip_grad_value`` and ``port.keras_clipvalue`` are ``optax.clip``;
+torch's AdamW, Adam then its decoupled decay, is ``optax.adamw`` by the table's
+AdamW rows). Anything else
 keeps the lab, with the reason: the row's note where the table has one,
 else what torch computes that optax does not. The caller measures the
 result against the library (``jaxopt-lab port`` does, step by step).
@@ -39,6 +40,10 @@ PORT_REASONS = {
     "(p *= 1 - lr*wd) before the step, and optax has no such transformation on its own",
     "port.keras_schedules": "Keras's schedules compute in float32 in their own order; optax's "
     "are not the same floats",
+    "port.keras_clipnorm": "Keras clips each variable's gradient to its own norm "
+    "(g * c / max(|g|, c)); optax clips by the global norm only",
+    "port.keras_global_clipnorm": "Keras scales by c / max(norm, c) always; "
+    "optax.clip_by_global_norm scales only above the threshold, by c / norm",
 }
 """Why a port helper has no optax form, where the table has no row for it."""
 
@@ -154,8 +159,8 @@ class _Converter:
             settings = {**settings, **(settings_override or {})}
         lab_defaults = _defaults(getattr(jaxopt_lab, name))
         if any(isinstance(value, (Call, Ref)) or not _plain(value) for value in settings.values()):
-            self.reasons.append(f"jaxopt_lab.{name}: a scheduled hyperparameter ("
-                                + PORT_REASONS["port.scheduled"] + ")")
+            self.reasons.append(f"jaxopt_lab.{name}: its hyperparameters follow the ported "
+                                "schedule")
             return node
         rows = [row for row in _equivalences() if row.optimizer == name
                 and row.library == "optax" and not row.complex_params]
@@ -199,7 +204,7 @@ class _Converter:
         if path == "port.param_groups":
             transforms, group_of = node.args
             return call("optax.partition", dict(enumerate(self.convert(transforms))), group_of)
-        if path == "port.clip_grad_value":
+        if path in ("port.clip_grad_value", "port.keras_clipvalue"):  # both are jnp.clip
             return call("optax.clip", *node.args)
         if path.startswith(("port.", "jaxopt_lab.")):
             key = next((k for k in PORT_REASONS if path.startswith(k)), None)
