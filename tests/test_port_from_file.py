@@ -137,6 +137,9 @@ def test_the_script_is_never_run(tmp_path, capsys):
         ("x = " + "(" * 300 + ")" * 300 + "\n", "(line 1): too many nested parentheses"),
         ("x = " + "-" * 100_000 + "1\n", "nests too deeply for Python's parser"),
         ("x = " + "+".join(["1"] * 1000) + "\n", "nests deeper than 200 levels"),
+        ("import torch\no = torch.optim.SGD(p, lr=1)\n"
+         + "s = torch.optim.lr_scheduler.StepLR(o, 1)\n" * 5000,
+         "5000 scheduler constructions; at most 32 are read"),
     ],
 )
 def test_scripts_the_port_cannot_read_are_refused_in_one_line(tmp_path, capsys, source,
@@ -195,3 +198,12 @@ def test_a_keras_script_is_ported_from_keras(keras, tmp_path, capsys):
     status, out, _ = _port(capsys, "--from-file", str(path), "--steps", "10")
     assert status == 0
     assert "port.keras_schedules.ExponentialDecay(" in out and "within the bound" in out
+
+
+def test_a_long_chain_of_names_is_not_followed_to_a_recursion_error():
+    chain = "".join(f"n{i} = n{i + 1}\n" for i in range(5000)) + "n5000 = 0.1\n"
+    source = "import torch\n" + chain + "opt = torch.optim.SGD(p, lr=n0)\n"
+    reading = script.read_script(source, filename="chain.py")
+    assert [path for _, path, _ in reading.unresolved()] == ["SGD.lr"]
+    short = "import torch\na = b\nb = 0.1\nopt = torch.optim.SGD(p, lr=a)\n"
+    assert script.optimizer_text(script.read_script(short, filename="s.py")).kwargs == {"lr": 0.1}

@@ -45,6 +45,12 @@ MAX_SCRIPT_BYTES = 1_000_000
 MAX_SCRIPT_DEPTH = 200
 """Levels of nesting of a script's syntax tree."""
 
+MAX_SCHEDULERS = 32
+"""Scheduler constructions in one script (each is checked against the others for nesting)."""
+
+MAX_NAME_CHAIN = 32
+"""Names followed through their assignments (``a = b``, ``b = 3e-4``) before giving up."""
+
 CLIPPING = {
     "torch.nn.utils.clip_grad_norm_": ("parameters", "max_norm", "norm_type"),
     "torch.nn.utils.clip_grad.clip_grad_norm_": ("parameters", "max_norm", "norm_type"),
@@ -200,8 +206,8 @@ class _Script:
     def resolve(self, node: ast.AST) -> Any:
         if not isinstance(node, ast.Name) or node.id not in self.single:
             return None
-        if node.id in self.resolving:
-            return None
+        if node.id in self.resolving or len(self.resolving) >= MAX_NAME_CHAIN:
+            return None  # a cycle, or a chain of names too long to follow: bound at run time
         self.resolving.add(node.id)
         try:
             value = self.single[node.id]
@@ -358,6 +364,11 @@ def read_script(source: str, *, filename: str = "script") -> ScriptReading:
         )
     optimizer = optimizers[0]
     library = "keras" if optimizer.call.module in KERAS_OPTIMIZERS else "torch"
+    if len(scheduler_nodes) > MAX_SCHEDULERS:
+        raise ValueError(
+            f"--from-file {filename}: {len(scheduler_nodes)} scheduler constructions; at most "
+            f"{MAX_SCHEDULERS} are read"
+        )
     schedulers = [item for node, item in scheduler_nodes
                   if not _is_nested(node, item, scheduler_nodes)]
     if len(schedulers) > 1:
