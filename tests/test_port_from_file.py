@@ -139,7 +139,7 @@ def test_the_script_is_never_run(tmp_path, capsys):
         ("x = " + "+".join(["1"] * 1000) + "\n", "nests deeper than 200 levels"),
         ("import torch\no = torch.optim.SGD(p, lr=1)\n"
          + "s = torch.optim.lr_scheduler.StepLR(o, 1)\n" * 5000,
-         "5000 scheduler constructions; at most 32 are read"),
+         "more than 32 scheduler constructions"),
     ],
 )
 def test_scripts_the_port_cannot_read_are_refused_in_one_line(tmp_path, capsys, source,

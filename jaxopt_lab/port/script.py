@@ -46,7 +46,8 @@ MAX_SCRIPT_DEPTH = 200
 """Levels of nesting of a script's syntax tree."""
 
 MAX_SCHEDULERS = 32
-"""Scheduler constructions in one script (each is checked against the others for nesting)."""
+"""Constructions of one kind (optimizer, scheduler, clipping) read from one script: the
+schedulers are checked against each other for nesting, so their count is bounded."""
 
 MAX_NAME_CHAIN = 32
 """Names followed through their assignments (``a = b``, ``b = 3e-4``) before giving up."""
@@ -349,6 +350,11 @@ def read_script(source: str, *, filename: str = "script") -> ScriptReading:
         call = _by_keyword(qualified, call, kind)
         item = Found(kind, call, node.lineno, _assigned_to(script, node))
         found[kind].append(item)
+        if len(found[kind]) > MAX_SCHEDULERS:  # bounded work, whatever the file holds
+            raise ValueError(
+                f"--from-file {filename}: more than {MAX_SCHEDULERS} {kind} constructions; "
+                "port one at a time by pasting each call"
+            )
         if kind == "scheduler":
             scheduler_nodes.append((node, item))
     optimizers = found["optimizer"]
@@ -364,11 +370,6 @@ def read_script(source: str, *, filename: str = "script") -> ScriptReading:
         )
     optimizer = optimizers[0]
     library = "keras" if optimizer.call.module in KERAS_OPTIMIZERS else "torch"
-    if len(scheduler_nodes) > MAX_SCHEDULERS:
-        raise ValueError(
-            f"--from-file {filename}: {len(scheduler_nodes)} scheduler constructions; at most "
-            f"{MAX_SCHEDULERS} are read"
-        )
     schedulers = [item for node, item in scheduler_nodes
                   if not _is_nested(node, item, scheduler_nodes)]
     if len(schedulers) > 1:
