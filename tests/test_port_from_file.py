@@ -162,7 +162,7 @@ def test_files_that_are_not_scripts_are_refused(tmp_path, capsys):
     big = tmp_path / "big.py"
     big.write_bytes(b"#" * (script.MAX_SCRIPT_BYTES + 1))
     status, _, err = _port(capsys, "--from-file", str(big))
-    assert status == 2 and "at most 1000000 are read" in err.splitlines()[-1]
+    assert status == 2 and "at most 256000 are read" in err.splitlines()[-1]
     binary = tmp_path / "binary.py"
     binary.write_bytes(b"\xff\xfe\x00")
     status, _, err = _port(capsys, "--from-file", str(binary))
