@@ -147,12 +147,15 @@ _TORCH_FAULTS = (TypeError, ValueError, KeyError, IndexError, ArithmeticError, A
 """What torch's constructors raise on arguments they do not check first."""
 
 
-def _torch_class(module: Any, name: str, base: tuple, what: str) -> type:
-    """``module.name`` if it is a public class derived from ``base``, else ``ValueError``."""
-    value = getattr(module, name, None) if name in getattr(module, "__all__", ()) else None
-    if not (isinstance(value, type) and issubclass(value, base)):
-        raise ValueError(f"{what} has no {'optimizer' if 'lr_' not in what else 'scheduler'} "
-                         f"{name!r}")
+def _scheduler_class(name: str) -> type:
+    """``torch.optim.lr_scheduler.<name>`` if it is a public scheduler class, else ``ValueError``
+    (``partial``, ``ref``, ``Counter`` and ``__class__`` are attributes of that module too)."""
+    from torch.optim import lr_scheduler
+
+    value = getattr(lr_scheduler, name, None) if name in lr_scheduler.__all__ else None
+    bases = (lr_scheduler.LRScheduler, lr_scheduler.ReduceLROnPlateau)
+    if not (isinstance(value, type) and issubclass(value, bases)):
+        raise ValueError(f"torch.optim.lr_scheduler has no scheduler {name!r}")
     return value
 
 
@@ -175,12 +178,9 @@ def _torch_builder(
             )
     if any(_has_call(arg) for arg in optimizer.args) or _has_call(optimizer.groups or []):
         raise ValueError(f"{optimizer.name}: its param groups must be literals")
-    schedulers = torch.optim.lr_scheduler
-    scheduler_bases = (schedulers.LRScheduler, schedulers.ReduceLROnPlateau)
 
     def make_scheduler(text: CallText, torch_optimizer):
-        scheduler_class = _torch_class(schedulers, text.name, scheduler_bases,
-                                       "torch.optim.lr_scheduler")
+        scheduler_class = _scheduler_class(text.name)
         args = [_nested(arg, torch_optimizer) for arg in text.args]
         kwargs = {key: _nested(value, torch_optimizer) for key, value in text.kwargs.items()}
         return scheduler_class(torch_optimizer, *args, **kwargs)
