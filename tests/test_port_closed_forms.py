@@ -156,3 +156,12 @@ def test_torch_decoupled_decay_continues_with_the_closed_form_of_its_factor():
         updates, state = decay.update({"w": jnp.zeros(2)}, state, params)
         factors.append(float(updates["w"][0] + 1.0))
     np.testing.assert_allclose(factors, [1 - 0.1 * 0.5**t for t in range(6)], rtol=1e-6)
+
+
+def test_a_far_milestone_is_not_tabulated_when_few_steps_are_asked():
+    schedule = T.torch_schedule(T.MultiStepLR((10**6,), 0.5), [{"lr": 1.0}], steps=5)
+    assert schedule.table.lr.shape == (5, 1) and schedule.exact_until == 5
+    values = jax.vmap(schedule.lr[0])(jnp.asarray([0, 4, 5, 10**6 - 1, 10**6]))
+    np.testing.assert_array_equal(np.asarray(values), [1.0, 1.0, 1.0, 1.0, 0.5])
+    settled = T.torch_schedule(T.LinearLR(0.5, 1.0, 4), [{"lr": 1.0}], steps=100)
+    assert settled.table.lr.shape == (5, 1) and settled.exact_until is None

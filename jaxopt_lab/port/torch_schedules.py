@@ -423,13 +423,13 @@ def torch_schedule(
             f"group(s), more than the {MAX_TABLE_VALUES:,} values the port tabulates; leave "
             "steps= out to use the closed form"
         )
-    settled = kind in ("constant", "ends") and horizon + 1 <= cap
-    if settled:  # torch's values to the end, exact at every step
-        epochs = max(horizon + 1, needed or 0) if kind == "constant" else horizon + 1
-        if needed is not None and kind == "ends":
-            epochs = min(epochs, max(needed, 1))
+    settles = kind in ("constant", "ends")
+    if needed is not None:  # only what the run asks for (no more than where it settles)
+        epochs = min(needed, horizon + 1) if settles else needed
+    elif settles and horizon + 1 <= cap:  # torch's values to where it settles: exact forever
+        epochs = horizon + 1
     else:
-        epochs = needed or 1
+        epochs = 1
     form = closed_form(scheduler, groups)
     # Settled within the table (or at OneCycleLR's end, where torch raises): hold its last value.
     exact_forever = kind in ("constant", "ends") and epochs > horizon
