@@ -83,11 +83,16 @@ def add_port_parser(subparsers) -> None:
     parser.add_argument(
         "optimizer",
         nargs="?",
-        help='e.g. "AdamW(lr=3e-4, weight_decay=0.1)"; '
-        "param groups: \"AdamW([{'lr': 1e-3}, {'weight_decay': 0.0}], "
-        'lr=3e-4)"',
+        help='e.g. "AdamW(lr=3e-4, weight_decay=0.1)", or the line as written: '
+        '"torch.optim.AdamW(model.parameters(), lr=3e-4)"; param groups: '
+        "\"AdamW([{'lr': 1e-3}, {'weight_decay': 0.0}], lr=3e-4)\" (their params ignored)",
     )
-    parser.add_argument("--scheduler", help='e.g. "OneCycleLR(max_lr=1e-3, total_steps=1000)"')
+    parser.add_argument(
+        "--scheduler",
+        help='e.g. "OneCycleLR(max_lr=1e-3, total_steps=1000)" or '
+        '"torch.optim.lr_scheduler.OneCycleLR(optimizer, ...)"; the ported schedule is '
+        "torch's values, bit for bit, for --steps steps, and its closed form past them",
+    )
     parser.add_argument("--clip-grad-norm", type=float, help="torch clip_grad_norm_ max_norm")
     parser.add_argument("--clip-norm-type", type=float, default=2.0, help="its norm_type")
     parser.add_argument("--clip-grad-value", type=float, help="torch clip_grad_value_")
