@@ -22,21 +22,45 @@ def add_port_parser(subparsers) -> None:
     parser.add_argument(
         "optimizer",
         nargs="?",
-        help='e.g. "AdamW(lr=3e-4, weight_decay=0.1)"; '
-        "param groups: \"AdamW([{'lr': 1e-3}, {'weight_decay': 0.0}], "
-        'lr=3e-4)"',
+        help='e.g. "AdamW(lr=3e-4, weight_decay=0.1)", or the line as written: '
+        '"torch.optim.AdamW(model.parameters(), lr=3e-4)"; param groups: '
+        "\"AdamW([{'lr': 1e-3}, {'weight_decay': 0.0}], lr=3e-4)\" (their params ignored)",
     )
-    parser.add_argument("--scheduler", help='e.g. "OneCycleLR(max_lr=1e-3, total_steps=1000)"')
+    parser.add_argument(
+        "--scheduler",
+        help='e.g. "OneCycleLR(max_lr=1e-3, total_steps=1000)" or '
+        '"torch.optim.lr_scheduler.OneCycleLR(optimizer, ...)"; the ported schedule is '
+        "torch's values, bit for bit, for --steps steps, and its closed form past them",
+    )
     parser.add_argument("--clip-grad-norm", type=float, help="torch clip_grad_norm_ max_norm")
     parser.add_argument("--clip-norm-type", type=float, default=2.0, help="its norm_type")
     parser.add_argument("--clip-grad-value", type=float, help="torch clip_grad_value_")
     parser.add_argument(
         "--scheduler-every",
         type=integer(1, 10**9),
-        default=1,
+        default=None,
         help="optimizer steps per scheduler.step() (default 1)",
     )
-    parser.add_argument("--from", dest="library", choices=("torch", "keras"), default="torch")
+    parser.add_argument(
+        "--from", dest="library", choices=("torch", "keras"), default=None,
+        help="the library (default: from the call's qualifier, e.g. keras.optimizers.Adam; "
+        "else torch)",
+    )
+    parser.add_argument(
+        "--from-file", metavar="SCRIPT",
+        help="read the optimizer, scheduler and clipping from a training script's syntax tree "
+        "(never imported or run); values bound at run time are asked for with --set",
+    )
+    parser.add_argument(
+        "--set", dest="settings", action="append", default=[], metavar="NAME.KEY=VALUE",
+        help="with --from-file: a value the script binds at run time, e.g. "
+        "--set OneCycleLR.total_steps=2000 (a bare KEY where it is unambiguous)",
+    )
+    parser.add_argument(
+        "--emit", choices=("lab", "optax"), default="lab",
+        help="lab (default): lab/optax code; optax: plain optax code where an exact optax "
+        "equivalent exists (with its measured distance), else the lab code and why",
+    )
     parser.add_argument(
         "--steps", type=integer(1, 10**6), default=1000, help="steps to compare (default 1000)"
     )
@@ -64,7 +88,6 @@ def add_port_parser(subparsers) -> None:
 
 def run_port(args) -> int:
     from jaxopt_lab.port import PortError
-    from jaxopt_lab.port.command import port_optimizer
 
     if args.record is not None:
         if not (args.matrix and args.conventions):
@@ -74,27 +97,85 @@ def run_port(args) -> int:
         return _record_port_tables(args)
     if args.matrix or args.conventions:
         return _run_port_tables(args)
-    if args.optimizer is None:
-        args.parser.error("give an optimizer call, --matrix or --conventions")
-    try:
-        result = port_optimizer(
-            args.optimizer,
-            args.scheduler,
-            library=args.library,
-            clip_grad_norm=args.clip_grad_norm,
-            clip_grad_value=args.clip_grad_value,
-            clip_norm_type=args.clip_norm_type,
-            scheduler_every=args.scheduler_every,
-            steps=args.steps,
-            dtype=args.dtype,
-            seed=args.seed,
+    if args.settings and not args.from_file:
+        args.parser.error("--set fills values of a script read with --from-file")
+    if args.from_file and args.optimizer is not None:
+        args.parser.error("give an optimizer call or --from-file, not both")
+    if args.optimizer is None and not args.from_file:
+        args.parser.error(
+            "give an optimizer call, --matrix or --conventions (or --from-file SCRIPT)"
         )
+    try:
+        inputs = _port_inputs(args)
+        result = _port(args, inputs)
     except (ValueError, PortError, ImportError) as error:
-        args.parser.error(str(error))
+        args.parser.error(_one_line(str(error)))
     print(f"# {result.description}\n")
     print(result.code)
     print("\n".join(result.agreement_lines()))
     return 0 if result.failure is None else 1
+
+
+def _one_line(message: str, limit: int = 500) -> str:
+    """An error message as one line of at most about ``limit`` characters."""
+    message = " ".join(message.split("\n"))
+    return message if len(message) <= limit else f"{message[:limit - 50]}... ({len(message)} chars)"
+
+
+def _port_inputs(args) -> dict:
+    """The port's arguments: from the command line, or from a script (its findings printed,
+    what it binds at run time asked for in one line)."""
+    inputs = {
+        "optimizer": args.optimizer,
+        "scheduler": args.scheduler,
+        "library": args.library,
+        "clip_grad_norm": args.clip_grad_norm,
+        "clip_grad_value": args.clip_grad_value,
+        "clip_norm_type": args.clip_norm_type,
+        "scheduler_every": args.scheduler_every or 1,
+    }
+    if not args.from_file:
+        return inputs
+    from jaxopt_lab.port import script
+    from jaxopt_lab.port.call_text import parse_value
+
+    settings = {}
+    for setting in args.settings:
+        key, equals, value = setting.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"--set {setting[:200]!r}: expected NAME.KEY=VALUE")
+        if key.strip() in settings:
+            raise ValueError(f"--set {key.strip()!r} is given twice")
+        settings[key.strip()] = parse_value(value, what=f"--set {key.strip()}")
+    reading = script.read_script(script.read_file(args.from_file), filename=args.from_file)
+    reading = script.with_settings(reading, settings)
+    print("\n".join(script.report_lines(reading)) + "\n")
+    requests = [ask for ask in reading.requests()
+                if not (ask.startswith("--scheduler-every") and args.scheduler_every)]
+    if requests:
+        raise ValueError(
+            f"{args.from_file} binds these at run time; give them: {' '.join(requests)}"
+        )
+    if args.library is not None and args.library != reading.library:
+        raise ValueError(
+            f"{args.from_file} holds a {reading.library} optimizer, not {args.library}"
+        )
+    inputs.update(optimizer=script.optimizer_text(reading), library=reading.library)
+    if args.scheduler is None:
+        inputs["scheduler"] = script.scheduler_text(reading)
+    if args.clip_grad_norm is None and args.clip_grad_value is None:
+        inputs.update(script.clip_arguments(reading))
+    if args.scheduler_every is None and reading.scheduler_every is not None:
+        inputs["scheduler_every"] = reading.scheduler_every
+    return inputs
+
+
+def _port(args, inputs: dict):
+    from jaxopt_lab.port.command import port_optimizer
+
+    return port_optimizer(
+        **inputs, steps=args.steps, dtype=args.dtype, seed=args.seed, emit=args.emit
+    )
 
 
 def _run_port_tables(args) -> int:

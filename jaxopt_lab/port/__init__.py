@@ -14,10 +14,15 @@ return the same thing as a :class:`~jaxopt_lab.port.recipe.Recipe`, whose
 functions that read their objects.
 
 Modules: ``torch_optimizers`` and ``torch_schedules`` (torch.optim and its
-schedulers), ``keras_optimizers`` and ``keras_schedules`` (Keras 3),
-``clipping`` (both libraries' gradient clipping), ``groups`` (param groups on
-``optax.partition``), ``recipe`` (the code and the object from one
-description), ``command`` (``jaxopt-lab port``).
+schedulers), ``closed_forms`` (their closed forms past a table, and how far
+those are from torch's recursion), ``keras_optimizers`` and
+``keras_schedules`` (Keras 3), ``clipping`` (both libraries' gradient
+clipping), ``groups`` (param groups on ``optax.partition``), ``recipe`` (the
+code and the object from one description), ``call_text`` (a pasted call, read
+with ``ast`` and bounded), ``script`` (``--from-file``: a training script's
+optimizer, scheduler and clipping), ``emit_optax`` (``--emit optax``: plain
+optax where the equivalence table makes it exact), ``command``
+(``jaxopt-lab port``).
 """
 
 from jaxopt_lab.port import clipping, keras_schedules, recipe, torch_schedules

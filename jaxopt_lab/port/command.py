@@ -6,84 +6,61 @@
     result.code               # the lab/optax code to paste
     result.agreement_lines()  # per-step agreement with the live library
 
-The texts are parsed with :mod:`ast`, literals only (never evaluated): a call
-``Name(args, key=value)`` whose arguments are Python literals or, where the
-library takes one, another call (a scheduler in ``SequentialLR``'s list, a
-Keras schedule as ``learning_rate``). A torch optimizer's first positional
-argument, if given, is the list of its param groups' overrides, as in torch:
-``AdamW([{"lr": 1e-3}, {"weight_decay": 0.0}], lr=3e-4)`` (two groups; each
-group gets a 16x8 weight and a 16 bias).
+The texts are parsed with :mod:`ast` (:mod:`~jaxopt_lab.port.call_text`, never
+evaluated): a call as pasted from a script, qualified or not
+(``torch.optim.AdamW(model.parameters(), lr=3e-4)``), whose arguments are Python
+literals or, where the library takes one, another call (a scheduler in
+``SequentialLR``'s list, a Keras schedule as ``learning_rate``). A torch
+optimizer's first positional argument is skipped (the params), or, when it is
+a list of group dicts, gives its param groups' overrides with their
+``params`` ignored, as in torch: ``AdamW([{"lr": 1e-3}, {"weight_decay": 0.0}],
+lr=3e-4)`` (two groups; each group gets a 16x8 weight and a 16 bias); a
+scheduler's first positional argument, its optimizer, is skipped.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import os
 import warnings
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import numpy as np
 import optax
 
 from jaxopt_lab import crosscheck
+from jaxopt_lab.port.call_text import (
+    CallText,
+    TorchOptimizerText,
+    Unresolved,
+    echo,
+    keras_text,
+    library_of,
+    parse_call,
+    refuse_unresolved,
+    torch_optimizer_text,
+    torch_scheduler_text,
+    unparse,
+)
 from jaxopt_lab.port.recipe import Recipe
 
+__all__ = [
+    "CallText",
+    "PortResult",
+    "Prepared",
+    "Unresolved",
+    "parse_call",
+    "port_optimizer",
+    "prepare",
+]
 
-class CallText(NamedTuple):
-    """A parsed ``Name(*args, **kwargs)``; nested calls are ``CallText`` too."""
+MAX_GROUPS = 64
+"""Param groups the text port builds (each a 16x8 weight and a 16 bias, and its own
+transformation compiled into the step): time and memory grow linearly up to it."""
 
-    name: str
-    args: tuple
-    kwargs: dict
-
-
-def parse_call(text: str, *, what: str = "call") -> CallText:
-    """``"AdamW(lr=3e-4, betas=(0.9, 0.95))"`` -> ``CallText("AdamW", (), {...})``.
-
-    Literals and nested calls only; raises ``ValueError`` with a one-line
-    message naming what is wrong.
-    """
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as error:
-        raise ValueError(f"{what} {text!r} is not valid Python: {error.msg}") from None
-    return _call(tree.body, text, what)
-
-
-def _call(node: ast.AST, text: str, what: str) -> CallText:
-    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-        raise ValueError(f"{what} {text!r} must be a call like Name(arg=value, ...)")
-    args = tuple(_value(arg, text, what) for arg in node.args)
-    kwargs = {}
-    for keyword in node.keywords:
-        if keyword.arg is None:
-            raise ValueError(f"{what} {text!r}: ** arguments are not accepted")
-        kwargs[keyword.arg] = _value(keyword.value, text, what)
-    return CallText(node.func.id, args, kwargs)
-
-
-def _value(node: ast.AST, text: str, what: str) -> Any:
-    if isinstance(node, ast.Call):
-        return _call(node, text, what)
-    if isinstance(node, (ast.List, ast.Tuple)):
-        items = [_value(item, text, what) for item in node.elts]
-        return items if isinstance(node, ast.List) else tuple(items)
-    if isinstance(node, ast.Dict):
-        if any(key is None for key in node.keys):
-            raise ValueError(f"{what} {text!r}: ** in a dict is not accepted")
-        return {
-            _value(key, text, what): _value(value, text, what)
-            for key, value in zip(node.keys, node.values)
-        }
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError):
-        raise ValueError(
-            f"{what} {text!r}: {ast.unparse(node)!r} is not a literal (only numbers, strings, "
-            "True/False/None, lists, tuples, dicts and calls are accepted)"
-        ) from None
+_PAIRS = ("betas", "etas", "step_sizes")
+"""torch arguments that are pairs of numbers (torch indexes them without checking)."""
 
 
 # --------------------------------------------------------------------------- the library's objects
@@ -111,7 +88,88 @@ def _has_call(value: Any) -> bool:
     return False
 
 
-def _torch_builder(optimizer: CallText, scheduler: CallText | None, group_indices: list[int]):
+def _check_torch_arguments(optimizer: TorchOptimizerText) -> None:
+    """What torch indexes or compares without checking, refused in one line by name."""
+    settings = [("", optimizer.kwargs)]
+    settings += [(f" (param group {index})", group) for index, group in
+                 enumerate(optimizer.groups or [])]
+    for where, values in settings:
+        for key, value in values.items():
+            if key in _PAIRS and not (
+                isinstance(value, (list, tuple))
+                and len(value) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            ):
+                raise ValueError(
+                    f"{optimizer.name}: {key}{where} must be a pair of numbers, got "
+                    f"{echo(repr(value))}"
+                )
+            numbers = value if isinstance(value, (list, tuple)) else (value,)
+            for number in numbers:
+                if isinstance(number, float) and not np.isfinite(number):
+                    raise ValueError(
+                        f"{optimizer.name}: {key}{where} must be finite, got {value!r}"
+                    )
+
+
+def _covered_scheduler(name: str) -> type:
+    from jaxopt_lab.port import torch_schedules
+    from jaxopt_lab.port.errors import PortError
+
+    covered = {spec.__name__: spec for spec in torch_schedules.SPECS}
+    if name in torch_schedules.NOT_PORTED:
+        raise PortError(
+            f"torch.optim.lr_scheduler.{name} cannot be ported: "
+            f"{torch_schedules.NOT_PORTED[name]}"
+        )
+    if name not in covered:
+        raise ValueError(
+            f"torch.optim.lr_scheduler has no scheduler {name!r} that the port covers "
+            f"(covered: {', '.join(covered)})"
+        )
+    return covered[name]
+
+
+def check_scheduler_text(text: CallText) -> None:
+    """Refuse, before torch is imported, a scheduler the port does not cover (by name: only
+    ``torch.optim.lr_scheduler`` classes) or arguments its spec refuses (``StepLR(step_size=0)``),
+    nested schedulers too."""
+
+    def spec_of(value):
+        if isinstance(value, CallText):
+            spec = _covered_scheduler(value.name)
+            return spec(*[spec_of(a) for a in value.args],
+                        **{k: spec_of(v) for k, v in value.kwargs.items()})
+        if isinstance(value, list):
+            return tuple(spec_of(item) for item in value)
+        return value
+
+    try:
+        spec_of(text)
+    except TypeError:
+        pass  # torch's own arguments (last_epoch, ...): torch reports them when it builds
+
+
+_TORCH_FAULTS = (TypeError, ValueError, KeyError, IndexError, ArithmeticError, AttributeError,
+                 RuntimeError)
+"""What torch's constructors raise on arguments they do not check first."""
+
+
+def _scheduler_class(name: str) -> type:
+    """``torch.optim.lr_scheduler.<name>`` if it is a public scheduler class, else ``ValueError``
+    (``partial``, ``ref``, ``Counter`` and ``__class__`` are attributes of that module too)."""
+    from torch.optim import lr_scheduler
+
+    value = getattr(lr_scheduler, name, None) if name in lr_scheduler.__all__ else None
+    bases = (lr_scheduler.LRScheduler, lr_scheduler.ReduceLROnPlateau)
+    if not (isinstance(value, type) and issubclass(value, bases)):
+        raise ValueError(f"torch.optim.lr_scheduler has no scheduler {name!r}")
+    return value
+
+
+def _torch_builder(
+    optimizer: TorchOptimizerText, scheduler: CallText | None, group_indices: list[int]
+):
     """``build(tensors) -> (optimizer, scheduler)`` from the parsed texts."""
     import torch
 
@@ -126,24 +184,11 @@ def _torch_builder(optimizer: CallText, scheduler: CallText | None, group_indice
                 f"{optimizer.name}: {key}={value.name if isinstance(value, CallText) else ''}"
                 "(...) is a call; a torch optimizer's arguments are literals"
             )
-    if any(_has_call(arg) for arg in optimizer.args):
+    if any(_has_call(arg) for arg in optimizer.args) or _has_call(optimizer.groups or []):
         raise ValueError(f"{optimizer.name}: its param groups must be literals")
-    overrides = optimizer.args[0] if optimizer.args else None
-    if optimizer.args and (
-        len(optimizer.args) != 1
-        or not isinstance(overrides, list)
-        or not all(isinstance(group, dict) for group in overrides)
-        or not overrides
-    ):
-        raise ValueError(
-            f"{optimizer.name}: the only positional argument is the list of param groups, "
-            "e.g. [{'lr': 1e-3}, {'weight_decay': 0.0}]"
-        )
 
     def make_scheduler(text: CallText, torch_optimizer):
-        scheduler_class = getattr(torch.optim.lr_scheduler, text.name, None)
-        if not isinstance(scheduler_class, type):
-            raise ValueError(f"torch.optim.lr_scheduler has no scheduler {text.name!r}")
+        scheduler_class = _scheduler_class(text.name)
         args = [_nested(arg, torch_optimizer) for arg in text.args]
         kwargs = {key: _nested(value, torch_optimizer) for key, value in text.kwargs.items()}
         return scheduler_class(torch_optimizer, *args, **kwargs)
@@ -156,14 +201,15 @@ def _torch_builder(optimizer: CallText, scheduler: CallText | None, group_indice
         return value
 
     def build(tensors):
-        if overrides is None:
+        if optimizer.groups is None:
             groups = tensors
         else:
-            groups = [
-                {**group, "params": [t for t, g in zip(tensors, group_indices) if g == index]}
-                for index, group in enumerate(overrides)
-            ]
-        torch_optimizer = optimizer_class(groups, **optimizer.kwargs)
+            members: list[list] = [[] for _ in optimizer.groups]
+            for tensor, index in zip(tensors, group_indices):  # one pass: linear in the groups
+                members[index].append(tensor)
+            groups = [{**group, "params": members[index]}
+                      for index, group in enumerate(optimizer.groups)]
+        torch_optimizer = optimizer_class(groups, *optimizer.args, **optimizer.kwargs)
         if scheduler is None:
             return torch_optimizer, None
         with warnings.catch_warnings():
@@ -181,11 +227,13 @@ def _keras_optimizer(optimizer: CallText) -> Any:
         and issubclass(optimizer_class, keras.optimizers.Optimizer)
     ):
         raise ValueError(f"keras.optimizers has no optimizer {optimizer.name!r}")
+    schedule_base = keras.optimizers.schedules.LearningRateSchedule
 
     def _nested(value):
         if isinstance(value, CallText):
             schedule_class = getattr(keras.optimizers.schedules, value.name, None)
-            if not isinstance(schedule_class, type):
+            if not (isinstance(schedule_class, type) and issubclass(schedule_class, schedule_base)
+                    and not value.name.startswith("_")):
                 raise ValueError(f"keras.optimizers.schedules has no schedule {value.name!r}")
             return schedule_class(
                 *[_nested(a) for a in value.args],
@@ -211,6 +259,7 @@ class PortResult:
     comparison: crosscheck.Comparison
     failure: str | None
     ulps_per_step: float
+    notes: tuple[str, ...] = ()
 
     @property
     def code(self) -> str:
@@ -257,6 +306,7 @@ class PortResult:
         )
         if self.failure is not None:
             lines.append(self.failure)
+        lines.extend(self.notes)
         return lines
 
 
@@ -277,11 +327,18 @@ class Prepared:
     recipe: Recipe
 
 
+def _text(value: str | CallText, what: str) -> tuple[CallText, str]:
+    """The parsed call and its text as written (for the description)."""
+    if isinstance(value, CallText):
+        return value, unparse(value)
+    return parse_call(value, what=what), value.strip()
+
+
 def prepare(
-    optimizer: str,
-    scheduler: str | None = None,
+    optimizer: str | CallText,
+    scheduler: str | CallText | None = None,
     *,
-    library: str = "torch",
+    library: str | None = None,
     clip_grad_norm: float | None = None,
     clip_grad_value: float | None = None,
     clip_norm_type: float = 2.0,
@@ -293,38 +350,63 @@ def prepare(
     from jaxopt_lab.port.keras_optimizers import keras_recipe
     from jaxopt_lab.port.torch_optimizers import torch_recipe
 
-    if library not in ("torch", "keras"):
+    if library not in (None, "torch", "keras"):
         raise ValueError(f"library must be 'torch' or 'keras', got {library!r}")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    optimizer_text = parse_call(optimizer, what="optimizer")
+    optimizer_text, optimizer_written = _text(optimizer, "optimizer")
+    written_library = library_of(optimizer_text)
+    if library is not None and written_library not in (None, library):
+        raise ValueError(
+            f"optimizer {optimizer_text.qualified} is a {written_library} class, but --from "
+            f"{library} was given"
+        )
+    library = library or written_library or "torch"
     if library == "keras":
         if scheduler is not None or clip_grad_norm is not None or clip_grad_value is not None:
             raise ValueError(
                 "with --from keras, give the schedule as learning_rate=... and clipping as "
                 "clipnorm/global_clipnorm/clipvalue inside the optimizer's call"
             )
+        optimizer_text = keras_text(optimizer_text)
+        refuse_unresolved(optimizer_text, optimizer_written, "optimizer")
         os.environ.setdefault("KERAS_BACKEND", "jax")
         try:
             live = _keras_optimizer(optimizer_text)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"keras.optimizers.{optimizer_text.name}: {error}") from None
+        except _TORCH_FAULTS as error:
+            raise ValueError(
+                f"keras.optimizers.{optimizer_text.name}: {type(error).__name__}: "
+                f"{echo(str(error))}"
+            ) from None
         params, _ = _group_params(1, seed)
         return Prepared(
-            f"keras.optimizers.{optimizer.strip()}", params, None, live, (live,),
-            keras_recipe(live),
+            _described("keras.optimizers", optimizer_text, optimizer_written), params, None,
+            live, (live,), keras_recipe(live),
         )
-    scheduler_text = parse_call(scheduler, what="scheduler") if scheduler else None
-    first = optimizer_text.args[0] if optimizer_text.args else None
-    groups = len(first) if isinstance(first, list) and first else 1
+    torch_optimizer = torch_optimizer_text(optimizer_text)
+    refuse_unresolved(torch_optimizer, optimizer_written, "optimizer")
+    scheduler_text, scheduler_written = None, None
+    if scheduler is not None:
+        scheduler_text, scheduler_written = _text(scheduler, "scheduler")
+        scheduler_text = torch_scheduler_text(scheduler_text)
+        refuse_unresolved(scheduler_text, scheduler_written, "scheduler")
+    groups = len(torch_optimizer.groups) if torch_optimizer.groups else 1
+    if groups > MAX_GROUPS:
+        raise ValueError(
+            f"{torch_optimizer.name}: {groups} param groups; the port command builds at most "
+            f"{MAX_GROUPS} (port.from_torch takes any number)"
+        )
+    _check_torch_arguments(torch_optimizer)
+    if scheduler_text is not None:
+        check_scheduler_text(scheduler_text)
     params, group_of = _group_params(groups, seed)
-    build = _torch_builder(optimizer_text, scheduler_text, jax.tree.leaves(group_of))
+    build = _torch_builder(torch_optimizer, scheduler_text, jax.tree.leaves(group_of))
     import torch
 
     try:
         live = build([torch.zeros(np.shape(leaf)) for leaf in jax.tree.leaves(params)])
-    except (TypeError, ValueError, KeyError) as error:
-        raise ValueError(f"torch rejected it: {error}") from None
+    except _TORCH_FAULTS as error:
+        raise ValueError(f"torch rejected it: {echo(str(error))[1:-1]}") from None
     recipe = torch_recipe(
         *live,
         clip_grad_norm=clip_grad_norm,
@@ -341,10 +423,17 @@ def prepare(
         clip_norm_type=clip_norm_type,
         scheduler_every=scheduler_every,
     )
-    description = f"torch.optim.{optimizer.strip()}" + (
-        f" + lr_scheduler.{scheduler.strip()}" if scheduler else ""
+    description = _described("torch.optim", optimizer_text, optimizer_written) + (
+        " + " + _described("lr_scheduler", scheduler_text, scheduler_written)
+        if scheduler_text is not None else ""
     )
     return Prepared(description, params, group_of if groups > 1 else None, side, live, recipe)
+
+
+def _described(prefix: str, call: CallText, written: str) -> str:
+    """The call as the user wrote it, qualified once."""
+    written = written if len(written) <= 300 else written[:280] + " ..."
+    return written if call.module else f"{prefix}.{written}"
 
 
 def compiled(transformation: optax.GradientTransformation) -> optax.GradientTransformation:
@@ -353,10 +442,10 @@ def compiled(transformation: optax.GradientTransformation) -> optax.GradientTran
 
 
 def port_optimizer(
-    optimizer: str,
-    scheduler: str | None = None,
+    optimizer: str | CallText,
+    scheduler: str | CallText | None = None,
     *,
-    library: str = "torch",
+    library: str | None = None,
     clip_grad_norm: float | None = None,
     clip_grad_value: float | None = None,
     clip_norm_type: float = 2.0,
@@ -365,18 +454,24 @@ def port_optimizer(
     dtype: Any = np.float32,
     seed: int = 0,
     float64_rtol: float = 1e-12,
+    emit: str = "lab",
 ) -> PortResult:
     """Port the library call in ``optimizer`` (and ``scheduler``) and compare it with the library.
 
     Both run ``steps`` steps from the same N(0, 1) params (a 16x8 weight and a
     16 bias per param group) over the same N(0, 1) gradients, in ``dtype``, held
     to 1 ulp of the leaf's scale per step, and in float64 to ``float64_rtol``.
+    ``emit="optax"`` compares (and returns) plain optax code instead where the
+    equivalence table has an exact optax form
+    (:func:`~jaxopt_lab.port.emit_optax.optax_form`), and says why not where it has none.
     Raises ``ValueError`` (bad text or arguments) or ``PortError`` (what the
     port does not cover), each with a one-line message.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    if emit not in ("lab", "optax"):
+        raise ValueError(f"emit must be 'lab' or 'optax', got {emit!r}")
     prepared = prepare(
         optimizer,
         scheduler,
@@ -388,9 +483,15 @@ def port_optimizer(
         steps=steps,
         seed=seed,
     )
+    recipe, emitted = prepared.recipe, ()
+    if emit == "optax":
+        from jaxopt_lab.port.emit_optax import optax_form
+
+        form = optax_form(prepared.recipe)
+        recipe, emitted = form.recipe or prepared.recipe, form.lines()
     gradients = crosscheck.random_gradients(prepared.params, steps, seed=seed + 1)
     comparison = crosscheck.compare(
-        compiled(prepared.recipe.build()), prepared.library_side, prepared.params, gradients,
+        compiled(recipe.build()), prepared.library_side, prepared.params, gradients,
         dtype=dtype,
     )
     ulps_per_step = 1.0
@@ -399,4 +500,41 @@ def port_optimizer(
     # its relative bound alone (1 ulp of float64 per step would be 1e-13 after 1000).
     per_step = None if rtol is not None and rtol > 1e-12 else ulps_per_step
     failure = crosscheck.tolerance_failure(comparison, ulps_per_step=per_step, rtol=rtol)
-    return PortResult(prepared.description, prepared.recipe, comparison, failure, ulps_per_step)
+    notes = emitted
+    if prepared.library_side is not None and len(prepared.live) == 2 and prepared.live[1]:
+        notes += schedule_notes(*prepared.live, every=scheduler_every, steps=steps, dtype=dtype)
+    return PortResult(prepared.description, recipe, comparison, failure, ulps_per_step, notes)
+
+
+def schedule_notes(
+    optimizer: Any, scheduler: Any, *, every: int, steps: int, dtype: Any
+) -> tuple[str, ...]:
+    """What the ported schedule does past ``steps``, and how far its closed form is from
+    torch's recursion over those steps (in ulps of the schedule's peak)."""
+    from jaxopt_lab.port.closed_forms import closed_form_distance
+    from jaxopt_lab.port.torch_optimizers import schedule_groups
+    from jaxopt_lab.port.torch_schedules import spec_from_torch, torch_schedule
+
+    spec, groups = spec_from_torch(scheduler), schedule_groups(optimizer)
+    schedule = torch_schedule(spec, groups, every=every, steps=steps)
+    epochs = schedule.table.lr.shape[0]
+    distance = closed_form_distance(spec, groups, epochs, dtype)
+    name = type(spec).__name__
+    if schedule.exact_until is None:
+        where = (
+            f"schedule: torch's own {name} values at every step (tabulated to where it "
+            "settles or ends; past OneCycleLR's end, where torch raises, its final value)"
+        )
+    else:
+        where = (
+            f"schedule: torch's own {name} values for the first {schedule.exact_until} "
+            f"optimizer steps (steps={steps}); past them it continues with its closed form "
+            "in the run's dtype, not NaN"
+        )
+    measured = (
+        f"closed form of {name} vs torch's recursion, {distance.epochs} scheduler steps in "
+        f"{distance.dtype}: at most {distance.max_ulps:.2f} ulps of the schedule's peak, "
+        f"{distance.ulps_per_step:.3f} ulps per step (what port.torch_schedule without steps= "
+        "gives)"
+    )
+    return where, measured

@@ -49,6 +49,11 @@ from jaxopt_lab.port import torch_schedules
 from jaxopt_lab.port.errors import PortError
 from jaxopt_lab.port.recipe import Call, Name, Recipe, Ref, call
 
+MAX_PARAM_GROUPS = 256
+"""Param groups the port builds: 200 groups of one leaf each take about 3 s to build and
+compile on one CPU core, growing as groups x leaves (optax.partition masks every leaf for
+every group)."""
+
 IGNORED = frozenset({"foreach", "fused", "capturable", "differentiable"})
 """torch options that change how the step runs, not what it computes (ignored)."""
 
@@ -376,6 +381,13 @@ def torch_recipe(
         raise ValueError("give clip_grad_norm or clip_grad_value, not both")
     if scheduler is None and scheduler_every != 1:
         raise ValueError(f"scheduler_every={scheduler_every!r} given without a scheduler")
+    if len(optimizer.param_groups) > MAX_PARAM_GROUPS:
+        raise PortError(
+            f"this torch.optim.{name} has {len(optimizer.param_groups)} param groups; the port "
+            f"builds at most {MAX_PARAM_GROUPS} (one transformation per group under "
+            "optax.partition, whose cost grows as groups x leaves): merge the groups that share "
+            "their settings"
+        )
     build, known = _OPTIMIZERS[name]
     options = [
         _read_group(name, index, group, known, optimizer.defaults)
@@ -421,6 +433,25 @@ def torch_recipe(
     return Recipe(tuple(assignments), _chain(clip, body), given)
 
 
+def _momentum_key(optimizer: Any) -> str | None:
+    if "betas" in optimizer.defaults:
+        return "betas"
+    return "momentum" if "momentum" in optimizer.defaults else None
+
+
+def schedule_groups(optimizer: Any) -> list[dict[str, Any]]:
+    """Each param group's start, as a scheduler reads it: ``"lr"`` (its ``initial_lr``), and
+    ``"betas"`` or ``"momentum"`` (what ``OneCycleLR`` cycles)."""
+    key = _momentum_key(optimizer)
+    groups = []
+    for group in optimizer.param_groups:
+        start = {"lr": float(group.get("initial_lr", group["lr"]))}
+        if key is not None:
+            start[key] = tuple(group[key]) if key == "betas" else group[key]
+        groups.append(start)
+    return groups
+
+
 def _schedule(
     optimizer: Any, scheduler: Any, every: int, steps: int | None
 ) -> tuple[Call, bool]:
@@ -434,15 +465,8 @@ def _schedule(
             f"{scheduler.last_epoch}); the port starts from epoch 0"
         )
     spec = torch_schedules.spec_from_torch(scheduler)
-    key = "betas" if "betas" in optimizer.defaults else (
-        "momentum" if "momentum" in optimizer.defaults else None
-    )
-    groups = []
-    for group in optimizer.param_groups:
-        start = {"lr": float(group.get("initial_lr", group["lr"]))}
-        if key is not None:
-            start[key] = tuple(group[key]) if key == "betas" else group[key]
-        groups.append(start)
+    key = _momentum_key(optimizer)
+    groups = schedule_groups(optimizer)
     schedule = torch_schedules.torch_schedule(spec, groups, every=every, steps=steps)
     for index, group in enumerate(optimizer.param_groups):
         if schedule.table.lr[0, index] != group["lr"]:
@@ -492,8 +516,9 @@ def from_torch(
       scheduler_every: optimizer steps per ``scheduler.step()``.
       group_of: with several param groups, a pytree of group indices shaped like
         the params, or a function of a leaf's key path returning its index.
-      steps: optimizer steps to tabulate the scheduler for (required for a
-        scheduler that never settles; its learning rate is NaN past them).
+      steps: optimizer steps to tabulate torch's own scheduler values for; past
+        them (or without it) a scheduler that never settles continues with its
+        closed form (:mod:`~jaxopt_lab.port.closed_forms`), never NaN.
 
     Raises:
       PortError: an optimizer, option, scheduler or state the port cannot

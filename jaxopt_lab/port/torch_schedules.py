@@ -16,12 +16,17 @@ floats, without torch, and tabulates it::
 The specs below take torch's constructor arguments (without the optimizer).
 ``torch_schedule(..., every=k)`` steps the scheduler once per ``k`` optimizer
 steps (a scheduler stepped per epoch of ``k`` batches). A schedule that never
-settles (``StepLR``, ``ExponentialLR``, the cosines) needs ``steps``: it is
-tabulated up to that many optimizer steps and is NaN past them, so that a run
-longer than the port was built for fails loudly instead of drifting from torch.
-Schedules that settle (``LinearLR``, ``ConstantLR``, ``PolynomialLR``,
-``MultiStepLR``) hold their last value exactly, as torch does; ``OneCycleLR`` is
-NaN past ``total_steps`` scheduler steps, where torch raises.
+settles (``StepLR``, ``ExponentialLR``, the cosines) is tabulated up to
+``steps`` optimizer steps, torch's values bit for bit, and continues past them
+(or, without ``steps``, from the start) with its closed form in the run's dtype
+(:mod:`~jaxopt_lab.port.closed_forms`, whose distance from torch's recursion
+is measured and reported by ``jaxopt-lab port``). Schedules that settle
+(``LinearLR``, ``ConstantLR``, ``PolynomialLR``, ``MultiStepLR``) hold their last
+value exactly, as torch does; ``OneCycleLR`` holds its final value past
+``total_steps`` scheduler steps, where torch raises. No schedule is NaN.
+
+The specs check their arguments as torch does (or where torch would divide by
+zero later), and raise ``ValueError`` in one line.
 """
 
 from __future__ import annotations
@@ -40,12 +45,46 @@ from jaxopt_lab.port.torch_arithmetic import SimulatedOptimizer, build, one_cycl
 # --------------------------------------------------------------------------- specs
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut to about 200 characters for an error line."""
+    shown = repr(value)
+    return shown if len(shown) <= 200 else shown[:160] + f"... ({len(shown)} characters)"
+
+
+def _check_int(spec: Any, name: str, low: int) -> None:
+    value = getattr(spec, name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(
+            f"{type(spec).__name__} {name} must be an int >= {low}, got {_shown(value)}"
+        )
+
+
+def _check_real(spec: Any, name: str, low: float | None = None, high: float | None = None,
+                *, low_open: bool = False) -> None:
+    value = getattr(spec, name)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+        raise ValueError(
+            f"{type(spec).__name__} {name} must be a finite number, got {_shown(value)}"
+        )
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(
+            f"{type(spec).__name__} {name} must be {'>' if low_open else '>='} {low}, "
+            f"got {value!r}"
+        )
+    if high is not None and value > high:
+        raise ValueError(f"{type(spec).__name__} {name} must be <= {high}, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class StepLR:
     """``lr *= gamma`` every ``step_size`` scheduler steps."""
 
     step_size: int
     gamma: float = 0.1
+
+    def __post_init__(self):
+        _check_int(self, "step_size", 1)
+        _check_real(self, "gamma")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +94,15 @@ class MultiStepLR:
     milestones: tuple[int, ...]
     gamma: float = 0.1
 
+    def __post_init__(self):
+        milestones = self.milestones
+        if not isinstance(milestones, (list, tuple)) or not all(
+            isinstance(m, int) and not isinstance(m, bool) and 0 <= m <= 2**62
+            for m in milestones
+        ):
+            raise ValueError(f"MultiStepLR milestones must be ints >= 0, got {_shown(milestones)}")
+        _check_real(self, "gamma")
+
 
 @dataclasses.dataclass(frozen=True)
 class ConstantLR:
@@ -62,6 +110,10 @@ class ConstantLR:
 
     factor: float = 1.0 / 3
     total_iters: int = 5
+
+    def __post_init__(self):
+        _check_real(self, "factor", 0.0, 1.0, low_open=True)  # torch: 0 < factor <= 1
+        _check_int(self, "total_iters", 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,12 +124,20 @@ class LinearLR:
     end_factor: float = 1.0
     total_iters: int = 5
 
+    def __post_init__(self):
+        _check_real(self, "start_factor", 0.0, 1.0, low_open=True)  # as torch checks them
+        _check_real(self, "end_factor", 0.0, 1.0)
+        _check_int(self, "total_iters", 1)  # torch's closed form divides by it
+
 
 @dataclasses.dataclass(frozen=True)
 class ExponentialLR:
     """``lr *= gamma`` every scheduler step."""
 
     gamma: float
+
+    def __post_init__(self):
+        _check_real(self, "gamma")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +147,10 @@ class PolynomialLR:
     total_iters: int = 5
     power: float = 1.0
 
+    def __post_init__(self):
+        _check_int(self, "total_iters", 1)  # torch's closed form divides by it
+        _check_real(self, "power")
+
 
 @dataclasses.dataclass(frozen=True)
 class CosineAnnealingLR:
@@ -94,6 +158,10 @@ class CosineAnnealingLR:
 
     T_max: int  # noqa: N815 (torch's name)
     eta_min: float = 0.0
+
+    def __post_init__(self):
+        _check_int(self, "T_max", 1)  # torch divides by it
+        _check_real(self, "eta_min")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +171,11 @@ class CosineAnnealingWarmRestarts:
     T_0: int  # noqa: N815
     T_mult: int = 1  # noqa: N815
     eta_min: float = 0.0
+
+    def __post_init__(self):
+        _check_int(self, "T_0", 1)  # as torch checks them
+        _check_int(self, "T_mult", 1)
+        _check_real(self, "eta_min")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +194,21 @@ class OneCycleLR:
     div_factor: float = 25.0
     final_div_factor: float = 1e4
     three_phase: bool = False
+
+    def __post_init__(self):
+        for name in ("div_factor", "final_div_factor"):
+            _check_real(self, name, 0.0, low_open=True)
+        for name in ("max_lr", "base_momentum", "max_momentum"):
+            values = getattr(self, name)
+            values = values if isinstance(values, (list, tuple)) else (values,)
+            if not values or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                for v in values
+            ):
+                raise ValueError(
+                    f"OneCycleLR {name} must be a finite number or one per group, got "
+                    f"{_shown(getattr(self, name))}"
+                )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,42 +324,58 @@ class TabulatedSchedule:
     """An optax schedule that looks a value up in a table: ``values[count // every]``.
 
     Past the table it holds the last value (``after="constant"``, for a torch
-    scheduler that has settled) or is NaN (``after="nan"``). The table is kept
-    in float64 and converted when the schedule is traced, so it is float64
-    under ``jax.enable_x64`` and float32 otherwise.
+    scheduler that has settled), continues with a function of the scheduler
+    epoch (``after=closed_form``, torch's closed form, see
+    :mod:`~jaxopt_lab.port.closed_forms`) or is NaN (``after="nan"``, kept for
+    tables a caller builds by hand; the port never builds one). The table is
+    kept in float64 and converted when the schedule is traced, so it is
+    float64 under ``jax.enable_x64`` and float32 otherwise.
     """
 
-    def __init__(self, values: np.ndarray, *, every: int = 1, after: str = "nan"):
+    def __init__(self, values: np.ndarray, *, every: int = 1, after: Any = "nan"):
         values = np.asarray(values, np.float64)
         if values.ndim != 1 or values.size == 0:
             raise ValueError(f"values must be a non-empty 1-D table, got shape {values.shape}")
         if not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError(f"every must be a positive int, got {every!r}")
-        if after not in ("constant", "nan"):
-            raise ValueError(f"after must be 'constant' or 'nan', got {after!r}")
+        if not callable(after) and after not in ("constant", "nan"):
+            raise ValueError(f"after must be 'constant', 'nan' or a function, got {after!r}")
         self.values, self.every, self.after = values, int(every), after
 
     def __call__(self, count: jax.Array) -> jax.Array:
         table = jnp.asarray(self.values)
         index = jnp.asarray(count) // self.every
         value = table[jnp.clip(index, 0, len(self.values) - 1)]
-        if self.after == "nan":
+        if callable(self.after):
+            past = jnp.asarray(self.after(index)).astype(value.dtype)
+            value = jnp.where(index < len(self.values), value, past)
+        elif self.after == "nan":
             value = jnp.where(index < len(self.values), value, jnp.nan)
         return value
 
     def __repr__(self) -> str:
-        return (
-            f"TabulatedSchedule({len(self.values)} values, every={self.every}, "
-            f"after={self.after!r})"
-        )
+        after = "closed form" if callable(self.after) else repr(self.after)
+        return f"TabulatedSchedule({len(self.values)} values, every={self.every}, after={after})"
+
+
+MAX_TABLE_VALUES = 2_000_000
+"""Values the port tabulates at most (scheduler steps times param groups): 16 MB of
+float64 and a few seconds of torch's arithmetic. Past it the closed form is used where
+the run's length was not stated; a stated ``steps`` beyond it is refused."""
 
 
 class TorchSchedule(NamedTuple):
-    """Per param group, torch's learning rate (and cycled momentum/beta1) as optax schedules."""
+    """Per param group, torch's learning rate (and cycled momentum/beta1) as optax schedules.
+
+    ``exact_until``: the optimizer step up to which the values are torch's own
+    (tabulated), past which the closed form runs; None where they are torch's
+    at every step (a scheduler that settles within the table).
+    """
 
     lr: tuple[TabulatedSchedule, ...]
     momentum: tuple[TabulatedSchedule, ...] | None
     table: ScheduleTable
+    exact_until: int | None = None
 
 
 def torch_schedule(
@@ -288,41 +392,64 @@ def torch_schedule(
       groups: each param group's ``"lr"`` as the optimizer was built (and
         ``"momentum"`` or ``"betas"`` for ``OneCycleLR``'s momentum cycling).
       every: optimizer steps per ``scheduler.step()``.
-      steps: optimizer steps to tabulate; required for a scheduler that never
-        settles. The schedules are NaN past it (and past ``OneCycleLR``'s end).
+      steps: optimizer steps to tabulate torch's own values for. Past them (and
+        without ``steps``, past the first value) a scheduler that has not
+        settled continues with its closed form in the run's dtype
+        (:mod:`~jaxopt_lab.port.closed_forms`, measured by
+        :func:`~jaxopt_lab.port.closed_forms.closed_form_distance`); one that
+        settles is tabulated to where it settles and holds that value; past
+        ``OneCycleLR``'s end, where torch raises, it holds the final value.
+        Never NaN.
     """
-    if not isinstance(every, int) or every < 1:
+    from jaxopt_lab.port.closed_forms import closed_form
+
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
         raise ValueError(f"every (scheduler_every) must be a positive int, got {every!r}")
-    if steps is not None and (not isinstance(steps, int) or steps < 1):
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
         raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if not groups:
+        raise ValueError("groups must hold at least one param group")
     kind, horizon = _horizon(scheduler)
     needed = None if steps is None else -(-steps // every)  # scheduler steps used by the run
-    if kind == "never" and needed is None:
+    if kind == "ends" and needed is not None and needed > horizon + 1:
         raise ValueError(
-            f"{type(scheduler).__name__} never stops changing the learning rate: give steps= "
-            "(the number of optimizer steps you will run) so that torch's values can be "
-            "tabulated up to it"
+            f"{type(scheduler).__name__} ends after {horizon} scheduler steps (torch raises "
+            f"past it), but steps={steps} with every={every} needs {needed}"
         )
-    if kind == "ends":
-        if needed is not None and needed > horizon + 1:
-            raise ValueError(
-                f"{type(scheduler).__name__} ends after {horizon} scheduler steps (torch raises "
-                f"past it), but steps={steps} with every={every} needs {needed}"
-            )
-        epochs, after = horizon + 1, "nan"
-    elif kind == "constant":
-        epochs, after = max(horizon + 1, needed or 0), "constant"
+    cap = MAX_TABLE_VALUES // len(groups)
+    if needed is not None and needed > cap:
+        raise ValueError(
+            f"steps={steps} would tabulate {needed} scheduler steps for {len(groups)} param "
+            f"group(s), more than the {MAX_TABLE_VALUES:,} values the port tabulates; leave "
+            "steps= out to use the closed form"
+        )
+    settles = kind in ("constant", "ends")
+    if needed is not None:  # only what the run asks for (no more than where it settles)
+        epochs = min(needed, horizon + 1) if settles else needed
+    elif settles and horizon + 1 <= cap:  # torch's values to where it settles: exact forever
+        epochs = horizon + 1
     else:
-        epochs, after = needed, "nan"
+        epochs = 1
+    form = closed_form(scheduler, groups)
+    # Settled within the table (or at OneCycleLR's end, where torch raises): hold its last value.
+    exact_forever = kind in ("constant", "ends") and epochs > horizon
     table = simulate(scheduler, groups, epochs)
     columns = range(table.lr.shape[1])
-    lr = tuple(TabulatedSchedule(table.lr[:, g], every=every, after=after) for g in columns)
+
+    def after(functions, column):
+        return "constant" if exact_forever else functions[column]
+
+    lr = tuple(
+        TabulatedSchedule(table.lr[:, g], every=every, after=after(form.lr, g)) for g in columns
+    )
     momentum = None
     if table.momentum is not None:
         momentum = tuple(
-            TabulatedSchedule(table.momentum[:, g], every=every, after=after) for g in columns
+            TabulatedSchedule(table.momentum[:, g], every=every, after=after(form.momentum, g))
+            for g in columns
         )
-    return TorchSchedule(lr, momentum, table)
+    exact_until = None if exact_forever else epochs * every
+    return TorchSchedule(lr, momentum, table, exact_until)
 
 
 # --------------------------------------------------------------------------- from a live scheduler

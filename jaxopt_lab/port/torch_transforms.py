@@ -35,10 +35,12 @@ def torch_decoupled_weight_decay(
     if not weight_decay >= 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
     if isinstance(learning_rate, torch_schedules.TabulatedSchedule):
+        after = learning_rate.after
+        if callable(after):  # the closed form past the table: its factor, too
+            closed_form = after
+            after = lambda epoch: 1 - closed_form(epoch) * weight_decay  # noqa: E731
         factor = torch_schedules.TabulatedSchedule(
-            1 - learning_rate.values * weight_decay,
-            every=learning_rate.every,
-            after=learning_rate.after,
+            1 - learning_rate.values * weight_decay, every=learning_rate.every, after=after
         )
     elif callable(learning_rate):
         factor = lambda count: 1 - learning_rate(count) * weight_decay

@@ -8,7 +8,6 @@ must give Keras's value bit for bit at every step, in float32 and float64.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import jax
@@ -151,14 +150,14 @@ def test_recursive_cosine_cycles_past_t_max_where_optax_clamps():
     assert float(optax_value) == pytest.approx(1e-5)
 
 
-def test_schedule_steps_every_k_optimizer_steps_and_holds_or_fails_past_its_table():
+def test_schedule_steps_every_k_optimizer_steps_and_continues_past_its_table():
     schedule = port.torch_schedule(
         torch_schedules.StepLR(step_size=2, gamma=0.5), [{"lr": 1.0}], every=3, steps=12
     )
-    values = [float(schedule.lr[0](jnp.int32(count))) for count in range(14)]
-    # epochs 0..3 cover optimizer steps 0..11; past them the schedule is NaN.
-    assert values[:12] == [1.0] * 6 + [0.5] * 6
-    assert all(math.isnan(v) for v in values[12:])
+    values = [float(schedule.lr[0](jnp.int32(count))) for count in range(20)]
+    # epochs 0..3 cover optimizer steps 0..11; past them the closed form (never NaN).
+    assert values == [1.0] * 6 + [0.5] * 6 + [0.25] * 6 + [0.125] * 2
+    assert schedule.exact_until == 12
     settled = port.torch_schedule(
         torch_schedules.LinearLR(start_factor=0.5, total_iters=4), [{"lr": 1.0}]
     )
@@ -174,9 +173,9 @@ def test_schedule_in_float64_is_torch_float():
     np.testing.assert_array_equal(values, schedule.table.lr[:20, 0])
 
 
-def test_open_ended_schedule_needs_steps():
-    with pytest.raises(ValueError, match="ExponentialLR never stops changing.*steps="):
-        port.torch_schedule(torch_schedules.ExponentialLR(gamma=0.9), [{"lr": 1.0}])
+def test_open_ended_schedule_runs_without_steps_and_a_finished_one_is_refused_past_its_end():
+    schedule = port.torch_schedule(torch_schedules.ExponentialLR(gamma=0.9), [{"lr": 1.0}])
+    assert float(schedule.lr[0](jnp.int32(3))) == pytest.approx(0.729, rel=1e-6)
     with pytest.raises(ValueError, match="OneCycleLR ends after 100 scheduler steps"):
         port.torch_schedule(
             torch_schedules.OneCycleLR(max_lr=1.0, total_steps=100), [{"lr": 1.0, "momentum": 0.9}],
