@@ -304,6 +304,8 @@ def study(
     halving: int | None = None,
     schedule: str = "warmup_cosine",
     devices: Sequence[jax.Device] | None = None,
+    chunk_size: int | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> StudyResult:
     """Run ``studies`` studies of ``trials`` trials of ``optimizer`` on ``workload``, at once.
 
@@ -319,6 +321,8 @@ def study(
         linear warmup over ``warmup_factor`` of ``steps``, then cosine decay to 0) or
         ``"constant"``.
       devices: to shard the studies over (default every device).
+      chunk_size: studies run at once (default all); ``on_chunk(done, studies)`` is
+        called after each chunk (for a progress bar).
 
     Raises:
       StudyError (a ``ValueError``) for bad input, naming the argument.
@@ -354,10 +358,17 @@ def study(
     program = _study_program(make_optimizer, settings, workload, names, plan)
     grid_map = GridMap(
         program, {"study": np.arange(studies, dtype=np.int32)}, devices=devices,
-        chunk_size=studies, precompile=True,
+        chunk_size=studies if chunk_size is None else _positive("chunk_size", chunk_size),
+        precompile=True,
     )  # fmt: skip
     begin = time.perf_counter()
-    outputs = grid_map.collect(table, np.uint32(seed), *workload.train, *workload.validation)
+    parts = []
+    arrays = (table, np.uint32(seed), *workload.train, *workload.validation)
+    for first, output in grid_map.chunks(*arrays):
+        parts.append(output)
+        if on_chunk is not None:
+            on_chunk(min(studies, first + grid_map.chunk_size), studies)
+    outputs = jax.tree.map(lambda *leaves: np.concatenate(leaves), *parts)
     run_seconds = time.perf_counter() - begin - grid_map.compile_seconds
     eval_every = workload.eval_every
     lane_steps = studies * plan.lane_evaluations() * eval_every
