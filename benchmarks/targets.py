@@ -42,7 +42,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cpu/targets.json"))
     args = parser.parse_args(argv)
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
-    output = {"command": "PYTHONPATH=. python " + " ".join(["benchmarks/targets.py", *sys.argv[1:]]),
+    command = " ".join(["PYTHONPATH=. python benchmarks/targets.py", *sys.argv[1:]])
+    output = {"command": command,
               "rule": __doc__.split("\n\n")[1].replace("\n", " "),
               "workloads": previous.get("workloads", {})}  # fmt: skip
     for name in args.workloads:
