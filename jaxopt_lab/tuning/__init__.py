@@ -1,4 +1,5 @@
-"""Tuning: AlgoPerf search spaces, schedules and default spaces (studies: ``study.py``)."""
+"""Tuning: AlgoPerf search spaces, schedules and default spaces; studies in one compiled
+program, with successive halving inside it (``study.py``, ``halving.py``)."""
 
 from jaxopt_lab.tuning.default_spaces import (
     DEFAULT_SPACES,
@@ -7,6 +8,7 @@ from jaxopt_lab.tuning.default_spaces import (
     optimizer_settings,
     tunable_names,
 )
+from jaxopt_lab.tuning.halving import RungPlan, rung_plan  # tuning-core
 from jaxopt_lab.tuning.schedules import constant, warmup_constant, warmup_cosine
 from jaxopt_lab.tuning.search_space import (
     SearchSpaceError,
@@ -14,6 +16,7 @@ from jaxopt_lab.tuning.search_space import (
     parse_search_space,
     search_points,
 )
+from jaxopt_lab.tuning.study import StudyError, StudyResult, study  # tuning-core
 
 __all__ = [
     "DEFAULT_SPACES",
@@ -28,4 +31,9 @@ __all__ = [
     "tunable_names",
     "warmup_constant",
     "warmup_cosine",
+    "RungPlan",  # tuning-core
+    "StudyError",  # tuning-core
+    "StudyResult",  # tuning-core
+    "rung_plan",  # tuning-core
+    "study",  # tuning-core
 ]
