@@ -62,7 +62,13 @@ DEFAULT_OPTIMIZERS = (
 """AlgoPerf's NAdamW, AdamW and Nesterov baselines, Lion, Muon, schedule-free AdamW, and the
 tutorial's four (SGD, momentum, Adagrad, Adam)."""
 
-DEFAULT_WORKLOADS = ("noisy_quadratic", "rosenbrock", "mnist_mlp", "tutorial_mlp", "modular_addition")
+DEFAULT_WORKLOADS = (
+    "noisy_quadratic",
+    "rosenbrock",
+    "mnist_mlp",
+    "tutorial_mlp",
+    "modular_addition",
+)
 
 CONFIG, SCORES, TIMES, FIGURE, CURVES, SUMMARY = (
     "config.json",
@@ -132,9 +138,7 @@ def check_config(config: LeaderboardConfig) -> None:
             raise LeaderboardError(f"{kind}s: none given")
         for name in names:
             if name not in valid:
-                raise LeaderboardError(
-                    f"{kind}: unknown {name!r} (choose from {', '.join(valid)})"
-                )
+                raise LeaderboardError(f"{kind}: unknown {name!r} (choose from {', '.join(valid)})")
         repeated = sorted({name for name in names if list(names).count(name) > 1})
         if repeated:
             raise LeaderboardError(f"{kind}s: {', '.join(repeated)} listed twice")
@@ -278,8 +282,11 @@ def run_cell(
         seconds_to_target=timing.seconds,
         seconds_per_step=step_seconds,
         studies=[
-            {"study": int(row.study), "trial": None if np.isnan(row.trial) else int(row.trial),
-             "steps_to_target": float(row.step)}
+            {
+                "study": int(row.study),
+                "trial": None if np.isnan(row.trial) else int(row.trial),
+                "steps_to_target": float(row.step),
+            }
             for row in studies.itertuples()
         ],  # fmt: skip
         best_points=best_points,
@@ -468,18 +475,18 @@ class LeaderboardRun:
         ``on_cell(cell, resumed)`` after each cell (``resumed``: read from the folder).
         """
         begin = time.perf_counter()
-        workloads = _workloads_module()
+        workloads = {name: _workloads_module().get_workload(name) for name in self.config.workloads}
+        for workload in workloads.values():  # every space checked before any study runs
+            for optimizer in self.config.optimizers:
+                space_for(self.config, optimizer, workload)
         cells: list[Cell] = []
-        for workload_name in self.config.workloads:
-            workload = None
+        for workload_name, workload in workloads.items():
             for optimizer in self.config.optimizers:
                 if stop is not None and stop.is_set():
                     return LeaderboardResult(cells, True, wall_seconds=time.perf_counter() - begin)
                 cell = self.finished_cell(optimizer, workload_name)
                 resumed = cell is not None
                 if cell is None:
-                    if workload is None:
-                        workload = workloads.get_workload(workload_name)
                     cell, curves = run_cell(self.config, optimizer, workload, run_study=run_study)
                     json_path, parquet_path = self._cell_paths(optimizer, workload_name)
                     json_path.parent.mkdir(parents=True, exist_ok=True)
