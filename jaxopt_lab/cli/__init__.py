@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from jaxopt_lab.bench import suite
 from jaxopt_lab.cli.equivalence import add_check_parser, add_port_parser
 from jaxopt_lab.cli.mnist import add_demo_parser, add_mnist_parser, add_mnist_sweep_parser
+from jaxopt_lab.cli.tune import add_tune_parser
 from jaxopt_lab.cli.tuning import add_leaderboard_parser
 from jaxopt_lab.cli.two_d import add_explore_parser, add_sweep_parser, add_trajectories_parser
 from jaxopt_lab.console import CtrlC
@@ -52,6 +53,7 @@ SUBCOMMAND_PARSERS = [
     add_explore_parser,
     add_bench_parser,
     add_port_parser,
+    add_tune_parser,
     add_leaderboard_parser,
 ]
 

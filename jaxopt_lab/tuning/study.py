@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,13 @@ import pandas as pd
 
 from jaxopt_lab.grid import GridMap, as_make_optimizer, hyperparameter_names
 from jaxopt_lab.mlp import check_seed
+from jaxopt_lab.tuning.default_spaces import (
+    check_space,
+    learning_rate_schedule,
+    optimizer_settings,
+)
 from jaxopt_lab.tuning.halving import RungPlan, rung_plan
+from jaxopt_lab.tuning.search_space import SearchSpaceError, search_points
 from jaxopt_lab.workloads import Workload, get_workload
 
 WORKLOAD_HYPERPARAMETERS = ("label_smoothing",)
@@ -73,26 +79,13 @@ def _positive(name: str, value: Any) -> int:
 
 
 def trial_points(space: Any, trials: int) -> list[dict[str, float]]:
-    """The ``trials`` points of ``space``: a list of fixed points (the first ``trials``),
-    or an AlgoPerf ``tuning_search_space`` dict (:func:`jaxopt_lab.tuning.search_points`)."""
-    if isinstance(space, Mapping):
-        try:
-            from jaxopt_lab.tuning.search_space import search_points
-        except ImportError:  # pragma: no cover - until the search spaces are merged
-            raise StudyError("space: only a list of points is supported here") from None
+    """The points of ``space`` for ``trials`` trials (:func:`~jaxopt_lab.tuning.search_points`):
+    AlgoPerf's Halton points of a dict space, or the first ``trials`` points of a list space
+    (fewer when the list is shorter, as AlgoPerf)."""
+    try:
         return [dict(point) for point in search_points(space, trials)]
-    if not isinstance(space, Sequence) or isinstance(space, str) or not space:
-        raise StudyError(
-            f"space must be a non-empty list of points or a search-space dict, got {space!r}"
-        )
-    if trials > len(space):
-        raise StudyError(f"trials ({trials}) exceeds the list space's {len(space)} points")
-    points = []
-    for index, point in enumerate(space[:trials]):
-        if not isinstance(point, Mapping) or not point:
-            raise StudyError(f"space[{index}] must be a non-empty dict of hyperparameters")
-        points.append(dict(point))
-    return points
+    except SearchSpaceError as error:
+        raise StudyError(str(error)) from None
 
 
 def hyperparameter_table(points: list[dict[str, float]]) -> tuple[tuple[str, ...], np.ndarray]:
@@ -114,28 +107,29 @@ def hyperparameter_table(points: list[dict[str, float]]) -> tuple[tuple[str, ...
 
 
 def lab_settings(optimizer: str | Callable, names: tuple[str, ...], workload: Workload,
-                 steps: int) -> Callable[[dict], dict]:  # fmt: skip
+                 steps: int, schedule: str) -> Callable[[dict], dict]:  # fmt: skip
     """``point -> lab optimizer kwargs`` (traced values), checked against the optimizer.
 
-    With the default spaces merged (:mod:`jaxopt_lab.tuning.default_spaces`), a named
-    optimizer's point goes through ``optimizer_settings`` (AlgoPerf's names and schedule);
-    otherwise the point's names are the optimizer's own keyword arguments.
+    A named optimizer's point is in AlgoPerf's names and goes through
+    :func:`~jaxopt_lab.tuning.optimizer_settings` (``learning_rate`` and
+    ``warmup_factor`` become ``schedule`` over ``steps``); a function's point holds its
+    own keyword arguments, passed as they are.
     """
-    own = [n for n in names if n not in WORKLOAD_HYPERPARAMETERS]
+    own = tuple(n for n in names if n not in WORKLOAD_HYPERPARAMETERS)
     for name in names:
         if name in WORKLOAD_HYPERPARAMETERS and workload.label_smoothing is None:
             raise StudyError(f"space: workload {workload.name!r} has no {name}")
     if isinstance(optimizer, str):
+        as_make_optimizer(optimizer)
         try:
-            from jaxopt_lab.tuning.default_spaces import check_space, optimizer_settings
-        except ImportError:
-            pass
-        else:
-            try:
-                check_space(optimizer, {n: None for n in own})
-            except ValueError as error:
-                raise StudyError(f"space: {error}") from None
-            return lambda point: optimizer_settings(optimizer, point, total_steps=steps)
+            check_space(optimizer, [dict.fromkeys(names, 0.0)])
+            learning_rate_schedule(optimizer, {"learning_rate": 1.0}, total_steps=steps,
+                                   schedule=schedule)  # fmt: skip
+        except ValueError as error:
+            raise StudyError(str(error)) from None
+        if "learning_rate" not in own:
+            raise StudyError(f"space: {optimizer} needs a 'learning_rate'")
+        return _named_settings(optimizer, steps, schedule)
     make_optimizer = as_make_optimizer(optimizer)
     valid = hyperparameter_names(make_optimizer)
     for name in own:
@@ -144,7 +138,17 @@ def lab_settings(optimizer: str | Callable, names: tuple[str, ...], workload: Wo
                 f"space: unknown hyperparameter {name!r}; valid hyperparameters of "
                 f"{getattr(make_optimizer, '__name__', 'the optimizer')}: {', '.join(valid)}"
             )
-    return lambda point: dict(point)
+    return dict
+
+
+@functools.lru_cache(maxsize=256)
+def _named_settings(optimizer: str, steps: int, schedule: str) -> Callable[[dict], dict]:
+    """One function object per setting, so that the compiled program is reused (cached)."""
+
+    def settings(point: dict) -> dict:
+        return optimizer_settings(optimizer, point, total_steps=steps, schedule=schedule)
+
+    return settings
 
 
 # --------------------------------------------------------------------------- the program
@@ -298,7 +302,10 @@ def study(
     seed: int = 0,
     steps: int | None = None,
     halving: int | None = None,
+    schedule: str = "warmup_cosine",
     devices: Sequence[jax.Device] | None = None,
+    chunk_size: int | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> StudyResult:
     """Run ``studies`` studies of ``trials`` trials of ``optimizer`` on ``workload``, at once.
 
@@ -310,7 +317,12 @@ def study(
         ``s`` seeded by ``fold_in(key(seed), s)``.
       steps: the step budget (default the workload's), a multiple of its ``eval_every``.
       halving: ``None``, or the reduction factor η >= 2 of successive halving.
+      schedule: of a named optimizer's learning rate, ``"warmup_cosine"`` (AlgoPerf's:
+        linear warmup over ``warmup_factor`` of ``steps``, then cosine decay to 0) or
+        ``"constant"``.
       devices: to shard the studies over (default every device).
+      chunk_size: studies run at once (default all); ``on_chunk(done, studies)`` is
+        called after each chunk (for a progress bar).
 
     Raises:
       StudyError (a ``ValueError``) for bad input, naming the argument.
@@ -328,13 +340,13 @@ def study(
             f"steps ({steps}) must be a multiple of {workload.name}'s eval_every "
             f"({workload.eval_every})"
         )
+    points = trial_points(space, trials)
     try:
-        plan = rung_plan(steps // workload.eval_every, trials, halving)
+        plan = rung_plan(steps // workload.eval_every, len(points), halving)
     except ValueError as error:
         raise StudyError(str(error)) from None
-    points = trial_points(space, trials)
     names, table = hyperparameter_table(points)
-    settings = lab_settings(optimizer, names, workload, steps)
+    settings = lab_settings(optimizer, names, workload, steps, schedule)
     make_optimizer = as_make_optimizer(optimizer)
     try:  # the optimizer's own checks, on the space's extremes (traced values are not checked)
         for row in (table.min(axis=0), table.max(axis=0)):
@@ -346,10 +358,17 @@ def study(
     program = _study_program(make_optimizer, settings, workload, names, plan)
     grid_map = GridMap(
         program, {"study": np.arange(studies, dtype=np.int32)}, devices=devices,
-        chunk_size=studies, precompile=True,
+        chunk_size=studies if chunk_size is None else _positive("chunk_size", chunk_size),
+        precompile=True,
     )  # fmt: skip
     begin = time.perf_counter()
-    outputs = grid_map.collect(table, np.uint32(seed), *workload.train, *workload.validation)
+    parts = []
+    arrays = (table, np.uint32(seed), *workload.train, *workload.validation)
+    for first, output in grid_map.chunks(*arrays):
+        parts.append(output)
+        if on_chunk is not None:
+            on_chunk(min(studies, first + grid_map.chunk_size), studies)
+    outputs = jax.tree.map(lambda *leaves: np.concatenate(leaves), *parts)
     run_seconds = time.perf_counter() - begin - grid_map.compile_seconds
     eval_every = workload.eval_every
     lane_steps = studies * plan.lane_evaluations() * eval_every
@@ -357,7 +376,7 @@ def study(
     return StudyResult(
         curves=curves, optimizer=getattr(make_optimizer, "__name__", str(optimizer)),
         workload=workload, points=points, studies=studies, steps=steps, halving=halving,
-        lane_steps=lane_steps, full_lane_steps=studies * trials * steps,
+        lane_steps=lane_steps, full_lane_steps=studies * len(points) * steps,
         compile_seconds=grid_map.compile_seconds, run_seconds=run_seconds,
         device_count=grid_map.device_count,
     )  # fmt: skip

@@ -33,7 +33,7 @@ def validation_metric(params: jax.Array, validation: tuple) -> jax.Array:
     return PROBLEM.function(params)
 
 
-def workload(steps: int = 500, eval_every: int = 10) -> Workload:
+def workload(steps: int = 2000, eval_every: int = 20) -> Workload:
     """The Rosenbrock workload: ``steps`` updates, evaluated every ``eval_every``."""
     return Workload(
         "rosenbrock", init_params, loss, validation_metric,
