@@ -205,6 +205,11 @@ def test_check_space_refuses_a_hyperparameter_the_optimizer_lacks():
         check_space("adamz", {"learning_rate": {"feasible_points": [0.1]}})
     with pytest.raises(SearchSpaceError, match="needs a 'learning_rate'"):
         optimizer_settings("adam", {"beta2": 0.9}, total_steps=5)
+    # the names alone (a study checks them before drawing points), or a dict of anything
+    check_space("adamw", ("learning_rate", "one_minus_beta1", "beta2"))
+    check_space("adamw", {"learning_rate": None})
+    with pytest.raises(SearchSpaceError, match="adagrad has no hyperparameter 'one_minus_beta1'"):
+        check_space("adagrad", ["learning_rate", "one_minus_beta1"])
     # every name the optimizer itself takes passes, e.g. adam's eps
     check_space("adam", {"eps": {"min": 1e-8, "max": 1e-6, "scaling": "log"}})
     assert "eps" in hyperparameter_names("adam")

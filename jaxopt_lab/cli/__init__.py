@@ -10,7 +10,8 @@ before any data is loaded or any training starts.
 
 The subcommands live by lab: :mod:`~jaxopt_lab.cli.two_d` (trajectories, sweep,
 explore), :mod:`~jaxopt_lab.cli.mnist` (mnist, mnist-sweep, demo),
-:mod:`~jaxopt_lab.cli.equivalence` (check, port); their shared argument types in
+:mod:`~jaxopt_lab.cli.equivalence` (check, port), :mod:`~jaxopt_lab.cli.tuning`
+(leaderboard); their shared argument types in
 :mod:`~jaxopt_lab.cli.arguments`.
 """
 
@@ -23,6 +24,7 @@ from jaxopt_lab.bench import suite
 from jaxopt_lab.cli.equivalence import add_check_parser, add_port_parser
 from jaxopt_lab.cli.mnist import add_demo_parser, add_mnist_parser, add_mnist_sweep_parser
 from jaxopt_lab.cli.tune import add_tune_parser
+from jaxopt_lab.cli.tuning import add_leaderboard_parser
 from jaxopt_lab.cli.two_d import add_explore_parser, add_sweep_parser, add_trajectories_parser
 from jaxopt_lab.console import CtrlC
 
@@ -52,6 +54,7 @@ SUBCOMMAND_PARSERS = [
     add_bench_parser,
     add_port_parser,
     add_tune_parser,
+    add_leaderboard_parser,
 ]
 
 

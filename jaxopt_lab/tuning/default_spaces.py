@@ -30,13 +30,13 @@ JAX tracers (a study vmaps over points): nothing here branches on them.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jaxopt_lab.grid import hyperparameter_names
 from jaxopt_lab.optimizers import OPTIMIZERS
 from jaxopt_lab.tuning import schedules
-from jaxopt_lab.tuning.search_space import SearchSpace, SearchSpaceError, hyperparameter_names_of
+from jaxopt_lab.tuning.search_space import SearchSpace, SearchSpaceError
 
 SCHEDULES = ("warmup_cosine", "constant")
 
@@ -175,20 +175,36 @@ def tunable_names(
     )
 
 
+def _names(space: Any) -> tuple[str, ...]:
+    """The names ``space`` tunes: a dict space's keys, a list space's first point's keys, or
+    the names themselves (a sequence of strings); the values are not read."""
+    if isinstance(space, Mapping):
+        return tuple(space)
+    if isinstance(space, Sequence) and not isinstance(space, (str, bytes)):
+        if all(isinstance(name, str) for name in space):
+            return tuple(space)
+        if space and isinstance(space[0], Mapping):
+            return tuple(space[0])
+    raise SearchSpaceError(
+        f"search space: must be a dict of hyperparameters or a list of points, got {space!r}"
+    )
+
+
 def check_space(
     optimizer_name: str,
-    space: SearchSpace,
+    space: SearchSpace | Sequence[str],
     *,
     workload_hyperparameters: Iterable[str] = WORKLOAD_HYPERPARAMETERS,
 ) -> None:
-    """Raise :class:`SearchSpaceError` (one line) for a bad space or a name the optimizer lacks.
+    """Raise :class:`SearchSpaceError` (one line) for a name ``optimizer_name`` cannot tune.
 
+    ``space``: a dict or list space, or just the names it tunes (its ranges are checked by
+    :func:`~jaxopt_lab.tuning.search_space.parse_search_space`, not here).
     ``workload_hyperparameters``: what the workload takes (``()`` for one without label
     smoothing). Rprop takes no ``warmup_factor`` (its rate is an initial step size).
     """
-    names = hyperparameter_names_of(space)
     allowed = tunable_names(optimizer_name, tuple(workload_hyperparameters))
-    for name in names:
+    for name in _names(space):
         if name not in allowed:
             raise SearchSpaceError(
                 f"search space: {optimizer_name} has no hyperparameter {name!r} "
@@ -231,7 +247,7 @@ def optimizer_settings(
     _check_optimizer(optimizer_name)
     if "learning_rate" not in point:
         raise SearchSpaceError(f"search space: {optimizer_name} needs a 'learning_rate'")
-    check_space(optimizer_name, [dict.fromkeys(point, 0.0)])
+    check_space(optimizer_name, tuple(point))
     renames = _renames(optimizer_name)
     settings = dict(FIXED_SETTINGS.get(optimizer_name, {}))
     for name, value in point.items():
