@@ -118,3 +118,32 @@ def test_bad_input_is_one_error_naming_it(arguments, message):
     call.update(arguments)
     with pytest.raises(StudyError, match=message):
         study(call.pop("optimizer"), call.pop("space"), call.pop("workload"), **call)
+
+
+SHARDED = """
+import dataclasses, json, jax, numpy as np
+from jaxopt_lab.tuning import study
+from jaxopt_lab.workloads import get_workload
+workload = dataclasses.replace(get_workload("rosenbrock"), steps=40, eval_every=10)
+space = [{"learning_rate": 1e-3}, {"learning_rate": 1e-2}]
+both = study("adam", space, workload, trials=2, studies=3, seed=2, halving=2)
+one = study("adam", space, workload, trials=2, studies=3, seed=2, halving=2,
+            devices=jax.devices()[:1])
+print(json.dumps({"devices": both.device_count, "same": bool(both.curves[
+    ["train_loss", "validation_metric"]].equals(one.curves[["train_loss", "validation_metric"]]))}))
+"""
+
+
+def test_studies_shard_over_devices_with_the_same_curves():
+    # Two CPU devices (XLA's host platform split in two): 3 studies padded to 4, two per device.
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    environment = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+                       PYTHONPATH=str(Path(__file__).resolve().parents[1]))  # fmt: skip
+    output = subprocess.run([sys.executable, "-c", SHARDED], env=environment, check=True,
+                            capture_output=True, text=True).stdout  # fmt: skip
+    assert json.loads(output.strip().splitlines()[-1]) == {"devices": 2, "same": True}
