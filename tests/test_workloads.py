@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from jaxopt_lab.problems import rosenbrock as rosenbrock_function
-from jaxopt_lab.workloads import WORKLOADS, Workload, get_workload, modular_addition
-from jaxopt_lab.workloads import noisy_quadratic
+from jaxopt_lab.workloads import (
+    WORKLOADS,
+    Workload,
+    get_workload,
+    modular_addition,
+    noisy_quadratic,
+)
 
 
 def test_noisy_quadratic_gradient_is_curvature_times_params_plus_scaled_noise():
