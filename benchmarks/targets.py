@@ -20,6 +20,7 @@ import math
 import sys
 from pathlib import Path
 
+from jaxopt_lab import files
 from jaxopt_lab.tuning import default_space, study
 from jaxopt_lab.workloads import WORKLOADS, get_workload
 
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     command = " ".join(["PYTHONPATH=. python benchmarks/targets.py", *sys.argv[1:]])
     output = {"command": command,
-              "rule": __doc__.split("\n\n")[1].replace("\n", " "),
+              "rule": " ".join(__doc__.split("\n\n")[2].split()),
               "workloads": previous.get("workloads", {})}  # fmt: skip
     for name in args.workloads:
         workload = get_workload(name)
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
             "steps": workload.steps, "direction": workload.direction, "baselines": best,
             "best": top, "target": easier(top, workload.direction),
         }  # fmt: skip
-        args.out.write_text(json.dumps(output, indent=1) + "\n")
+        files.write_json(args.out, output)  # strict JSON: a diverged baseline is null
     return 0
 
 
