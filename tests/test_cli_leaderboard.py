@@ -7,9 +7,11 @@ import json
 import pytest
 
 from jaxopt_lab import cli
+from jaxopt_lab.workloads import get_workload
 
+BUDGET = 3 * get_workload("rosenbrock").eval_every  # three evaluations
 SMALL = ["--optimizer", "sgd", "adam", "--workload", "rosenbrock", "--trials", "2",
-         "--studies", "1", "--steps", "rosenbrock=30"]  # fmt: skip
+         "--studies", "1", "--steps", f"rosenbrock={BUDGET}"]  # fmt: skip
 
 
 def _refused(argv, capsys) -> str:
@@ -59,6 +61,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         (["--space", f"adam={empty}"], "'beta2': feasible_points is empty"),
         (["--space", str(tmp_path / "missing.json")], "missing.json"),
         (["--steps", "rosenbrock=ten"], "--steps: expected WORKLOAD=N"),
+        (["--steps", f"rosenbrock={BUDGET + 1}"], "not a multiple of its evaluation interval"),
     ]
     for extra, message in cases:
         line = _refused([*SMALL, *extra, *out], capsys)

@@ -161,14 +161,24 @@ def test_bad_configs_are_refused_in_one_line(tmp_path, changes, message):
         LeaderboardRun(tmp_path, _config(**changes))
 
 
+def test_a_budget_off_the_evaluation_grid_is_refused_before_any_study(tmp_path):
+    fake = FakeStudies()
+    interval = get_workload("rosenbrock").eval_every
+    steps = {"rosenbrock": 3 * interval + 1, "noisy_quadratic": 100}
+    with pytest.raises(LeaderboardError, match="steps of rosenbrock: .* not a multiple"):
+        with LeaderboardRun(tmp_path, _config(steps=steps)) as run:
+            run.run(run_study=fake)
+    assert fake.calls == [] and not (tmp_path / "config.json").exists()
+
+
 def test_a_space_the_workload_cannot_take_is_refused_before_any_study(tmp_path):
     fake = FakeStudies()
     space = {"learning_rate": {"feasible_points": [0.1]}, "label_smoothing": {
         "feasible_points": [0.1]}}  # fmt: skip
-    with LeaderboardRun(tmp_path, _config(spaces={"sgd": space})) as run:
-        with pytest.raises(LeaderboardError, match="sgd has no hyperparameter 'label_smoothing'"):
+    with pytest.raises(LeaderboardError, match="sgd has no hyperparameter 'label_smoothing'"):
+        with LeaderboardRun(tmp_path, _config(spaces={"sgd": space})) as run:
             run.run(run_study=fake)
-    assert fake.calls == []
+    assert fake.calls == [] and not (tmp_path / "config.json").exists()
 
 
 def test_seconds_per_step_times_one_network():
@@ -181,10 +191,11 @@ def test_seconds_per_step_times_one_network():
 @pytest.mark.slow
 def test_a_real_leaderboard_on_the_cheap_workloads(tmp_path):
     # the real study engine: two optimizers, two cheap workloads, short budgets
-    config = _config(trials=2, studies=2, steps={"rosenbrock": 50, "noisy_quadratic": 50})
+    steps = {name: 3 * get_workload(name).eval_every for name in WORKLOADS}
+    config = _config(trials=2, studies=2, steps=steps)
     with LeaderboardRun(tmp_path, config) as run:
         result = run.run()
     curves = pd.read_parquet(tmp_path / "curves.parquet")
-    assert len(curves) == 2 * 2 * 2 * 2 * 5  # optimizers x workloads x studies x trials x evals
+    assert len(curves) == 2 * 2 * 2 * 2 * 3  # optimizers x workloads x studies x trials x evals
     assert set(result.scores.columns) == {"score_steps", "score_seconds"}
     assert ((result.scores >= 0) & (result.scores <= 1)).all().all()

@@ -9,6 +9,7 @@ from jaxopt_lab.tuning.default_spaces import (
     tunable_names,
 )
 from jaxopt_lab.tuning.halving import RungPlan, rung_plan  # tuning-core
+from jaxopt_lab.tuning.leaderboard import LeaderboardConfig, LeaderboardRun
 from jaxopt_lab.tuning.schedules import constant, warmup_constant, warmup_cosine
 from jaxopt_lab.tuning.search_space import (
     SearchSpaceError,
@@ -20,6 +21,8 @@ from jaxopt_lab.tuning.study import StudyError, StudyResult, study  # tuning-cor
 
 __all__ = [
     "DEFAULT_SPACES",
+    "LeaderboardConfig",
+    "LeaderboardRun",
     "SearchSpaceError",
     "check_space",
     "constant",

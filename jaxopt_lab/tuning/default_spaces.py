@@ -8,12 +8,14 @@ cannot use: ``dropout_rate`` (no workload has dropout) and ``label_smoothing``, 
 the workload and is added by :func:`default_space` only for a workload that has one (AlgoPerf's
 feasible points, 0.1 and 0.2). Lab deviations, each for a reason:
 
-- NAdamW: the space of ``/work/shared/algoperf/halton_points.json``'s ``nadamw_baseline``
-  (AlgoPerf's NAdamW space; its file is not in the sources read here).
+- NAdamW: the ``nadamw_baseline`` space of ``tests/data/algoperf_halton_points.json``
+  (AlgoPerf's NAdamW space as recorded there; its own file was not among the sources read).
 - Momentum: AlgoPerf's heavy-ball baseline tunes the same hyperparameters as its Nesterov one;
   both get Nesterov's space. AlgoPerf decays their rate linearly to ``end_factor`` over
   ``decay_steps_factor`` of the budget; the lab gives every optimizer one schedule (warmup then
-  cosine), so those two entries are dropped.
+  cosine), so those two entries are dropped. The lab's momentum and Nesterov keep the rate
+  inside the velocity (Keras's form, ``v = mu v - lr g``); optax's, which AlgoPerf uses, keep it
+  outside (``b = mu b + g; p -= lr b``): equal at a constant rate, not under a schedule.
 - Adafactor: the lab's Adafactor has no first moment, so ``one_minus_beta1`` is dropped.
 
 The other optimizers are the lab's choice: the space of their nearest AlgoPerf relative, with

@@ -399,6 +399,7 @@ class LeaderboardRun:
         self.config = config
         self.resume = resume
         self._lock: files.FolderLock | None = None
+        self._workloads: dict[str, Any] | None = None
 
     def __enter__(self) -> LeaderboardRun:
         try:
@@ -412,6 +413,7 @@ class LeaderboardRun:
             raise LeaderboardError(str(error)) from None
         self._lock = lock
         try:
+            self._checked_workloads()
             self._check_earlier_config()
         except BaseException:
             self.__exit__(None, None, None)
@@ -463,6 +465,24 @@ class LeaderboardRun:
                 study["steps_to_target"] = np.inf
         return Cell(**record)
 
+    def _checked_workloads(self) -> dict[str, Any]:
+        """The workloads, each budget and each space checked (before the folder is written)."""
+        if self._workloads is None:
+            workloads = {
+                name: _workloads_module().get_workload(name) for name in self.config.workloads
+            }
+            for workload in workloads.values():
+                budget = self.config.steps.get(workload.name, workload.steps)
+                if budget % workload.eval_every:
+                    raise LeaderboardError(
+                        f"steps of {workload.name}: {budget} is not a multiple of its "
+                        f"evaluation interval ({workload.eval_every})"
+                    )
+                for optimizer in self.config.optimizers:
+                    space_for(self.config, optimizer, workload)
+            self._workloads = workloads
+        return self._workloads
+
     def run(
         self,
         *,
@@ -475,10 +495,7 @@ class LeaderboardRun:
         ``on_cell(cell, resumed)`` after each cell (``resumed``: read from the folder).
         """
         begin = time.perf_counter()
-        workloads = {name: _workloads_module().get_workload(name) for name in self.config.workloads}
-        for workload in workloads.values():  # every space checked before any study runs
-            for optimizer in self.config.optimizers:
-                space_for(self.config, optimizer, workload)
+        workloads = self._checked_workloads()
         cells: list[Cell] = []
         for workload_name, workload in workloads.items():
             for optimizer in self.config.optimizers:

@@ -255,8 +255,3 @@ def search_points(space: SearchSpace, num_trials: int) -> list[dict[str, float]]
         for row in units
     ]
 
-
-def hyperparameter_names_of(space: SearchSpace) -> tuple[str, ...]:
-    """The names a space tunes, in its order."""
-    parsed = parse_search_space(space)
-    return tuple(parsed[0]) if isinstance(parsed, tuple) else tuple(parsed)
