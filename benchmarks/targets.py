@@ -7,7 +7,7 @@ spaces, warmup + cosine) are tuned with a larger tuning budget than a leaderboar
 study (27 trials instead of 5, one study, seed 0) at the workload's step budget.
 The target is the best final validation metric among them, rounded to two
 significant digits towards the easier side (so that the best baseline reaches it).
-The output (``benchmarks/results/cpu/targets.json``) holds the command, every
+The output (``benchmarks/results/cpu/targets.json``) holds, per workload, the command, every
 baseline's best metric and the proposed target; ``jaxopt_lab/workloads/targets.py``
 copies the targets from it.
 """
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     command = " ".join(["PYTHONPATH=. python benchmarks/targets.py", *sys.argv[1:]])
-    output = {"command": command,
+    output = {
               "rule": " ".join(__doc__.split("\n\n")[2].split()),
               "workloads": previous.get("workloads", {})}  # fmt: skip
     for name in args.workloads:
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         top = max(finite) if workload.direction == "maximize" else min(finite)
         output["workloads"][name] = {
             "steps": workload.steps, "direction": workload.direction, "baselines": best,
-            "best": top, "target": easier(top, workload.direction),
+            "best": top, "target": easier(top, workload.direction), "command": command,
         }  # fmt: skip
         files.write_json(args.out, output)  # strict JSON: a diverged baseline is null
     return 0
