@@ -33,6 +33,7 @@ def test_lane_evaluations_of_27_trials_at_eta_3_is_a_ninth():
     assert rung_plan(27, 27, 3).lane_evaluations() == 81
 
 
+@pytest.mark.slow
 def test_survivors_curves_equal_the_full_study_and_survivors_are_the_best():
     full = study("adam", SPACE, ROSENBROCK, trials=27, studies=2, seed=4, schedule="constant")
     halved = study("adam", SPACE, ROSENBROCK, trials=27, studies=2, seed=4, halving=3,

@@ -134,6 +134,7 @@ print(json.dumps({"devices": both.device_count, "same": bool(both.curves[
 """
 
 
+@pytest.mark.slow
 def test_studies_shard_over_devices_with_the_same_curves():
     # Two CPU devices (XLA's host platform split in two): 3 studies padded to 4, two per device.
     import json

@@ -62,6 +62,7 @@ def test_modular_addition_splits_partition_the_table_with_correct_sums():
     np.testing.assert_array_equal(validation_sums, validation_pairs.sum(axis=1) % 97)
 
 
+@pytest.mark.slow
 def test_mnist_workloads_hold_out_the_last_10000_training_images():
     from jaxopt_lab.data import load_mnist
 
