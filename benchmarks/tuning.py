@@ -169,6 +169,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--parts", nargs="+", default=["throughput", "halving", "optuna"])
+    parser.add_argument("--workloads", nargs="+", default=None, help="only these workloads")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add the rows to --out's (rows of the same part and workload replaced)",
+    )
     args = parser.parse_args(argv)
     scale = 0.2 if args.quick else 1.0
 
@@ -178,31 +184,36 @@ def main(argv=None) -> int:
                     * workload.eval_every)  # fmt: skip
         return dataclasses.replace(workload, steps=steps), steps
 
+    previous = json.loads(args.out.read_text()) if args.append and args.out.exists() else {}
     results = {"command": "PYTHONPATH=. python benchmarks/tuning.py"
                + (" --quick" if args.quick else ""),
                "machine": f"{platform.processor() or platform.machine()}, "
                f"{jax.devices()[0].platform}, {jax.device_count()} device(s)",
                "note": "other helpers share this 2-core CPU: compare the ratios"}  # fmt: skip
+
+    def record(part, row):
+        print(json.dumps(row), flush=True)
+        kept = [r for r in results.get(part, []) if r.get("workload") != row.get("workload")]
+        results[part] = kept + [row]
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(results, indent=1) + "\n")
+
+    for part in ("throughput", "halving", "optuna"):
+        if part in previous:
+            results[part] = previous[part]
+    chosen = lambda name: args.workloads is None or name in args.workloads
     if "throughput" in args.parts:
-        results["throughput"] = []
         for name, steps in (("noisy_quadratic", 500), ("rosenbrock", 2000), ("mnist_mlp", 300)):
-            row = throughput(*budget(name, steps))
-            print(json.dumps(row))
-            results["throughput"].append(row)
+            if chosen(name):
+                record("throughput", throughput(*budget(name, steps)))
     if "halving" in args.parts:
-        results["halving"] = []
         for name, steps in (("noisy_quadratic", 500), ("rosenbrock", 2000),
                             ("modular_addition", 1000), ("mnist_mlp", 1000)):  # fmt: skip
-            row = halving(*budget(name, steps))
-            print(json.dumps(row))
-            results["halving"].append(row)
+            if chosen(name):
+                record("halving", halving(*budget(name, steps)))
     if "optuna" in args.parts:
-        row = optuna_comparison(*budget("noisy_quadratic", 500))
-        print(json.dumps(row))
-        results["optuna"] = [row]
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1) + "\n")
+        record("optuna", optuna_comparison(*budget("noisy_quadratic", 500)))
     return 0
 
 
