@@ -173,7 +173,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--append",
         action="store_true",
-        help="add the rows to --out's (rows of the same part and workload replaced)",
+        help="add the rows to --out (a row of the same part and workload replaced)",
     )
     args = parser.parse_args(argv)
     scale = 0.2 if args.quick else 1.0
