@@ -104,6 +104,7 @@ def test_a_users_own_workload_plugs_in():
     ("arguments", "message"),
     [
         (dict(trials=0), "trials must be a positive integer"),
+        (dict(optimizer="adamz"), "unknown optimizer 'adamz'"),
         (dict(workload="cifar"), "unknown workload 'cifar'"),
         (dict(space=[{"learning_rate": 0.1, "momentum": 0.9}]), "momentum"),
         (dict(space={"learning_rate": {"min": 2, "max": 1, "scaling": "log"}}), "min"),

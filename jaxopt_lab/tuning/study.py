@@ -120,8 +120,8 @@ def lab_settings(optimizer: str | Callable, names: tuple[str, ...], workload: Wo
         if name in WORKLOAD_HYPERPARAMETERS and workload.label_smoothing is None:
             raise StudyError(f"space: workload {workload.name!r} has no {name}")
     if isinstance(optimizer, str):
-        as_make_optimizer(optimizer)
         try:
+            as_make_optimizer(optimizer)
             check_space(optimizer, [dict.fromkeys(names, 0.0)])
             learning_rate_schedule(optimizer, {"learning_rate": 1.0}, total_steps=steps,
                                    schedule=schedule)  # fmt: skip
