@@ -213,7 +213,11 @@ def main(argv=None) -> int:
             if chosen(name):
                 record("halving", halving(*budget(name, steps)))
     if "optuna" in args.parts:
-        record("optuna", optuna_comparison(*budget("noisy_quadratic", 500)))
+        for name, steps in (("noisy_quadratic", 500), ("mnist_mlp", 1000)):
+            if (args.workloads is None and name == "noisy_quadratic") or (
+                args.workloads is not None and name in args.workloads
+            ):
+                record("optuna", optuna_comparison(*budget(name, steps)))
     return 0
 
 
