@@ -17,8 +17,12 @@ def add_tune_parser(subparsers) -> None:
     )  # fmt: skip
     parser.add_argument("--optimizer", required=True, help=f"one of {', '.join(OPTIMIZERS)}")
     parser.add_argument("--workload", required=True, help=f"one of {', '.join(WORKLOADS)}")
-    parser.add_argument("--space", default=None, metavar="FILE.json",
-                        help="AlgoPerf tuning_search_space.json (default: the optimizer's)")
+    parser.add_argument(
+        "--space",
+        default=None,
+        metavar="FILE.json",
+        help="AlgoPerf tuning_search_space.json (default: the optimizer's)",
+    )
     parser.add_argument("--trials", type=integer(1, 10**5), default=16, help="trials per study")
     parser.add_argument("--studies", type=integer(1, 10**4), default=1, help="studies (seeds)")
     parser.add_argument("--seed", type=SEED, default=0, help="random seed of the first study")
