@@ -53,6 +53,7 @@ class FakeStudies:
             columns=["study", "trial", "step", "train_loss", "validation_metric", "seconds"],
         )
         points = [{"learning_rate": 0.01 * (trial + 1)} for trial in range(trials)]
+        curves["learning_rate"] = [points[trial]["learning_rate"] for trial in curves["trial"]]
         return SimpleNamespace(curves=curves, points=points, compile_seconds=1.0, run_seconds=2.0,
                                lane_steps=trials * studies * steps)  # fmt: skip
 
@@ -199,3 +200,27 @@ def test_a_real_leaderboard_on_the_cheap_workloads(tmp_path):
     assert len(curves) == 2 * 2 * 2 * 2 * 3  # optimizers x workloads x studies x trials x evals
     assert set(result.scores.columns) == {"score_steps", "score_seconds"}
     assert ((result.scores >= 0) & (result.scores <= 1)).all().all()
+
+
+def test_resume_retimes_cells_saved_against_another_target_and_reruns_another_budget(tmp_path):
+    fake = FakeStudies()
+    with LeaderboardRun(tmp_path, _config()) as run:
+        run.run(run_study=fake)
+    assert len(fake.calls) == 4
+    # as if the cell had been saved when the workload's target was another
+    saved = tmp_path / "cells" / "rosenbrock" / "adam.json"
+    record = json.loads(saved.read_text())
+    record.update(target=123.0, steps_to_target=999.0)
+    saved.write_text(json.dumps(record))
+    # and another cell with another budget
+    other = tmp_path / "cells" / "noisy_quadratic" / "sgd.json"
+    record = json.loads(other.read_text())
+    record.update(budget=7)
+    other.write_text(json.dumps(record))
+    with LeaderboardRun(tmp_path, _config(), resume=True) as run:
+        result = run.run(run_study=fake)
+    assert fake.calls[4:] == [("sgd", "noisy_quadratic")]  # only the other budget reran
+    assert result.times["steps"].loc["adam", "rosenbrock"] == 60  # re-timed from the curves
+    retimed = json.loads(saved.read_text())
+    assert retimed["target"] == get_workload("rosenbrock").target
+    assert retimed["best_points"][0] == {"study": 0, "trial": 1, "learning_rate": 0.02}

@@ -264,32 +264,15 @@ def run_cell(
         halving=config.halving,
     )
     step_seconds = seconds_per_step(optimizer, workload, result.points[0])
-    timing = time_to_target(
-        result.curves,
-        target=workload.target,
-        direction=workload.direction,
-        seconds_per_step=step_seconds,
-    )
-    studies = timing.studies
-    best_points = []
-    for row in studies.itertuples():
-        if np.isfinite(row.step):
-            best_points.append({"study": int(row.study), **result.points[int(row.trial)]})
+    curves = result.curves.assign(optimizer=optimizer, workload=workload.name)
     cell = Cell(
         optimizer=optimizer,
         workload=workload.name,
-        steps_to_target=timing.steps,
-        seconds_to_target=timing.seconds,
+        steps_to_target=np.inf,
+        seconds_to_target=np.inf,
         seconds_per_step=step_seconds,
-        studies=[
-            {
-                "study": int(row.study),
-                "trial": None if np.isnan(row.trial) else int(row.trial),
-                "steps_to_target": float(row.step),
-            }
-            for row in studies.itertuples()
-        ],  # fmt: skip
-        best_points=best_points,
+        studies=[],
+        best_points=[],
         compile_seconds=float(getattr(result, "compile_seconds", float("nan"))),
         run_seconds=float(getattr(result, "run_seconds", float("nan"))),
         lane_steps=int(getattr(result, "lane_steps", 0)),
@@ -297,8 +280,44 @@ def run_cell(
         target=float(workload.target),
         direction=workload.direction,
     )
-    curves = result.curves.assign(optimizer=optimizer, workload=workload.name)
-    return cell, curves
+    return timed(cell, curves, workload), curves
+
+
+_CURVE_COLUMNS = {"study", "trial", "step", "train_loss", "validation_metric", "seconds"}
+
+
+def timed(cell: Cell, curves: pd.DataFrame, workload: Any) -> Cell:
+    """``cell`` with its times to target on ``workload``'s target, from its ``curves``.
+
+    Also the winning trial of each study that reached the target, with its hyperparameters
+    (read from the curves' hyperparameter columns).
+    """
+    timing = time_to_target(
+        curves,
+        target=workload.target,
+        direction=workload.direction,
+        seconds_per_step=cell.seconds_per_step,
+    )
+    names = [c for c in curves.columns if c not in _CURVE_COLUMNS | {"optimizer", "workload"}]
+    first_rows = curves.drop_duplicates(["study", "trial"]).set_index(["study", "trial"])
+    studies, best_points = [], []
+    for row in timing.studies.itertuples():
+        reached = bool(np.isfinite(row.step))
+        studies.append({"study": int(row.study), "trial": int(row.trial) if reached else None,
+                        "steps_to_target": float(row.step)})  # fmt: skip
+        if reached:
+            values = first_rows.loc[(row.study, row.trial), names]
+            best_points.append({"study": int(row.study), "trial": int(row.trial),
+                                **{n: float(values[n]) for n in names}})  # fmt: skip
+    return dataclasses.replace(
+        cell,
+        steps_to_target=timing.steps,
+        seconds_to_target=timing.seconds,
+        studies=studies,
+        best_points=best_points,
+        target=float(workload.target),
+        direction=workload.direction,
+    )
 
 
 def time_tables(cells: Sequence[Cell], config: LeaderboardConfig) -> dict[str, pd.DataFrame]:
@@ -452,18 +471,29 @@ class LeaderboardRun:
         folder = self.folder / CELLS / workload
         return folder / f"{optimizer}.json", folder / f"{optimizer}.parquet"
 
-    def finished_cell(self, optimizer: str, workload: str) -> Cell | None:
-        """The saved cell, or ``None`` if it has not finished."""
-        json_path, parquet_path = self._cell_paths(optimizer, workload)
+    def finished_cell(self, optimizer: str, workload: Any) -> Cell | None:
+        """The saved cell, or ``None`` if it has not finished or ran with another budget.
+
+        A cell saved against another target (the workloads' targets were reset since) gets its
+        times recomputed from its saved curves: the studies do not depend on the target.
+        """
+        json_path, parquet_path = self._cell_paths(optimizer, workload.name)
         if not (json_path.exists() and parquet_path.exists()):
             return None
         record = json.loads(json_path.read_text())
+        budget = self.config.steps.get(workload.name, workload.steps)
+        if record["budget"] != budget:
+            return None
         for key in ("steps_to_target", "seconds_to_target"):
             record[key] = np.inf if record[key] is None else record[key]
         for study in record["studies"]:
             if study["steps_to_target"] is None:
                 study["steps_to_target"] = np.inf
-        return Cell(**record)
+        cell = Cell(**record)
+        if (cell.target, cell.direction) != (float(workload.target), workload.direction):
+            cell = timed(cell, pd.read_parquet(parquet_path), workload)
+            files.write_json(json_path, cell.to_dict())
+        return cell
 
     def _checked_workloads(self) -> dict[str, Any]:
         """The workloads, each budget and each space checked (before the folder is written)."""
@@ -501,7 +531,7 @@ class LeaderboardRun:
             for optimizer in self.config.optimizers:
                 if stop is not None and stop.is_set():
                     return LeaderboardResult(cells, True, wall_seconds=time.perf_counter() - begin)
-                cell = self.finished_cell(optimizer, workload_name)
+                cell = self.finished_cell(optimizer, workload)
                 resumed = cell is not None
                 if cell is None:
                     cell, curves = run_cell(self.config, optimizer, workload, run_study=run_study)
