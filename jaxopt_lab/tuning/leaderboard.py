@@ -385,7 +385,7 @@ def profiles_figure(profiles: dict[str, pd.DataFrame]) -> Any:
     """rho(tau) of every optimizer, one panel per time unit (a matplotlib Figure)."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(12, 4.8), layout="constrained")
+    figure = Figure(figsize=(13, 4.8), layout="constrained")
     axes = figure.subplots(1, len(profiles), sharey=True, squeeze=False)[0]
     for axis, (unit, profile) in zip(axes, profiles.items(), strict=True):
         taus = profile.columns.to_numpy(dtype=float)
@@ -397,7 +397,8 @@ def profiles_figure(profiles: dict[str, pd.DataFrame]) -> Any:
         axis.set_title(f"Performance profiles, time in {unit}")
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("ρ(τ): fraction of workloads")
-    axes[-1].legend(loc="lower right", fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside right upper", fontsize="small")
     return figure
 
 
