@@ -11,7 +11,8 @@ before any data is loaded or any training starts.
 The subcommands live by lab: :mod:`~jaxopt_lab.cli.two_d_commands` (trajectories, sweep,
 explore), :mod:`~jaxopt_lab.cli.mnist_commands` (mnist, mnist-sweep, demo),
 :mod:`~jaxopt_lab.cli.check_command` (check),
-:mod:`~jaxopt_lab.cli.port_command` (port); their shared argument types in
+:mod:`~jaxopt_lab.cli.port_command` (port), :mod:`~jaxopt_lab.cli.tune_command` (tune),
+:mod:`~jaxopt_lab.cli.leaderboard_command` (leaderboard); their shared argument types in
 :mod:`~jaxopt_lab.cli.arguments`.
 """
 
@@ -25,7 +26,9 @@ from jaxopt_lab.bench import suite
 from jaxopt_lab.cli.check_command import add_check_parser
 from jaxopt_lab.cli.console import CtrlC
 from jaxopt_lab.cli.mnist_commands import add_demo_parser, add_mnist_parser, add_mnist_sweep_parser
+from jaxopt_lab.cli.leaderboard_command import add_leaderboard_parser
 from jaxopt_lab.cli.port_command import add_port_parser
+from jaxopt_lab.cli.tune_command import add_tune_parser
 from jaxopt_lab.cli.two_d_commands import (
     add_explore_parser,
     add_sweep_parser,
@@ -58,6 +61,8 @@ SUBCOMMAND_PARSERS = [
     add_explore_parser,
     add_bench_parser,
     add_port_parser,
+    add_tune_parser,
+    add_leaderboard_parser,
 ]
 
 

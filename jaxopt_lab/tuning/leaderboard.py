@@ -1,0 +1,580 @@
+"""The leaderboard: several optimizers tuned on several workloads, scored as AlgoPerf scores.
+
+    config = LeaderboardConfig(optimizers=("adam", "sgd"), workloads=("rosenbrock",))
+    with LeaderboardRun("runs/board", config, resume=True) as run:
+        result = run.run(on_cell=print)
+    result.scores            # DataFrame: score_steps, score_seconds by optimizer
+
+Each (optimizer, workload) *cell* is one :func:`~jaxopt_lab.tuning.study.study` of the
+optimizer's space (its default space, :mod:`.default_spaces`, unless one is given) with
+``trials`` trials x ``studies`` studies, AlgoPerf's external tuning (5 x 5 there; 5 x 3 by
+default here). Its time to target (:func:`jaxopt_lab.scoring.time_to_target`) is counted in
+steps, which do not depend on the hardware, and in seconds: steps x the optimizer's seconds per
+step on that workload, measured alone (one network, no evaluation, after compiling) in the same
+run, because the lanes of a study share their program's wall time. The two time tables give two
+sets of performance profiles and scores (:mod:`jaxopt_lab.scoring`).
+
+The run owns its folder: a lock (a second process is refused), ``config.json`` (a folder holding
+another leaderboard's config is refused; ``resume`` continues one with the same config), one
+finished cell at a time in ``cells/`` (its curves as Parquet, its times as JSON, each written
+atomically), then the outputs: ``scores.md``, ``time_to_target.md``, ``profiles.png``,
+``curves.parquet`` (every curve of every cell) and ``summary.json``. Stopped (a
+``threading.Event``), it stops after the cell it is in; a resumed run skips the finished cells.
+Nothing here prints: progress goes to ``on_cell``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+
+from jaxopt_lab import files
+from jaxopt_lab.optimizers import OPTIMIZERS
+from jaxopt_lab.scoring import leaderboard_score, performance_profiles, time_to_target
+from jaxopt_lab.tuning.default_spaces import check_space, default_space, optimizer_settings
+from jaxopt_lab.tuning.search_space import SearchSpaceError, parse_search_space
+
+DEFAULT_OPTIMIZERS = (
+    "nadamw",
+    "adamw",
+    "nesterov",
+    "adam",
+    "lion",
+    "muon",
+    "schedule_free_adamw",
+    "sgd",
+    "momentum",
+    "adagrad",
+)
+"""AlgoPerf's NAdamW, AdamW and Nesterov baselines, Lion, Muon, schedule-free AdamW, and the
+tutorial's four (SGD, momentum, Adagrad, Adam)."""
+
+DEFAULT_WORKLOADS = (
+    "noisy_quadratic",
+    "rosenbrock",
+    "mnist_mlp",
+    "tutorial_mlp",
+    "modular_addition",
+)
+
+CONFIG, SCORES, TIMES, FIGURE, CURVES, SUMMARY = (
+    "config.json",
+    "scores.md",
+    "time_to_target.md",
+    "profiles.png",
+    "curves.parquet",
+    "summary.json",
+)
+CELLS = "cells"
+TIMING_STEPS = 200
+"""Steps per timing of one network (the seconds per step); the minimum of 3 timings is kept."""
+
+
+class LeaderboardError(ValueError):
+    """Bad input to a leaderboard, or a folder that cannot hold it; the message says which."""
+
+
+def _workloads_module():
+    from jaxopt_lab import workloads  # the workloads load data lazily; import them so too
+
+    return workloads
+
+
+@dataclass(frozen=True)
+class LeaderboardConfig:
+    """Everything that determines a leaderboard's numbers.
+
+    ``spaces``: optimizer -> search space (AlgoPerf's format) replacing its default space.
+    ``steps``: workload -> step budget replacing the workload's own.
+    """
+
+    optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
+    workloads: tuple[str, ...] = DEFAULT_WORKLOADS
+    trials: int = 5
+    studies: int = 3
+    seed: int = 0
+    halving: int | None = None
+    spaces: Mapping[str, Any] = field(default_factory=dict)
+    steps: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+def _positive_integer(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise LeaderboardError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_config(config: LeaderboardConfig) -> None:
+    """Raise :class:`LeaderboardError` (one line) for anything that would fail later.
+
+    Checks names (optimizers, workloads; no repeats), counts, and every space against its
+    optimizer and each workload (a ``label_smoothing`` only where the workload has one).
+    Builds no workload's data.
+    """
+    _positive_integer("trials", config.trials)
+    _positive_integer("studies", config.studies)
+    if config.halving is not None:
+        _positive_integer("halving", config.halving)
+    for kind, names, valid in (
+        ("optimizer", config.optimizers, tuple(OPTIMIZERS)),
+        ("workload", config.workloads, tuple(_workloads_module().WORKLOADS)),
+    ):
+        if not names:
+            raise LeaderboardError(f"{kind}s: none given")
+        for name in names:
+            if name not in valid:
+                raise LeaderboardError(f"{kind}: unknown {name!r} (choose from {', '.join(valid)})")
+        repeated = sorted({name for name in names if list(names).count(name) > 1})
+        if repeated:
+            raise LeaderboardError(f"{kind}s: {', '.join(repeated)} listed twice")
+    for name in config.spaces:
+        if name not in config.optimizers:
+            raise LeaderboardError(f"space: for {name!r}, which is not among the optimizers")
+    for name, steps in config.steps.items():
+        if name not in config.workloads:
+            raise LeaderboardError(f"steps: for {name!r}, which is not among the workloads")
+        _positive_integer(f"steps of {name}", steps)
+    for optimizer in config.optimizers:
+        if optimizer in config.spaces:
+            try:
+                parse_search_space(config.spaces[optimizer])
+            except SearchSpaceError as error:
+                raise LeaderboardError(f"space of {optimizer}: {error}") from None
+
+
+def space_for(config: LeaderboardConfig, optimizer: str, workload: Any) -> Any:
+    """The space of ``optimizer`` on ``workload``: the given one, or the default (with AlgoPerf's
+    label smoothing where the workload has one), checked against both."""
+    has_smoothing = workload.label_smoothing is not None
+    if optimizer in config.spaces:
+        space = config.spaces[optimizer]
+    else:
+        space = default_space(optimizer, label_smoothing=has_smoothing)
+    try:
+        check_space(
+            optimizer,
+            space,
+            workload_hyperparameters=("label_smoothing",) if has_smoothing else (),
+        )
+    except SearchSpaceError as error:
+        raise LeaderboardError(f"{error} (on {workload.name})") from None
+    return space
+
+
+def seconds_per_step(
+    optimizer: str,
+    workload: Any,
+    point: Mapping[str, float],
+    *,
+    steps: int = TIMING_STEPS,
+    repeats: int = 3,
+) -> float:
+    """Wall seconds per training step of one network (``optimizer`` at ``point``) on
+    ``workload``: a compiled ``lax.scan`` of ``steps`` steps (batch, gradient, update; no
+    evaluation), timed ``repeats`` times after compiling; the fastest timing / ``steps``."""
+    smoothing = float(point.get("label_smoothing", 0.0))
+    own = {name: value for name, value in point.items() if name != "label_smoothing"}
+    budget = workload.steps
+    make = OPTIMIZERS[optimizer]
+
+    def train(params, key, *train_arrays):
+        optimizer_ = make(**optimizer_settings(optimizer, own, total_steps=budget))
+        gradient = jax.value_and_grad(workload.loss)
+
+        def step(carry, index):
+            params, state = carry
+            batch = workload.sample_batch(train_arrays, jax.random.fold_in(key, index))
+            loss, grads = gradient(params, batch, jnp.float32(smoothing))
+            updates, state = optimizer_.update(grads, state, params)
+            return (optax.apply_updates(params, updates), state), loss
+
+        initial = (params, optimizer_.init(params))
+        (params, _), losses = jax.lax.scan(step, initial, jnp.arange(steps))
+        return params, losses
+
+    key = jax.random.key(0)
+    params = workload.init_params(key)
+    arrays = tuple(jnp.asarray(array) for array in workload.train)
+    compiled = jax.jit(train).lower(params, key, *arrays).compile()
+    timings = []
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        jax.block_until_ready(compiled(params, key, *arrays))
+        timings.append(time.perf_counter() - begin)
+    return min(timings) / steps
+
+
+@dataclass
+class Cell:
+    """One (optimizer, workload) study and its times to target."""
+
+    optimizer: str
+    workload: str
+    steps_to_target: float
+    seconds_to_target: float
+    seconds_per_step: float
+    studies: list[dict[str, Any]]
+    best_points: list[dict[str, Any]]
+    compile_seconds: float
+    run_seconds: float
+    lane_steps: int
+    budget: int
+    target: float
+    direction: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def run_cell(
+    config: LeaderboardConfig,
+    optimizer: str,
+    workload: Any,
+    *,
+    run_study: Callable[..., Any] | None = None,
+) -> tuple[Cell, pd.DataFrame]:
+    """Study ``optimizer`` on ``workload`` and measure its times to target; also its curves."""
+    if run_study is None:
+        from jaxopt_lab.tuning.study import study as run_study
+    space = space_for(config, optimizer, workload)
+    budget = config.steps.get(workload.name, workload.steps)
+    result = run_study(
+        optimizer,
+        space,
+        workload,
+        trials=config.trials,
+        studies=config.studies,
+        seed=config.seed,
+        steps=budget,
+        halving=config.halving,
+    )
+    step_seconds = seconds_per_step(optimizer, workload, result.points[0])
+    curves = result.curves.assign(optimizer=optimizer, workload=workload.name)
+    cell = Cell(
+        optimizer=optimizer,
+        workload=workload.name,
+        steps_to_target=np.inf,
+        seconds_to_target=np.inf,
+        seconds_per_step=step_seconds,
+        studies=[],
+        best_points=[],
+        compile_seconds=float(getattr(result, "compile_seconds", float("nan"))),
+        run_seconds=float(getattr(result, "run_seconds", float("nan"))),
+        lane_steps=int(getattr(result, "lane_steps", 0)),
+        budget=int(budget),
+        target=float(workload.target),
+        direction=workload.direction,
+    )
+    return timed(cell, curves, workload), curves
+
+
+_CURVE_COLUMNS = {"study", "trial", "step", "train_loss", "validation_metric", "seconds"}
+
+
+def timed(cell: Cell, curves: pd.DataFrame, workload: Any) -> Cell:
+    """``cell`` with its times to target on ``workload``'s target, from its ``curves``.
+
+    Also the winning trial of each study that reached the target, with its hyperparameters
+    (read from the curves' hyperparameter columns).
+    """
+    timing = time_to_target(
+        curves,
+        target=workload.target,
+        direction=workload.direction,
+        seconds_per_step=cell.seconds_per_step,
+    )
+    names = [c for c in curves.columns if c not in _CURVE_COLUMNS | {"optimizer", "workload"}]
+    first_rows = curves.drop_duplicates(["study", "trial"]).set_index(["study", "trial"])
+    studies, best_points = [], []
+    for row in timing.studies.itertuples():
+        reached = bool(np.isfinite(row.step))
+        studies.append({"study": int(row.study), "trial": int(row.trial) if reached else None,
+                        "steps_to_target": float(row.step)})  # fmt: skip
+        if reached:
+            values = first_rows.loc[(row.study, row.trial), names]
+            best_points.append({"study": int(row.study), "trial": int(row.trial),
+                                **{n: float(values[n]) for n in names}})  # fmt: skip
+    return dataclasses.replace(
+        cell,
+        steps_to_target=timing.steps,
+        seconds_to_target=timing.seconds,
+        studies=studies,
+        best_points=best_points,
+        target=float(workload.target),
+        direction=workload.direction,
+    )
+
+
+def time_tables(cells: Sequence[Cell], config: LeaderboardConfig) -> dict[str, pd.DataFrame]:
+    """``{"steps": t, "seconds": t}``: rows optimizers, columns workloads, ∞ for a miss."""
+    tables = {}
+    for unit, attribute in (("steps", "steps_to_target"), ("seconds", "seconds_to_target")):
+        table = pd.DataFrame(
+            np.inf, index=list(config.optimizers), columns=list(config.workloads), dtype=float
+        )
+        for cell in cells:
+            table.loc[cell.optimizer, cell.workload] = getattr(cell, attribute)
+        tables[unit] = table
+    return tables
+
+
+@dataclass
+class LeaderboardResult:
+    """What :meth:`LeaderboardRun.run` returns. ``interrupted``: stopped before every cell ran
+    (then only ``cells`` is filled; the rest is ``None``)."""
+
+    cells: list[Cell]
+    interrupted: bool
+    times: dict[str, pd.DataFrame] | None = None
+    profiles: dict[str, pd.DataFrame] | None = None
+    scores: pd.DataFrame | None = None
+    wall_seconds: float = 0.0
+    files: list[Path] = field(default_factory=list)
+
+
+def _format_time(value: float, unit: str) -> str:
+    if not np.isfinite(value):
+        return "∞"
+    return f"{value:.0f}" if unit == "steps" else f"{value:.3g}"
+
+
+def scores_markdown(scores: pd.DataFrame) -> str:
+    """The score table, best first (by the score in steps)."""
+    from jaxopt_lab.report import markdown_table
+
+    ordered = scores.sort_values(["score_steps", "score_seconds"], ascending=False)
+    rows = [
+        [name, f"{row.score_steps:.3f}", f"{row.score_seconds:.3f}"]
+        for name, row in ordered.iterrows()
+    ]
+    return markdown_table(rows, ["optimizer", "score (steps)", "score (seconds)"])
+
+
+def times_markdown(times: dict[str, pd.DataFrame], targets: Mapping[str, str]) -> str:
+    """The time-to-target tables (steps, then seconds), ∞ for a miss."""
+    from jaxopt_lab.report import markdown_table
+
+    parts = []
+    for unit, table in times.items():
+        headers = ["optimizer", *[f"{name} ({targets[name]})" for name in table.columns]]
+        rows = [
+            [name, *[_format_time(value, unit) for value in row]] for name, row in table.iterrows()
+        ]
+        parts.append(f"Median time to target over studies, in {unit}:\n\n" + markdown_table(
+            rows, headers, align=["left", *["right"] * len(table.columns)]
+        ))  # fmt: skip
+    return "\n\n".join(parts) + "\n"
+
+
+def profiles_figure(profiles: dict[str, pd.DataFrame]) -> Any:
+    """rho(tau) of every optimizer, one panel per time unit (a matplotlib Figure)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(13, 4.8), layout="constrained")
+    axes = figure.subplots(1, len(profiles), sharey=True, squeeze=False)[0]
+    for axis, (unit, profile) in zip(axes, profiles.items(), strict=True):
+        taus = profile.columns.to_numpy(dtype=float)
+        for name, rho in profile.iterrows():
+            axis.step(taus, rho.to_numpy(), where="post", label=name)
+        axis.set_xlabel(f"τ: time to target / the best optimizer's ({unit})")
+        axis.set_xlim(taus[0], taus[-1])
+        axis.set_ylim(-0.02, 1.02)
+        axis.set_title(f"Performance profiles, time in {unit}")
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("ρ(τ): fraction of workloads")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside right upper", fontsize="small")
+    return figure
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+class LeaderboardRun:
+    """A leaderboard that owns ``folder``; see the module docstring. A context manager:
+    entering checks the folder, takes its lock and reads any earlier config (raising
+    :class:`LeaderboardError`)."""
+
+    def __init__(self, folder: str | Path, config: LeaderboardConfig, *, resume: bool = False):
+        check_config(config)
+        self.folder = Path(folder)
+        self.config = config
+        self.resume = resume
+        self._lock: files.FolderLock | None = None
+        self._workloads: dict[str, Any] | None = None
+
+    def __enter__(self) -> LeaderboardRun:
+        try:
+            files.check_writable_folder(self.folder)
+        except OSError as error:
+            raise LeaderboardError(f"cannot use {self.folder} as the run folder: {error}") from None
+        lock = files.FolderLock(self.folder)
+        try:
+            lock.__enter__()
+        except files.FolderBusyError as error:
+            raise LeaderboardError(str(error)) from None
+        self._lock = lock
+        try:
+            self._checked_workloads()
+            self._check_earlier_config()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._lock is not None:
+            self._lock.__exit__(*exc_info)
+            self._lock = None
+
+    def _check_earlier_config(self) -> None:
+        path = self.folder / CONFIG
+        mine = self.config.to_dict()
+        if path.exists():
+            try:
+                theirs = json.loads(path.read_text())
+            except (OSError, ValueError) as error:
+                raise LeaderboardError(f"{path} is not a leaderboard config ({error})") from None
+            if not self.resume:
+                raise LeaderboardError(
+                    f"{self.folder} holds a leaderboard already; resume it (--resume) or "
+                    "choose another folder"
+                )
+            differing = [key for key in mine if mine[key] != theirs.get(key)]
+            if differing:
+                shown = "; ".join(
+                    f"{key}: saved {theirs.get(key)!r}, now {mine[key]!r}" for key in differing
+                )
+                raise LeaderboardError(
+                    f"cannot resume {self.folder}: it was started with other settings ({shown})"
+                )
+        files.write_json(path, mine)
+
+    def _cell_paths(self, optimizer: str, workload: str) -> tuple[Path, Path]:
+        folder = self.folder / CELLS / workload
+        return folder / f"{optimizer}.json", folder / f"{optimizer}.parquet"
+
+    def finished_cell(self, optimizer: str, workload: Any) -> Cell | None:
+        """The saved cell, or ``None`` if it has not finished or ran with another budget.
+
+        A cell saved against another target (the workloads' targets were reset since) gets its
+        times recomputed from its saved curves: the studies do not depend on the target.
+        """
+        json_path, parquet_path = self._cell_paths(optimizer, workload.name)
+        if not (json_path.exists() and parquet_path.exists()):
+            return None
+        record = json.loads(json_path.read_text())
+        budget = self.config.steps.get(workload.name, workload.steps)
+        if record["budget"] != budget:
+            return None
+        for key in ("steps_to_target", "seconds_to_target"):
+            record[key] = np.inf if record[key] is None else record[key]
+        for study in record["studies"]:
+            if study["steps_to_target"] is None:
+                study["steps_to_target"] = np.inf
+        cell = Cell(**record)
+        if (cell.target, cell.direction) != (float(workload.target), workload.direction):
+            cell = timed(cell, pd.read_parquet(parquet_path), workload)
+            files.write_json(json_path, cell.to_dict())
+        return cell
+
+    def _checked_workloads(self) -> dict[str, Any]:
+        """The workloads, each budget and each space checked (before the folder is written)."""
+        if self._workloads is None:
+            workloads = {
+                name: _workloads_module().get_workload(name) for name in self.config.workloads
+            }
+            for workload in workloads.values():
+                budget = self.config.steps.get(workload.name, workload.steps)
+                if budget % workload.eval_every:
+                    raise LeaderboardError(
+                        f"steps of {workload.name}: {budget} is not a multiple of its "
+                        f"evaluation interval ({workload.eval_every})"
+                    )
+                for optimizer in self.config.optimizers:
+                    space_for(self.config, optimizer, workload)
+            self._workloads = workloads
+        return self._workloads
+
+    def run(
+        self,
+        *,
+        on_cell: Callable[[Cell, bool], None] | None = None,
+        stop: threading.Event | None = None,
+        run_study: Callable[..., Any] | None = None,
+    ) -> LeaderboardResult:
+        """Run every unfinished cell (workload by workload), then write the outputs.
+
+        ``on_cell(cell, resumed)`` after each cell (``resumed``: read from the folder).
+        """
+        begin = time.perf_counter()
+        workloads = self._checked_workloads()
+        cells: list[Cell] = []
+        for workload_name, workload in workloads.items():
+            for optimizer in self.config.optimizers:
+                if stop is not None and stop.is_set():
+                    return LeaderboardResult(cells, True, wall_seconds=time.perf_counter() - begin)
+                cell = self.finished_cell(optimizer, workload)
+                resumed = cell is not None
+                if cell is None:
+                    cell, curves = run_cell(self.config, optimizer, workload, run_study=run_study)
+                    json_path, parquet_path = self._cell_paths(optimizer, workload_name)
+                    json_path.parent.mkdir(parents=True, exist_ok=True)
+                    files.write_atomic(parquet_path, _parquet_bytes(curves))
+                    files.write_json(json_path, cell.to_dict())
+                cells.append(cell)
+                if on_cell is not None:
+                    on_cell(cell, resumed)
+        return self._write_outputs(cells, time.perf_counter() - begin)
+
+    def _write_outputs(self, cells: list[Cell], wall_seconds: float) -> LeaderboardResult:
+        config = self.config
+        times = time_tables(cells, config)
+        profiles = {unit: performance_profiles(table) for unit, table in times.items()}
+        scores = pd.DataFrame(
+            {f"score_{unit}": leaderboard_score(profile) for unit, profile in profiles.items()}
+        )
+        targets = {}
+        for cell in cells:
+            sign = ">=" if cell.direction == "maximize" else "<="
+            targets[cell.workload] = f"{sign} {cell.target:g}"
+        files.write_atomic(self.folder / SCORES, (scores_markdown(scores) + "\n").encode())
+        files.write_atomic(self.folder / TIMES, times_markdown(times, targets).encode())
+        files.save_figure(profiles_figure(profiles), self.folder / FIGURE)
+        curves = pd.concat(
+            [pd.read_parquet(self._cell_paths(c.optimizer, c.workload)[1]) for c in cells],
+            ignore_index=True,
+        )
+        files.write_atomic(self.folder / CURVES, _parquet_bytes(curves))
+        summary = {
+            "config": config.to_dict(),
+            "scores": scores.to_dict(orient="index"),
+            "steps_to_target": times["steps"].to_dict(orient="index"),
+            "seconds_to_target": times["seconds"].to_dict(orient="index"),
+            "cells": [cell.to_dict() for cell in cells],
+            "wall_seconds": wall_seconds,
+            "devices": [str(device) for device in jax.devices()],
+        }
+        files.write_json(self.folder / SUMMARY, summary)
+        written = [self.folder / name for name in (SCORES, TIMES, FIGURE, CURVES, SUMMARY)]
+        return LeaderboardResult(
+            cells, False, times, profiles, scores, wall_seconds=wall_seconds, files=written
+        )

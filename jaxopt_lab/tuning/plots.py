@@ -1,0 +1,49 @@
+"""The learning-rate sensitivity plot of a study, in DeepOBS's style.
+
+DeepOBS (Schneider, Balles & Hennig 2019) plots, for each optimizer, the final
+performance of every tuning run against its learning rate on a log axis; a flat
+curve means an optimizer that is easy to tune. Here: one marker per (study,
+trial), the median over studies joined by a line, the target as a dashed line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from jaxopt_lab.workloads import Workload
+
+
+def plot_sensitivity(final: pd.DataFrame, workload: Workload, optimizer: str):
+    """Final validation metric vs learning rate (``final``: :meth:`StudyResult.final`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5.5, 3.8))
+    if "learning_rate" in final:
+        x_name = "learning_rate"
+    else:
+        x_name = "trial"
+    metric = final["validation_metric"].to_numpy(dtype=float)
+    finite = np.isfinite(metric)
+    axes.scatter(final[x_name][finite], metric[finite], s=18, alpha=0.6, label="trials")
+    diverged = final[~finite]
+    if len(diverged):
+        top = np.nanmax(metric) if finite.any() else 1.0
+        axes.scatter(diverged[x_name], np.full(len(diverged), top), marker="x", color="red",
+                     label="diverged (NaN)")  # fmt: skip
+    median = final[finite].groupby(x_name)["validation_metric"].median()
+    axes.plot(median.index, median.to_numpy(), color="black", linewidth=1, label="median")
+    axes.axhline(workload.target, color="gray", linestyle="--", linewidth=1, label="target")
+    if x_name == "learning_rate":
+        axes.set_xscale("log")
+    if workload.direction == "minimize" and finite.any() and np.nanmin(metric) > 0:
+        axes.set_yscale("log")
+    axes.set_xlabel(x_name.replace("_", " "))
+    axes.set_ylabel(f"final {workload.metric_name}")
+    axes.set_title(f"{optimizer} on {workload.name}: learning-rate sensitivity")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
