@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from jaxopt_lab.bench import suite
 from jaxopt_lab.cli.check_command import add_check_parser
 from jaxopt_lab.cli.console import CtrlC
-from jaxopt_lab.cli.mnist_commands import add_demo_parser, add_mnist_parser, add_mnist_sweep_parser
 from jaxopt_lab.cli.leaderboard_command import add_leaderboard_parser
+from jaxopt_lab.cli.mnist_commands import add_demo_parser, add_mnist_parser, add_mnist_sweep_parser
 from jaxopt_lab.cli.port_command import add_port_parser
 from jaxopt_lab.cli.tune_command import add_tune_parser
 from jaxopt_lab.cli.two_d_commands import (
