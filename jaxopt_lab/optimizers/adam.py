@@ -9,12 +9,14 @@ import jax.numpy as jnp
 import optax
 
 from jaxopt_lab.optimizers.plumbing import (
+    BIAS_CORRECTIONS,
     ScalarOrSchedule,
     bias_corrections,
     elementwise_optimizer,
     squared_magnitude,
 )
 from jaxopt_lab.optimizers.validation import (
+    check_choice,
     check_eps,
     check_hyperparameter,
     hyperparameters,
@@ -51,13 +53,13 @@ MAX_OF = ("raw", "corrected")
 """Where AMSGrad takes its maximum: of the raw v (torch, Keras), or of v / (1 - b2**t) (optax)."""
 
 
-def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat):
+def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction="accurate"):
     """The moment updates and the step direction shared by Adam and AdamW.
 
     Returns ``(direction, first_moment, second_moment)`` where the parameter
     step is ``-learning_rate * direction`` (plus weight decay for AdamW).
     """
-    correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype)
+    correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype, bias_correction)
     real = grad.real.dtype
     first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
     second_moment = state.second_moment + (1 - b2) * (
@@ -94,6 +96,7 @@ def adam(
     *,
     eps_root: float = 0.0,
     eps_hat: bool = True,
+    bias_correction: str = "accurate",
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
@@ -120,13 +123,17 @@ def adam(
     torch's ``Adam(weight_decay=wd)`` is L2 on the gradient, ``adam(...,
     weight_decay=wd)`` here (coupled, see ``plumbing`` for that and the other
     knobs). eps may be 0 only with a positive ``eps_root``.
+    ``bias_correction="float32"`` takes ``1 - b**t`` as optax and Keras do (``b``
+    rounded to the working dtype, ``1 - b**t`` in it: the same value, bit for bit);
+    ``"accurate"``, the default, is ``-expm1(t * log b)`` from the given ``b``.
     Kingma and Ba (2015), "Adam: a method for stochastic optimization".
     """
     _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root)
+    check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
 
     def rule(grad, state, param, step_size):
         direction, first_moment, second_moment = _adam_direction(
-            grad, state, b1, b2, eps, eps_root, eps_hat
+            grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction
         )
         new_state = state._replace(first_moment=first_moment, second_moment=second_moment)
         return -step_size * direction, new_state
