@@ -16,8 +16,9 @@ functions that read their objects.
 Modules: ``torch_optimizers`` and ``torch_schedules`` (torch.optim and its
 schedulers), ``keras_optimizers`` and ``keras_schedules`` (Keras 3),
 ``clipping`` (both libraries' gradient clipping), ``groups`` (param groups on
-``optax.partition``), ``recipe`` (the code and the object from one
-description), ``command`` (``jaxopt-lab port``).
+``optax.partition``), ``state`` (a half-trained optimizer's state, moved both
+ways: :func:`state_from_torch`, :func:`state_to_torch`), ``recipe`` (the code
+and the object from one description), ``command`` (``jaxopt-lab port``).
 """
 
 from jaxopt_lab.port import clipping, keras_schedules, recipe, torch_schedules
@@ -38,6 +39,7 @@ from jaxopt_lab.port.keras_optimizers import (
     keras_weight_decay,
 )
 from jaxopt_lab.port.recipe import Recipe
+from jaxopt_lab.port.state import state_from_torch, state_to_torch
 from jaxopt_lab.port.torch_optimizers import from_torch, scheduled, torch_recipe
 from jaxopt_lab.port.torch_schedules import TabulatedSchedule, torch_schedule
 from jaxopt_lab.port.torch_transforms import torch_dampening, torch_decoupled_weight_decay
@@ -62,6 +64,8 @@ __all__ = [
     "param_groups",
     "recipe",
     "scheduled",
+    "state_from_torch",
+    "state_to_torch",
     "torch_dampening",
     "torch_decoupled_weight_decay",
     "torch_recipe",
