@@ -53,7 +53,27 @@ MAX_OF = ("raw", "corrected")
 """Where AMSGrad takes its maximum: of the raw v (torch, Keras), or of v / (1 - b2**t) (optax)."""
 
 
-def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction="accurate"):
+MOMENT_FORMS = ("lerp", "weighted_sum")
+"""How Adam's moments are updated: ``m + (1 - b) * (g - m)`` (torch's ``lerp_``, Keras),
+or ``(1 - b) * g + b * m`` (optax); the two round differently."""
+
+
+def adam_moments(grad, state, b1, b2, moment_form="lerp"):
+    """Adam's two moments after ``grad``, in ``moment_form`` (:data:`MOMENT_FORMS`)."""
+    if moment_form == "weighted_sum":
+        first_moment = (1 - b1) * grad + b1 * state.first_moment
+        second_moment = (1 - b2) * squared_magnitude(grad) + b2 * state.second_moment
+        return first_moment, second_moment
+    first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
+    second_moment = state.second_moment + (1 - b2) * (
+        squared_magnitude(grad) - state.second_moment
+    )
+    return first_moment, second_moment
+
+
+def _adam_direction(
+    grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction="accurate", moment_form="lerp"
+):
     """The moment updates and the step direction shared by Adam and AdamW.
 
     Returns ``(direction, first_moment, second_moment)`` where the parameter
@@ -61,10 +81,7 @@ def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction
     """
     correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype, bias_correction)
     real = grad.real.dtype
-    first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
-    second_moment = state.second_moment + (1 - b2) * (
-        squared_magnitude(grad) - state.second_moment
-    )
+    first_moment, second_moment = adam_moments(grad, state, b1, b2, moment_form)
     if eps_hat:
         # lr_t = lr * sqrt(1 - b2**t) / (1 - b1**t); step = lr_t * m / (sqrt(v) + eps)
         correction = (jnp.sqrt(correction2) / correction1).astype(real)
@@ -75,6 +92,17 @@ def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction
         second_unbiased = second_moment / correction2.astype(real)
         direction = first_unbiased / (jnp.sqrt(second_unbiased + eps_root) + eps)
     return direction, first_moment, second_moment
+
+
+def _keras_step(grad, state, step_size, b1, b2, eps, eps_root, moment_form):
+    """Keras's Adam step, grouped as Keras groups it: ``alpha = lr * sqrt(1 - b2**t) /
+    (1 - b1**t)``, ``step = (m * alpha) / (sqrt(v) + eps)``; returns ``(-step, m, v)``."""
+    correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype, "float32")
+    real = grad.real.dtype
+    first_moment, second_moment = adam_moments(grad, state, b1, b2, moment_form)
+    alpha = (step_size * jnp.sqrt(correction2) / correction1).astype(real)
+    step = (first_moment * alpha) / (jnp.sqrt(second_moment + eps_root) + eps)
+    return -step, first_moment, second_moment
 
 
 def _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root):
@@ -97,6 +125,7 @@ def adam(
     eps_root: float = 0.0,
     eps_hat: bool = True,
     bias_correction: str = "accurate",
+    moment_form: str = "lerp",
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
@@ -123,20 +152,36 @@ def adam(
     torch's ``Adam(weight_decay=wd)`` is L2 on the gradient, ``adam(...,
     weight_decay=wd)`` here (coupled, see ``plumbing`` for that and the other
     knobs). eps may be 0 only with a positive ``eps_root``.
+
     ``bias_correction="float32"`` takes ``1 - b**t`` as optax and Keras do (``b``
-    rounded to the working dtype, ``1 - b**t`` in it: the same value, bit for bit);
-    ``"accurate"``, the default, is ``-expm1(t * log b)`` from the given ``b``.
+    rounded to the working dtype, ``1 - b**t`` in it; ``"accurate"``, the default,
+    is ``-expm1(t * log b)`` from the given ``b``), and with ``eps_hat=True`` groups
+    the step as Keras does, ``(m * (lr * sqrt(1 - b2**t) / (1 - b1**t))) / (sqrt(v) +
+    eps)``. ``moment_form="weighted_sum"`` updates the moments as optax does,
+    ``(1 - b) * g + b * m`` (default ``"lerp"``, ``m + (1 - b) * (g - m)``, torch's
+    and Keras's). Keras ``Adam(lr)`` is ``adam(lr, bias_correction="float32")`` and
+    optax ``adam(lr)`` is ``adam(lr, eps=1e-8, eps_hat=False, bias_correction=
+    "float32", moment_form="weighted_sum")``, bit for bit (for optax: of a one-leaf
+    tree; optax's own result for a leaf changes with the other leaves of the tree,
+    as XLA rewrites ``(m / c) / d`` as ``m / (c * d)`` or ``m * (1 / c) / d``).
     Kingma and Ba (2015), "Adam: a method for stochastic optimization".
     """
     _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root)
     check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
+    check_choice("moment_form", moment_form, MOMENT_FORMS)
 
     def rule(grad, state, param, step_size):
-        direction, first_moment, second_moment = _adam_direction(
-            grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction
-        )
+        if eps_hat and bias_correction == "float32":
+            update, first_moment, second_moment = _keras_step(
+                grad, state, step_size, b1, b2, eps, eps_root, moment_form
+            )
+        else:
+            direction, first_moment, second_moment = _adam_direction(
+                grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction, moment_form
+            )
+            update = -step_size * direction
         new_state = state._replace(first_moment=first_moment, second_moment=second_moment)
-        return -step_size * direction, new_state
+        return update, new_state
 
     return elementwise_optimizer(
         rule,
