@@ -17,7 +17,8 @@ Modules: ``torch_optimizers`` and ``torch_schedules`` (torch.optim and its
 schedulers), ``keras_optimizers`` and ``keras_schedules`` (Keras 3),
 ``clipping`` (both libraries' gradient clipping), ``groups`` (param groups on
 ``optax.partition``), ``state`` (a half-trained optimizer's state, moved both
-ways: :func:`state_from_torch`, :func:`state_to_torch`), ``recipe`` (the code
+ways: :func:`state_from_torch`, :func:`state_to_torch`; ``keras_state``:
+:func:`state_from_keras`, :func:`state_to_keras`), ``recipe`` (the code
 and the object from one description), ``command`` (``jaxopt-lab port``).
 """
 
@@ -38,6 +39,7 @@ from jaxopt_lab.port.keras_optimizers import (
     keras_recipe,
     keras_weight_decay,
 )
+from jaxopt_lab.port.keras_state import state_from_keras, state_to_keras
 from jaxopt_lab.port.recipe import Recipe
 from jaxopt_lab.port.state import state_from_torch, state_to_torch
 from jaxopt_lab.port.torch_optimizers import from_torch, scheduled, torch_recipe
@@ -64,7 +66,9 @@ __all__ = [
     "param_groups",
     "recipe",
     "scheduled",
+    "state_from_keras",
     "state_from_torch",
+    "state_to_keras",
     "state_to_torch",
     "torch_dampening",
     "torch_decoupled_weight_decay",
