@@ -207,6 +207,8 @@ def adamw(
     *,
     eps_root: float = 0.0,
     eps_hat: bool = True,
+    bias_correction: str = "accurate",
+    moment_form: str = "lerp",
     maximize: bool = False,
     complex_convention: str = "optax",
     state_dtype: Any = None,
@@ -218,7 +220,8 @@ def adamw(
     (unless weight_decay is 0). optax ``adamw(lr, weight_decay=wd)`` and
     ``torch.optim.AdamW(lr, weight_decay=wd)`` are ``adamw(lr, eps=1e-8,
     weight_decay=wd, eps_hat=False)``; Keras ``AdamW(lr, weight_decay=wd)`` is
-    ``adamw(lr, weight_decay=wd)``. The default weight_decay, 0.01, is torch's.
+    ``adamw(lr, weight_decay=wd)`` (``bias_correction="float32"``: Keras's rounding of
+    1 - b**t, see :func:`adam`). The default weight_decay, 0.01, is torch's.
     Loshchilov and Hutter (2019), "Decoupled weight decay regularization".
     """
     return adam(
@@ -228,6 +231,8 @@ def adamw(
         eps,
         eps_root=eps_root,
         eps_hat=eps_hat,
+        bias_correction=bias_correction,
+        moment_form=moment_form,
         weight_decay=weight_decay,
         decoupled_weight_decay=True,
         maximize=maximize,
