@@ -58,7 +58,7 @@ def run_check(args) -> int:
                            file=sys.stdout)  # fmt: skip
 
     with progress:
-        results = equivalences.run_table(rows, args.steps, on_result=report)
+        results = equivalences.run_table(rows, args.steps, on_result=report, updates=True)
     print(equivalences.render_markdown(results, args.steps))
     print("\nIn short:\n" + "\n".join(equivalences.in_short(rows)))
     if missing:
@@ -136,6 +136,7 @@ def run_port(args) -> int:
             steps=args.steps,
             dtype=args.dtype,
             seed=args.seed,
+            updates=True,
         )
     except (ValueError, PortError, ImportError) as error:
         args.parser.error(str(error))

@@ -22,6 +22,14 @@ def _ulps_cell(result: CheckResult | None) -> str:
     return f"{comparison.max_scaled_ulps[-1]:.1f}"
 
 
+def _update_cell(result: CheckResult | None) -> str:
+    """The worst per-step update ulps (of the update's own scale), or "-" if not measured."""
+    if result is None or result.comparison.max_update_ulps is None:
+        return "-"
+    worst = result.comparison.max_update_ulps
+    return f"{np.nanmax(worst):.1f}" if np.isfinite(worst).any() else "non-finite"
+
+
 def _real_name(dtype: Any) -> str:
     """float32 for float32 and complex64; float64 for float64 and complex128."""
     return np.dtype(np.finfo(dtype).dtype).name
@@ -32,7 +40,9 @@ def render_markdown(results: Sequence[CheckResult], steps: int) -> str:
 
     Columns: the lab call, the library, the other call, the float32 and
     float64 distance after the last step in ulps of the leaf's scale (and the
-    float64 relative error), the verdict, the note.
+    float64 relative error), the float32 updates' worst distance at any step in
+    ulps of the update's own scale (where measured: ``check_row(updates=True)``),
+    the verdict, the note.
     """
     by_row: dict[int, dict[str, CheckResult]] = {}
     rows: list[Equivalence] = []
@@ -43,8 +53,8 @@ def render_markdown(results: Sequence[CheckResult], steps: int) -> str:
         by_row[id(result.row)][_real_name(result.dtype)] = result
     lines = [
         f"| optimizer | lab | library | other side | float32: ulps after {steps} steps "
-        "| float64: ulps (rel. error) | verdict | note |",
-        "|---|---|---|---|---|---|---|---|",
+        "| float64: ulps (rel. error) | float32: update ulps (worst step) | verdict | note |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     current = None
     for row in rows:
@@ -70,7 +80,8 @@ def render_markdown(results: Sequence[CheckResult], steps: int) -> str:
         current = row.optimizer
         lines.append(
             f"| {name} | `{row.lab_call()}` | {row.library} | `{row.other_call()}` "
-            f"| {_ulps_cell(single32)} | {double} | {verdict} | {note.strip()} |"
+            f"| {_ulps_cell(single32)} | {double} | {_update_cell(single32)} | {verdict} "
+            f"| {note.strip()} |"
         )
     return "\n".join(lines)
 

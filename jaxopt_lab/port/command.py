@@ -239,6 +239,12 @@ class PortRun:
                 f"{result.max_ulp_distance[index]:.0f} | {result.max_rel_error[index]:.2e} | "
                 f"{result.worst_leaf[index]} |"
             )
+        if result.max_update_ulps is not None:
+            updates = result.max_update_ulps
+            lines.append(
+                f"updates: worst {np.nanmax(updates):.2f} ulps of the update's own scale "
+                f"(step {int(np.nanargmax(updates)) + 1}; step 1: {updates[0]:.2f})"
+            )
         worst = int(np.argmax(result.max_scaled_ulps))
         per_step = result.max_scaled_ulps / np.arange(1, result.steps + 1)
         first = self.first_divergence
@@ -365,12 +371,15 @@ def port_run(
     dtype: Any = np.float32,
     seed: int = 0,
     float64_rtol: float = 1e-12,
+    updates: bool = False,
 ) -> PortRun:
     """Port the library call in ``optimizer`` (and ``scheduler``) and compare it with the library.
 
     Both run ``steps`` steps from the same N(0, 1) params (a 16x8 weight and a
     16 bias per param group) over the same N(0, 1) gradients, in ``dtype``, held
     to 1 ulp of the leaf's scale per step, and in float64 to ``float64_rtol``.
+    ``updates`` also measures each step's update (in ulps of the update's own
+    scale, :attr:`~jaxopt_lab.crosscheck.Comparison.max_update_ulps`), step by step.
     Raises ``ValueError`` (bad text or arguments) or ``PortError`` (what the
     port does not cover), each with a one-line message.
     """
@@ -391,7 +400,7 @@ def port_run(
     gradients = crosscheck.random_gradients(prepared.params, steps, seed=seed + 1)
     comparison = crosscheck.compare(
         compiled(prepared.recipe.build()), prepared.library_side, prepared.params, gradients,
-        dtype=dtype,
+        dtype=dtype, updates=updates,
     )
     ulps_per_step = 1.0
     rtol = float64_rtol if dtype == np.float64 else None
