@@ -219,7 +219,13 @@ def trajectory(
 
 
 def _run_with_updates(side: Any, gradient_leaves: list[np.ndarray]) -> tuple[list, list]:
-    """Step by step: each step's probe (the update from params of zero), then the step."""
+    """Each step's probe (the update from params of zero), then the step: in the side's
+    own compiled loop where it has one (``run_with_updates``), else step by step."""
+    if callable(getattr(side, "run_with_updates", None)):
+        try:
+            return side.run_with_updates(gradient_leaves)
+        except NotImplementedError:
+            pass
     if not callable(getattr(side, "probe", None)):
         raise TypeError(f"{type(side).__name__} has no probe(): it cannot report its updates")
     steps = len(gradient_leaves[0]) if gradient_leaves else 0

@@ -99,6 +99,25 @@ class OptaxSide:
         )((self.params, self.state), grads)
         return [np.asarray(leaf) for leaf in self.treedef.flatten_up_to(history)]
 
+    def run_with_updates(self, gradient_leaves: list[np.ndarray]) -> tuple[list, list]:
+        """:meth:`run`, also returning each step's :meth:`probe` (one compiled scan)."""
+        if not self.jit:
+            raise NotImplementedError("run_with_updates needs jit=True")
+
+        def body(carry, grads):
+            params, state = carry
+            zeros = jax.tree.map(jnp.zeros_like, params)
+            probe = self.optimizer.update(grads, state, zeros)[0]
+            params, state = self._step(params, state, grads)
+            return (params, state), (params, probe)
+
+        grads = self.treedef.unflatten([jnp.asarray(g) for g in gradient_leaves])
+        (self.params, self.state), (history, probes) = jax.jit(
+            lambda carry, grads: jax.lax.scan(body, carry, grads)
+        )((self.params, self.state), grads)
+        flat = self.treedef.flatten_up_to
+        return [np.asarray(leaf) for leaf in flat(history)], [np.asarray(u) for u in flat(probes)]
+
 
 def run_by_steps(side: Side, gradient_leaves: list[np.ndarray]) -> list[np.ndarray]:
     """Step ``side`` once per row of the gradients; the params after each step, stacked."""
@@ -241,6 +260,24 @@ class KerasSide:
         zeros = [jnp.zeros_like(value) for value in self.values]
         updated, _ = self._step(self.optimizer_values, [jnp.asarray(g) for g in grads], zeros)
         return [np.asarray(value) for value in updated]
+
+    def run_with_updates(self, gradient_leaves: list[np.ndarray]) -> tuple[list, list]:
+        """:meth:`run`, also returning each step's :meth:`probe` (one compiled scan)."""
+
+        def body(carry, grads):
+            values, optimizer_values = carry
+            zeros = [jnp.zeros_like(value) for value in values]
+            probe, _ = self.instance.stateless_apply(optimizer_values, list(grads), zeros)
+            values, optimizer_values = self.instance.stateless_apply(
+                optimizer_values, list(grads), values
+            )
+            return (values, optimizer_values), (values, probe)
+
+        grads = [jnp.asarray(g) for g in gradient_leaves]
+        (self.values, self.optimizer_values), (history, probes) = jax.jit(
+            lambda carry, grads: jax.lax.scan(body, carry, grads)
+        )((self.values, self.optimizer_values), grads)
+        return [np.asarray(leaf) for leaf in history], [np.asarray(u) for u in probes]
 
     def run(self, gradient_leaves: list[np.ndarray]) -> list[np.ndarray]:
         def body(carry, grads):

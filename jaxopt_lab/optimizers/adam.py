@@ -250,7 +250,7 @@ def amsgrad(
     *,
     max_of: str = "raw",
     eps_hat: bool = False,
-    bias_correction: bool = True,
+    bias_correction: bool | str = True,
     eps_root: float = 0.0,
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
@@ -270,7 +270,8 @@ def amsgrad(
     ``eps_hat=True`` (with ``max_of="raw"``) is Adam's folded form:
     ``p -= lr * sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v_max + eps_root) + eps)``.
     ``bias_correction=False`` drops both corrections: the paper's Algorithm 2
-    (with eps).
+    (with eps); ``"float32"`` takes them as optax and Keras do (see :func:`adam`;
+    ``True`` is ``"accurate"``).
 
     Defaults are torch's (the paper's Algorithm 2 has no bias correction and no
     eps). ``torch.optim.Adam(lr, amsgrad=True)`` is ``amsgrad(lr)``; Keras
@@ -285,6 +286,9 @@ def amsgrad(
     _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root)
     if max_of not in MAX_OF:
         raise ValueError(f"max_of must be one of {MAX_OF}, got {max_of!r}")
+    if not isinstance(bias_correction, bool):
+        check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
+    form = "float32" if bias_correction == "float32" else "accurate"
     if eps_hat and (max_of != "raw" or not bias_correction):
         raise ValueError(
             "eps_hat=True folds the bias correction into the learning rate, which needs the "
@@ -299,7 +303,7 @@ def amsgrad(
         )
         if bias_correction:
             correction1, correction2 = (
-                c.astype(real) for c in bias_corrections(state, b1, b2, grad.dtype)
+                c.astype(real) for c in bias_corrections(state, b1, b2, grad.dtype, form)
             )
         if max_of == "corrected":  # optax: the maximum of v_hat
             corrected = second_moment / correction2 if bias_correction else second_moment
@@ -347,6 +351,7 @@ def adamax(
     eps: float = 1e-8,
     *,
     eps_in_max: bool = True,
+    bias_correction: str = "accurate",
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
@@ -364,16 +369,18 @@ def adamax(
     (the paper has none). ``torch.optim.Adamax(lr)`` and optax ``adamax(lr)``
     are ``adamax(lr)``; Keras ``Adamax(lr)`` is ``adamax(lr, eps=1e-7,
     eps_in_max=False)``. For complex params, |g| is the modulus (optax
-    convention) or each part's absolute value (torch's). The other knobs: see
-    ``plumbing``. Kingma and Ba (2015), "Adam", section 7.1.
+    convention) or each part's absolute value (torch's). ``bias_correction=
+    "float32"``: ``1 - b1**t`` as optax and Keras take it (see :func:`adam`). The
+    other knobs: see ``plumbing``. Kingma and Ba (2015), "Adam", section 7.1.
     """
     check_hyperparameter("learning_rate", learning_rate)
     check_hyperparameter("b1", b1, high=1.0)
     check_hyperparameter("b2", b2, high=1.0)
     check_eps("eps", eps, denominator="max(b2 * u, |g| + eps)")
+    check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
 
     def rule(grad, state, param, step_size):
-        correction1, _ = bias_corrections(state, b1, b2, grad.dtype)
+        correction1, _ = bias_corrections(state, b1, b2, grad.dtype, bias_correction)
         first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
         if eps_in_max:
             infinity_norm = jnp.maximum(b2 * state.infinity_norm, jnp.abs(grad) + eps)

@@ -80,7 +80,8 @@ def _sgd(options, lr):
 def _adam(options, lr):
     settings = {"b1": options["beta_1"], "b2": options["beta_2"], "eps": options["epsilon"]}
     if options["amsgrad"]:  # Keras: the maximum of the raw v, in the folded eps form
-        return call("jaxopt_lab.amsgrad", lr, **settings, eps_hat=True)
+        return call("jaxopt_lab.amsgrad", lr, **settings, eps_hat=True,
+                    bias_correction="float32")
     # Keras's 1 - b**t in float32 and its grouping of the step: bit for bit.
     return call("jaxopt_lab.adam", lr, **settings, bias_correction="float32")
 
