@@ -21,7 +21,7 @@ import numpy as np
 import optax
 
 from jaxopt_lab.port.errors import PortError
-from jaxopt_lab.port.state import _is_hole, _leaves_with_holes, _map_fields
+from jaxopt_lab.port.state import is_hole, leaves_with_holes, map_state_fields
 
 SLOTS: dict[str, dict[str, str]] = {
     "SGD": {"velocity": "momentums"},
@@ -108,15 +108,15 @@ def state_from_keras(optimizer: Any, *, like: Any) -> tuple[optax.GradientTransf
     slots = SLOTS[name]
 
     def on_field(field: str, value: Any) -> Any:
-        if field not in slots or _is_hole(value):
+        if field not in slots or is_hole(value):
             return None
-        field_leaves, treedef = _leaves_with_holes(value)
+        field_leaves, treedef = leaves_with_holes(value)
         if len(field_leaves) != len(leaves):
             return None
         filled = []
         for index, leaf in enumerate(field_leaves):
             slot = _slot(optimizer, slots[field], index)
-            if _is_hole(leaf) or np.size(leaf) == 0 or slot is None:
+            if is_hole(leaf) or np.size(leaf) == 0 or slot is None:
                 filled.append(leaf)
                 continue
             array = np.asarray(slot.value)
@@ -131,7 +131,7 @@ def state_from_keras(optimizer: Any, *, like: Any) -> tuple[optax.GradientTransf
     def on_count(value: Any) -> jax.Array:
         return jnp.asarray(count, jnp.result_type(value))
 
-    return transformation, _map_fields(template, on_field, on_count)
+    return transformation, map_state_fields(template, on_field, on_count)
 
 
 def state_to_keras(state: Any, optimizer: Any, *, like: Any) -> int:
@@ -146,8 +146,8 @@ def state_to_keras(state: Any, optimizer: Any, *, like: Any) -> int:
     written: dict[str, list] = {}
 
     def on_field(field, value):
-        if field in slots and not _is_hole(value):
-            field_leaves, _ = _leaves_with_holes(value)
+        if field in slots and not is_hole(value):
+            field_leaves, _ = leaves_with_holes(value)
             if len(field_leaves) == len(leaves):
                 written[field] = field_leaves
                 return value
@@ -157,7 +157,7 @@ def state_to_keras(state: Any, optimizer: Any, *, like: Any) -> int:
         counts.add(int(value))
         return value
 
-    _map_fields(state, on_field, on_count)
+    map_state_fields(state, on_field, on_count)
     if len(counts) != 1:
         raise PortError(f"the state holds step counts {sorted(counts)}, not one count")
     count = counts.pop()
@@ -165,7 +165,7 @@ def state_to_keras(state: Any, optimizer: Any, *, like: Any) -> int:
         shared = {}
         for index, leaf in enumerate(field_leaves):
             slot = _slot(optimizer, slots[field], index)
-            if _is_hole(leaf) or np.size(leaf) == 0 or slot is None:
+            if is_hole(leaf) or np.size(leaf) == 0 or slot is None:
                 continue
             array = np.asarray(leaf)
             if not isinstance(getattr(optimizer, slots[field]), (list, tuple)):

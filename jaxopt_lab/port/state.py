@@ -62,7 +62,8 @@ _STEPLESS = frozenset({"SGD"})
 """Optimizers whose torch state keeps no step count."""
 
 
-def _is_hole(node: Any) -> bool:
+def is_hole(node: Any) -> bool:
+    """Whether a state leaf stands for no array: ``None``, or a leaf another group holds."""
     return node is None or isinstance(node, optax.MaskedNode)
 
 
@@ -143,7 +144,7 @@ def _check_schedule(scheduler: Any, step: int, every: int) -> None:
         )
 
 
-def _map_fields(node: Any, on_field: Callable[[str, Any], Any], on_count: Callable) -> Any:
+def map_state_fields(node: Any, on_field: Callable[[str, Any], Any], on_count: Callable) -> Any:
     """Rebuild a state tree, replacing each mapped field with ``on_field(name, value)`` and
     each ``count`` with ``on_count(value)``."""
     if isinstance(node, tuple) and hasattr(node, "_fields"):
@@ -153,19 +154,20 @@ def _map_fields(node: Any, on_field: Callable[[str, Any], Any], on_count: Callab
                 values[name] = on_count(value)
             else:
                 replaced = on_field(name, value)
-                values[name] = _map_fields(value, on_field, on_count) if replaced is None else (
-                    replaced
-                )
+                if replaced is None:
+                    replaced = map_state_fields(value, on_field, on_count)
+                values[name] = replaced
         return type(node)(**values)
     if isinstance(node, (list, tuple)):
-        return type(node)(_map_fields(item, on_field, on_count) for item in node)
+        return type(node)(map_state_fields(item, on_field, on_count) for item in node)
     if isinstance(node, dict):
-        return {key: _map_fields(value, on_field, on_count) for key, value in node.items()}
+        return {key: map_state_fields(value, on_field, on_count) for key, value in node.items()}
     return node
 
 
-def _leaves_with_holes(tree: Any) -> tuple[list[Any], Any]:
-    return jax.tree.flatten(tree, is_leaf=_is_hole)
+def leaves_with_holes(tree: Any) -> tuple[list[Any], Any]:
+    """A state field's leaves, one per leaf of the params (holes included), and its treedef."""
+    return jax.tree.flatten(tree, is_leaf=is_hole)
 
 
 def _to_array(value: Any, template: Any) -> jax.Array:
@@ -223,14 +225,14 @@ def state_from_torch(
     states = [optimizer.state.get(p, {}) for p in params]
 
     def on_field(field: str, value: Any) -> Any:
-        if field not in keys or _is_hole(value):
+        if field not in keys or is_hole(value):
             return None
-        leaves, treedef = _leaves_with_holes(value)
+        leaves, treedef = leaves_with_holes(value)
         if len(leaves) != len(states):
             return None
         filled = []
         for leaf, torch_state in zip(leaves, states, strict=True):
-            if _is_hole(leaf):
+            if is_hole(leaf):
                 filled.append(leaf)
             elif _key(keys[field])[0] in torch_state:
                 key, sign = _key(keys[field])
@@ -247,7 +249,7 @@ def state_from_torch(
     def on_count(value: Any) -> jax.Array:
         return jnp.asarray(count, jnp.result_type(value))
 
-    return transformation, _map_fields(template, on_field, on_count)
+    return transformation, map_state_fields(template, on_field, on_count)
 
 
 def _fields_of(state: Any, keys: dict[str, str], size: int) -> tuple[dict[str, list], set]:
@@ -256,12 +258,12 @@ def _fields_of(state: Any, keys: dict[str, str], size: int) -> tuple[dict[str, l
     counts: set = set()
 
     def on_field(field, value):
-        if field in keys and not _is_hole(value):
-            leaves, _ = _leaves_with_holes(value)
+        if field in keys and not is_hole(value):
+            leaves, _ = leaves_with_holes(value)
             if len(leaves) == size:
                 merged = found.setdefault(field, [None] * size)
                 for index, leaf in enumerate(leaves):
-                    if not _is_hole(leaf):
+                    if not is_hole(leaf):
                         merged[index] = leaf
                 return value
         return None
@@ -270,7 +272,7 @@ def _fields_of(state: Any, keys: dict[str, str], size: int) -> tuple[dict[str, l
         counts.add(int(value))
         return value
 
-    _map_fields(state, on_field, on_count)
+    map_state_fields(state, on_field, on_count)
     return found, counts
 
 
