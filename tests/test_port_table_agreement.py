@@ -118,8 +118,15 @@ def test_port_and_table_give_the_same_lab_settings(row):
     assert not differing, f"{row.name}: (port, table) = {differing}"
 
 
-def test_every_library_default_is_compared():
-    # The rows above cover every optimizer either library has in the table.
-    covered = {(row.optimizer, row.library) for row in ROWS}
-    assert ("adam", "torch") in covered and ("adam", "keras") in covered
-    assert len(ROWS) >= 30
+def test_a_drifted_row_is_caught():
+    # The comparison is not blind: a table row one setting away from the port's recipe
+    # (torch Adam's eps written as Keras's 1e-7) differs in exactly that setting.
+    import dataclasses
+
+    row = next(row for row in ROWS if row.name == "adam-torch-defaults")
+    drifted = dataclasses.replace(row, lab_settings={**row.lab_settings, "eps": 1e-7})
+    _, port_settings = _port_settings(drifted)
+    _, table_settings = _table_settings(drifted)
+    differing = {key for key in port_settings if port_settings[key] != table_settings[key]}
+    assert differing == {"eps"}
+    assert {row.optimizer for row in ROWS if row.library == "torch"} >= {"adam", "sgd", "nadam"}
