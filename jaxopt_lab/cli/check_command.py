@@ -80,7 +80,7 @@ def run_check(args) -> int:
                            file=sys.stdout)  # fmt: skip
 
     with progress:
-        results = equivalences.check_rows(rows, args.steps, on_result=report)
+        results = equivalences.check_rows(rows, args.steps, on_result=report, updates=True)
     print(equivalences.render_markdown(results, args.steps))
     if args.record is not None:
         recorded = equivalences.render.record(results, rows, args.steps, _versions())

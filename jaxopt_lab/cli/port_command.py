@@ -174,7 +174,7 @@ def _port(args, inputs: dict):
     from jaxopt_lab.port.command import port_optimizer
 
     return port_optimizer(
-        **inputs, steps=args.steps, dtype=args.dtype, seed=args.seed, emit=args.emit
+        **inputs, steps=args.steps, dtype=args.dtype, seed=args.seed, emit=args.emit, updates=True
     )
 
 

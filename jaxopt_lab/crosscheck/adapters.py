@@ -36,7 +36,10 @@ class Adapter(Protocol):
     ``step(grads)`` applies one step for a list of gradient arrays and returns
     the params after it. A side may also offer ``run(gradient_leaves)``: all
     the steps at once (arrays with a leading step axis in, the params after
-    each step out), which :func:`~jaxopt_lab.crosscheck.trajectory` prefers (a compiled loop).
+    each step out), which :func:`~jaxopt_lab.crosscheck.trajectory` prefers (a compiled loop), and
+    ``probe(grads)``: the step it would take now from params of zero, its state
+    left as it was (for the update measure, :func:`jaxopt_lab.crosscheck.trajectory`
+    with ``updates=True``).
     """
 
     def start(self, leaves: list[np.ndarray], treedef: Any) -> None: ...
@@ -71,6 +74,17 @@ class OptaxAdapter:
         self.params, self.state = self._compiled(self.params, self.state, grads)
         return [np.asarray(leaf) for leaf in self.treedef.flatten_up_to(self.params)]
 
+    def probe(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        grads = self.treedef.unflatten([jnp.asarray(g) for g in grads])
+        if not hasattr(self, "_probe"):
+            def probe(params, state, grads):
+                zeros = jax.tree.map(jnp.zeros_like, params)
+                return self.optimizer.update(grads, state, zeros)[0]
+
+            self._probe = jax.jit(probe) if self.jit else probe
+        updates = self._probe(self.params, self.state, grads)
+        return [np.asarray(leaf) for leaf in self.treedef.flatten_up_to(updates)]
+
     def run(self, gradient_leaves: list[np.ndarray]) -> list[np.ndarray]:
         if not self.jit:
             return run_by_steps(self, gradient_leaves)
@@ -84,6 +98,25 @@ class OptaxAdapter:
             lambda carry, grads: jax.lax.scan(body, carry, grads)
         )((self.params, self.state), grads)
         return [np.asarray(leaf) for leaf in self.treedef.flatten_up_to(history)]
+
+    def run_with_updates(self, gradient_leaves: list[np.ndarray]) -> tuple[list, list]:
+        """:meth:`run`, also returning each step's :meth:`probe` (one compiled scan)."""
+        if not self.jit:
+            raise NotImplementedError("run_with_updates needs jit=True")
+
+        def body(carry, grads):
+            params, state = carry
+            zeros = jax.tree.map(jnp.zeros_like, params)
+            probe = self.optimizer.update(grads, state, zeros)[0]
+            params, state = self._step(params, state, grads)
+            return (params, state), (params, probe)
+
+        grads = self.treedef.unflatten([jnp.asarray(g) for g in gradient_leaves])
+        (self.params, self.state), (history, probes) = jax.jit(
+            lambda carry, grads: jax.lax.scan(body, carry, grads)
+        )((self.params, self.state), grads)
+        flat = self.treedef.flatten_up_to
+        return [np.asarray(leaf) for leaf in flat(history)], [np.asarray(u) for u in flat(probes)]
 
 
 def run_by_steps(side: Adapter, gradient_leaves: list[np.ndarray]) -> list[np.ndarray]:
@@ -106,6 +139,12 @@ class ReferenceAdapter:
     def step(self, grads: list[np.ndarray]) -> list[np.ndarray]:
         self.instance.update(self.params, dict(enumerate(grads)))
         return [self.params[index].copy() for index in range(len(grads))]
+
+    def probe(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        instance = copy.deepcopy(self.instance)
+        params = {index: np.zeros_like(self.params[index]) for index in self.params}
+        instance.update(params, dict(enumerate(grads)))
+        return [params[index] for index in range(len(grads))]
 
 
 class TorchAdapter:
@@ -148,6 +187,35 @@ class TorchAdapter:
             self.instance.step()
         return [tensor.detach().numpy().copy() for tensor in self.tensors]
 
+    def probe(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        return _torch_probe(self, self.instance, grads)
+
+
+def _torch_probe(side: Any, optimizer: Any, grads: list[np.ndarray]) -> list[np.ndarray]:
+    """torch's next step from params of zero: saved, stepped, read, restored."""
+    import torch
+
+    saved_params = [tensor.detach().clone() for tensor in side.tensors]
+    saved_state = copy.deepcopy(optimizer.state_dict())
+    with torch.no_grad():
+        for tensor in side.tensors:
+            tensor.zero_()
+    for tensor, grad in zip(side.tensors, grads):
+        tensor.grad = torch.tensor(np.array(grad))
+    clip = getattr(side, "clip_grad_norm", None)
+    if clip is not None:
+        torch.nn.utils.clip_grad_norm_(side.tensors, clip, side.clip_norm_type)
+    if getattr(side, "clip_grad_value", None) is not None:
+        torch.nn.utils.clip_grad_value_(side.tensors, side.clip_grad_value)
+    with side._default_dtype():
+        optimizer.step()
+    updates = [tensor.detach().numpy().copy() for tensor in side.tensors]
+    with torch.no_grad():
+        for tensor, saved in zip(side.tensors, saved_params):
+            tensor.copy_(saved)
+    optimizer.load_state_dict(saved_state)
+    return updates
+
 
 def import_keras() -> Any:
     """Import Keras 3 on its JAX backend (set ``KERAS_BACKEND=jax`` first if unset)."""
@@ -187,6 +255,29 @@ class KerasAdapter:
         grads = [jnp.asarray(g) for g in grads]
         self.values, self.optimizer_values = self._step(self.optimizer_values, grads, self.values)
         return [np.asarray(value) for value in self.values]
+
+    def probe(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        zeros = [jnp.zeros_like(value) for value in self.values]
+        updated, _ = self._step(self.optimizer_values, [jnp.asarray(g) for g in grads], zeros)
+        return [np.asarray(value) for value in updated]
+
+    def run_with_updates(self, gradient_leaves: list[np.ndarray]) -> tuple[list, list]:
+        """:meth:`run`, also returning each step's :meth:`probe` (one compiled scan)."""
+
+        def body(carry, grads):
+            values, optimizer_values = carry
+            zeros = [jnp.zeros_like(value) for value in values]
+            probe, _ = self.instance.stateless_apply(optimizer_values, list(grads), zeros)
+            values, optimizer_values = self.instance.stateless_apply(
+                optimizer_values, list(grads), values
+            )
+            return (values, optimizer_values), (values, probe)
+
+        grads = [jnp.asarray(g) for g in gradient_leaves]
+        (self.values, self.optimizer_values), (history, probes) = jax.jit(
+            lambda carry, grads: jax.lax.scan(body, carry, grads)
+        )((self.values, self.optimizer_values), grads)
+        return [np.asarray(leaf) for leaf in history], [np.asarray(u) for u in probes]
 
     def run(self, gradient_leaves: list[np.ndarray]) -> list[np.ndarray]:
         def body(carry, grads):
@@ -261,6 +352,9 @@ class TorchTrainingAdapter:
                 warnings.simplefilter("ignore", UserWarning)
                 self.scheduler.step()
         return [tensor.detach().numpy().copy() for tensor in self.tensors]
+
+    def probe(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        return _torch_probe(self, self.optimizer, grads)
 
 
 def as_adapter(optimizer: Any) -> Adapter:

@@ -110,12 +110,17 @@ def _max(values: np.ndarray) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class Trajectory:
-    """One side's params after every step: ``leaves[i][k]`` is leaf i after step k + 1."""
+    """One side's params after every step: ``leaves[i][k]`` is leaf i after step k + 1.
+
+    ``updates[i][k]``, where recorded, is the step the side would take at step k + 1
+    from params of zero (its ``probe``): the update itself, not rounded into p.
+    """
 
     dtype: np.dtype
     treedef: Any
     paths: list[str]
     leaves: list[np.ndarray]
+    updates: list[np.ndarray] | None = None
 
     @property
     def steps(self) -> int:
@@ -139,7 +144,13 @@ def random_gradients(params: Any, steps: int, *, seed: int = 0, scale: float = 1
 
 
 def trajectory(
-    side: Any, params: Any, gradients: Any, steps: int | None = None, *, dtype: Any = None
+    side: Any,
+    params: Any,
+    gradients: Any,
+    steps: int | None = None,
+    *,
+    dtype: Any = None,
+    updates: bool = False,
 ) -> Trajectory:
     """Run one side from ``params`` over ``gradients``; keep its params after every step.
 
@@ -151,6 +162,8 @@ def trajectory(
       steps: how many steps (default: the whole sequence).
       dtype: the dtype the side runs in (default: the params'); float64 (and
         complex128) on the JAX side runs inside ``jax.enable_x64``.
+      updates: also record each step's update (the side's ``probe``: the step
+        from its state at params of zero), step by step; for the update measure.
     """
     param_leaves, treedef = jax.tree.flatten(params)
     if not param_leaves:
@@ -175,21 +188,47 @@ def trajectory(
     gradient_leaves = [np.asarray(g[:steps], dtype) for g in gradient_leaves]
     side = as_adapter(side)
     wide = np.finfo(dtype).bits == 64
+    recorded = None
     with jax.enable_x64(wide), np.errstate(invalid="ignore", over="ignore"):
         side.start(start, treedef)
-        if callable(getattr(side, "run", None)):
+        if updates:
+            history, recorded = _run_with_updates(side, gradient_leaves)
+        elif callable(getattr(side, "run", None)):
             history = side.run(gradient_leaves)
         else:
             history = run_by_steps(side, gradient_leaves)
     history = [np.asarray(leaf, dtype) for leaf in history]
-    return Trajectory(dtype, treedef, paths, history)
+    return Trajectory(dtype, treedef, paths, history, recorded)
+
+
+def _run_with_updates(side: Any, gradient_leaves: list[np.ndarray]) -> tuple[list, list]:
+    """Each step's probe (the update from params of zero), then the step: in the side's
+    own compiled loop where it has one (``run_with_updates``), else step by step."""
+    if callable(getattr(side, "run_with_updates", None)):
+        try:
+            return side.run_with_updates(gradient_leaves)
+        except NotImplementedError:
+            pass
+    if not callable(getattr(side, "probe", None)):
+        raise TypeError(f"{type(side).__name__} has no probe(): it cannot report its updates")
+    steps = len(gradient_leaves[0]) if gradient_leaves else 0
+    probes, history = [], []
+    for index in range(steps):
+        grads = [g[index] for g in gradient_leaves]
+        probes.append(side.probe(grads))
+        history.append(side.step(grads))
+    stack = lambda rows: [np.stack([row[leaf] for row in rows]) for leaf in range(len(rows[0]))]  # noqa: E731
+    return stack(history), stack(probes)
 
 
 def first_steps(trajectory: Trajectory, steps: int) -> Trajectory:
     """The first ``steps`` steps of a trajectory."""
     if steps > trajectory.steps:
         raise ValueError(f"the trajectory has {trajectory.steps} steps, not {steps}")
-    return dataclasses.replace(trajectory, leaves=[leaf[:steps] for leaf in trajectory.leaves])
+    updates = None if trajectory.updates is None else [u[:steps] for u in trajectory.updates]
+    return dataclasses.replace(
+        trajectory, leaves=[leaf[:steps] for leaf in trajectory.leaves], updates=updates
+    )
 
 
 # --------------------------------------------------------------------------- comparison
@@ -206,6 +245,11 @@ class Comparison:
     ``worst_leaf[k]`` is the path of the leaf with step k's largest relative
     error; ``first_nonfinite_step`` is the 1-based step at which either
     side's params first held a NaN or infinity (``None`` if never).
+    ``max_update_ulps`` (where both trajectories recorded their updates): the
+    largest normwise difference of the two sides' updates at each step, in ulps
+    of the update's own scale (the dtype's epsilon times the leaf's largest
+    update): a row whose params agree only because the learning rate makes the
+    step small against p shows here.
     """
 
     dtype: np.dtype
@@ -216,6 +260,7 @@ class Comparison:
     first_nonfinite_step: int | None
     final_a: Any
     final_b: Any
+    max_update_ulps: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -254,6 +299,9 @@ def measure(a: Trajectory, b: Trajectory) -> Comparison:
     all_finite = np.all(np.stack(finite), axis=0)
     nonfinite = np.flatnonzero(~all_finite)
     worst = np.argmax(np.nan_to_num(relative, nan=np.inf), axis=0)
+    update_ulps = None
+    if a.updates is not None and b.updates is not None:
+        update_ulps = _update_ulps(a.updates, b.updates, a.dtype)
     return Comparison(
         dtype=a.dtype,
         max_abs_error=absolute.max(axis=0),
@@ -263,7 +311,23 @@ def measure(a: Trajectory, b: Trajectory) -> Comparison:
         first_nonfinite_step=int(nonfinite[0]) + 1 if nonfinite.size else None,
         final_a=a.treedef.unflatten([leaf[-1] for leaf in a.leaves]),
         final_b=b.treedef.unflatten([leaf[-1] for leaf in b.leaves]),
+        max_update_ulps=update_ulps,
     )
+
+
+def _update_ulps(updates_a: list, updates_b: list, dtype: Any) -> np.ndarray:
+    """Per step, the largest over leaves of ``max|u_a - u_b| / max(|u_a|, |u_b|)`` in ulps."""
+    per_leaf = []
+    with np.errstate(invalid="ignore", over="ignore"):
+        for leaf_a, leaf_b in zip(updates_a, updates_b, strict=True):
+            axes = tuple(range(1, leaf_a.ndim))
+            wide_a, wide_b = _wide(leaf_a), _wide(leaf_b)
+            error = _per_step_max(np.abs(wide_a - wide_b), axes)
+            scale = np.maximum(
+                _per_step_max(np.abs(wide_a), axes), _per_step_max(np.abs(wide_b), axes)
+            )
+            per_leaf.append(np.where(scale > 0, error / np.where(scale > 0, scale, 1), 0.0))
+    return np.max(np.stack(per_leaf), axis=0) / float(np.finfo(dtype).eps)
 
 
 def _per_step_max(values: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -281,6 +345,7 @@ def compare(
     steps: int | None = None,
     *,
     dtype: Any = None,
+    updates: bool = False,
 ) -> Comparison:
     """Step ``a`` and ``b`` from ``params`` over ``gradients`` and measure how they part.
 
@@ -292,11 +357,12 @@ def compare(
       steps: how many steps (default: the whole sequence).
       dtype: the dtype both sides run in (default: the params'); float64 on the
         JAX side runs inside ``jax.enable_x64``.
+      updates: also measure the updates (:attr:`Comparison.max_update_ulps`).
     """
     side_a, side_b = as_adapter(a), as_adapter(b)
     return measure(
-        trajectory(side_a, params, gradients, steps, dtype=dtype),
-        trajectory(side_b, params, gradients, steps, dtype=dtype),
+        trajectory(side_a, params, gradients, steps, dtype=dtype, updates=updates),
+        trajectory(side_b, params, gradients, steps, dtype=dtype, updates=updates),
     )
 
 

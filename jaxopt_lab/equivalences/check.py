@@ -254,14 +254,17 @@ def run_dtype(row: Equivalence, dtype: Any) -> np.dtype:
     return np.result_type(dtype, np.complex64) if row.complex_params else dtype
 
 
-def other_trajectory(row: Equivalence, dtype: Any, steps: int, seed: int = 0) -> Any:
-    """The other side's params after each step (see :func:`jaxopt_lab.crosscheck.trajectory`)."""
+def other_trajectory(
+    row: Equivalence, dtype: Any, steps: int, seed: int = 0, *, updates: bool = False
+) -> Any:
+    """The other side's params after each step (see :func:`jaxopt_lab.crosscheck.trajectory`;
+    ``updates``: its updates too, for :attr:`~jaxopt_lab.crosscheck.Comparison.max_update_ulps`)."""
     params = table_params(seed, complex_params=row.complex_params, shapes=row.param_shapes)
     gradients = table_gradients(
         steps, seed, complex_params=row.complex_params, shapes=row.param_shapes
     )
     return crosscheck.trajectory(
-        build_other(row), params, gradients, steps, dtype=run_dtype(row, dtype)
+        build_other(row), params, gradients, steps, dtype=run_dtype(row, dtype), updates=updates
     )
 
 
@@ -293,6 +296,7 @@ def check_row(
     lab: optax.GradientTransformation | crosscheck.Trajectory | None = None,
     other: crosscheck.Trajectory | None = None,
     jit: bool = True,
+    updates: bool = False,
 ) -> CheckResult:
     """Run one row of the table over ``steps`` fixed gradients and judge it.
 
@@ -308,12 +312,15 @@ def check_row(
         sides); default: run it here.
       jit: compile the lab side (False runs it op by op: no compile, slower
         per step; for short runs).
+      updates: also measure both sides' updates, step by step (the second
+        measure, :attr:`~jaxopt_lab.crosscheck.Comparison.max_update_ulps`; reported,
+        not judged).
     """
     dtype = run_dtype(row, dtype)
     if not isinstance(lab, crosscheck.Trajectory):
-        lab = lab_trajectory(row, dtype, steps, seed, lab=lab, jit=jit)
+        lab = lab_trajectory(row, dtype, steps, seed, lab=lab, jit=jit, updates=updates)
     if other is None:
-        other = other_trajectory(row, dtype, steps, seed)
+        other = other_trajectory(row, dtype, steps, seed, updates=updates)
     comparison = crosscheck.measure(
         crosscheck.first_steps(lab, steps), crosscheck.first_steps(other, steps)
     )
@@ -328,15 +335,18 @@ def lab_trajectory(
     *,
     lab: optax.GradientTransformation | None = None,
     jit: bool = True,
+    updates: bool = False,
 ) -> crosscheck.Trajectory:
-    """The lab side's params after each step (``lab``, or the row's own settings)."""
+    """The lab side's params (and ``updates``) after each step (``lab``, or the row's own
+    settings)."""
     params = table_params(seed, complex_params=row.complex_params, shapes=row.param_shapes)
     gradients = table_gradients(
         steps, seed, complex_params=row.complex_params, shapes=row.param_shapes
     )
     lab = build_lab(row) if lab is None else lab
     return crosscheck.trajectory(
-        crosscheck.OptaxAdapter(lab, jit=jit), params, gradients, steps, dtype=run_dtype(row, dtype)
+        crosscheck.OptaxAdapter(lab, jit=jit), params, gradients, steps,
+        dtype=run_dtype(row, dtype), updates=updates,
     )
 
 
@@ -461,10 +471,12 @@ def check_rows(
     *,
     dtypes: Sequence[Any] = DTYPES,
     on_result: Callable[[CheckResult], None] | None = None,
+    updates: bool = False,
 ) -> list[CheckResult]:
     """Check every row in every dtype (the other side is skipped if its library is missing).
 
-    ``on_result`` is called with each result as it comes (a progress display).
+    ``on_result`` is called with each result as it comes (a progress display);
+    ``updates`` also measures the updates (see :func:`check_row`).
     """
     libraries = set(available_libraries())
     results = []
@@ -472,7 +484,7 @@ def check_rows(
         if row.library not in libraries or row.other is None:
             continue
         for dtype in dtypes:
-            result = check_row(row, dtype, steps=steps)
+            result = check_row(row, dtype, steps=steps, updates=updates)
             results.append(result)
             if on_result is not None:
                 on_result(result)

@@ -26,6 +26,7 @@ def _measurement(result: CheckResult) -> dict[str, Any]:
         "rel_error": float(comparison.max_rel_error[-1]),
         "max_ulp_distance": float(comparison.max_ulp_distance[-1]),
         "first_nonfinite_step": comparison.first_nonfinite_step,
+        "update_ulps": _worst_update_ulps(result),
         "verdict": result.verdict,
         "failure": result.failure,
     }
@@ -39,6 +40,22 @@ def _ulps_cell(measured: dict[str, Any] | None) -> str:
     return f"{measured['scaled_ulps']:.1f}"
 
 
+def _worst_update_ulps(result: CheckResult) -> float | str | None:
+    """The worst per-step update ulps (of the update's own scale); None if not measured."""
+    worst = result.comparison.max_update_ulps
+    if worst is None:
+        return None
+    return float(np.nanmax(worst)) if np.isfinite(worst).any() else "non-finite"
+
+
+def _update_cell(measured: dict[str, Any] | None) -> str:
+    """The worst per-step update ulps as a cell, or "-" if not measured."""
+    worst = None if measured is None else measured.get("update_ulps")
+    if worst is None:
+        return "-"
+    return worst if isinstance(worst, str) else f"{worst:.1f}"
+
+
 def _real_name(dtype: Any) -> str:
     """float32 for float32 and complex64; float64 for float64 and complex128."""
     return np.dtype(np.finfo(dtype).dtype).name
@@ -49,7 +66,9 @@ def render_markdown(results: Sequence[CheckResult], steps: int) -> str:
 
     Columns: the lab call, the library, the other call, the float32 and
     float64 distance after the last step in ulps of the leaf's scale (and the
-    float64 relative error), the verdict, the note.
+    float64 relative error), the float32 updates' worst distance at any step in
+    ulps of the update's own scale (where measured: ``check_row(updates=True)``),
+    the verdict, the note.
     """
     by_row: dict[int, dict[str, dict[str, Any]]] = {}
     rows: list[Equivalence] = []
@@ -67,8 +86,8 @@ def _render_rows(
     """One Markdown line per row from its measurements by dtype name (float32, float64)."""
     lines = [
         f"| optimizer | lab | library | other side | float32: ulps after {steps} steps "
-        "| float64: ulps (rel. error) | verdict | note |",
-        "|---|---|---|---|---|---|---|---|",
+        "| float64: ulps (rel. error) | float32: update ulps (worst step) | verdict | note |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     current = None
     for row, cells in zip(rows, measured, strict=True):
@@ -93,7 +112,8 @@ def _render_rows(
         current = row.optimizer
         lines.append(
             f"| {name} | `{row.lab_call()}` | {row.library} | `{row.other_call()}` "
-            f"| {_ulps_cell(single32)} | {double} | {verdict} | {note.strip()} |"
+            f"| {_ulps_cell(single32)} | {double} | {_update_cell(single32)} | {verdict} "
+            f"| {note.strip()} |"
         )
     return "\n".join(lines)
 

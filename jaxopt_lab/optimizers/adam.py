@@ -9,12 +9,14 @@ import jax.numpy as jnp
 import optax
 
 from jaxopt_lab.optimizers.plumbing import (
+    BIAS_CORRECTIONS,
     ScalarOrSchedule,
     bias_corrections,
     elementwise_optimizer,
     squared_magnitude,
 )
 from jaxopt_lab.optimizers.validation import (
+    check_choice,
     check_eps,
     check_hyperparameter,
     hyperparameters,
@@ -51,18 +53,35 @@ MAX_OF = ("raw", "corrected")
 """Where AMSGrad takes its maximum: of the raw v (torch, Keras), or of v / (1 - b2**t) (optax)."""
 
 
-def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat):
+MOMENT_FORMS = ("lerp", "weighted_sum")
+"""How Adam's moments are updated: ``m + (1 - b) * (g - m)`` (torch's ``lerp_``, Keras),
+or ``(1 - b) * g + b * m`` (optax); the two round differently."""
+
+
+def adam_moments(grad, state, b1, b2, moment_form="lerp"):
+    """Adam's two moments after ``grad``, in ``moment_form`` (:data:`MOMENT_FORMS`)."""
+    if moment_form == "weighted_sum":
+        first_moment = (1 - b1) * grad + b1 * state.first_moment
+        second_moment = (1 - b2) * squared_magnitude(grad) + b2 * state.second_moment
+        return first_moment, second_moment
+    first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
+    second_moment = state.second_moment + (1 - b2) * (
+        squared_magnitude(grad) - state.second_moment
+    )
+    return first_moment, second_moment
+
+
+def _adam_direction(
+    grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction="accurate", moment_form="lerp"
+):
     """The moment updates and the step direction shared by Adam and AdamW.
 
     Returns ``(direction, first_moment, second_moment)`` where the parameter
     step is ``-learning_rate * direction`` (plus weight decay for AdamW).
     """
-    correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype)
+    correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype, bias_correction)
     real = grad.real.dtype
-    first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
-    second_moment = state.second_moment + (1 - b2) * (
-        squared_magnitude(grad) - state.second_moment
-    )
+    first_moment, second_moment = adam_moments(grad, state, b1, b2, moment_form)
     if eps_hat:
         # lr_t = lr * sqrt(1 - b2**t) / (1 - b1**t); step = lr_t * m / (sqrt(v) + eps)
         correction = (jnp.sqrt(correction2) / correction1).astype(real)
@@ -73,6 +92,17 @@ def _adam_direction(grad, state, b1, b2, eps, eps_root, eps_hat):
         second_unbiased = second_moment / correction2.astype(real)
         direction = first_unbiased / (jnp.sqrt(second_unbiased + eps_root) + eps)
     return direction, first_moment, second_moment
+
+
+def _keras_step(grad, state, step_size, b1, b2, eps, eps_root, moment_form):
+    """Keras's Adam step, grouped as Keras groups it: ``alpha = lr * sqrt(1 - b2**t) /
+    (1 - b1**t)``, ``step = (m * alpha) / (sqrt(v) + eps)``; returns ``(-step, m, v)``."""
+    correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype, "float32")
+    real = grad.real.dtype
+    first_moment, second_moment = adam_moments(grad, state, b1, b2, moment_form)
+    alpha = (step_size * jnp.sqrt(correction2) / correction1).astype(real)
+    step = (first_moment * alpha) / (jnp.sqrt(second_moment + eps_root) + eps)
+    return -step, first_moment, second_moment
 
 
 def _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root):
@@ -94,6 +124,8 @@ def adam(
     *,
     eps_root: float = 0.0,
     eps_hat: bool = True,
+    bias_correction: str = "accurate",
+    moment_form: str = "lerp",
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
@@ -120,16 +152,36 @@ def adam(
     torch's ``Adam(weight_decay=wd)`` is L2 on the gradient, ``adam(...,
     weight_decay=wd)`` here (coupled, see ``plumbing`` for that and the other
     knobs). eps may be 0 only with a positive ``eps_root``.
+
+    ``bias_correction="float32"`` takes ``1 - b**t`` as optax and Keras do (``b``
+    rounded to the working dtype, ``1 - b**t`` in it; ``"accurate"``, the default,
+    is ``-expm1(t * log b)`` from the given ``b``), and with ``eps_hat=True`` groups
+    the step as Keras does, ``(m * (lr * sqrt(1 - b2**t) / (1 - b1**t))) / (sqrt(v) +
+    eps)``. ``moment_form="weighted_sum"`` updates the moments as optax does,
+    ``(1 - b) * g + b * m`` (default ``"lerp"``, ``m + (1 - b) * (g - m)``, torch's
+    and Keras's). Keras ``Adam(lr)`` is ``adam(lr, bias_correction="float32")`` and
+    optax ``adam(lr)`` is ``adam(lr, eps=1e-8, eps_hat=False, bias_correction=
+    "float32", moment_form="weighted_sum")``, bit for bit (for optax: of a one-leaf
+    tree; optax's own result for a leaf changes with the other leaves of the tree,
+    as XLA rewrites ``(m / c) / d`` as ``m / (c * d)`` or ``m * (1 / c) / d``).
     Kingma and Ba (2015), "Adam: a method for stochastic optimization".
     """
     _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root)
+    check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
+    check_choice("moment_form", moment_form, MOMENT_FORMS)
 
     def rule(grad, state, param, step_size):
-        direction, first_moment, second_moment = _adam_direction(
-            grad, state, b1, b2, eps, eps_root, eps_hat
-        )
+        if eps_hat and bias_correction == "float32":
+            update, first_moment, second_moment = _keras_step(
+                grad, state, step_size, b1, b2, eps, eps_root, moment_form
+            )
+        else:
+            direction, first_moment, second_moment = _adam_direction(
+                grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction, moment_form
+            )
+            update = -step_size * direction
         new_state = state._replace(first_moment=first_moment, second_moment=second_moment)
-        return -step_size * direction, new_state
+        return update, new_state
 
     return elementwise_optimizer(
         rule,
@@ -155,6 +207,8 @@ def adamw(
     *,
     eps_root: float = 0.0,
     eps_hat: bool = True,
+    bias_correction: str = "accurate",
+    moment_form: str = "lerp",
     maximize: bool = False,
     complex_convention: str = "optax",
     state_dtype: Any = None,
@@ -166,7 +220,8 @@ def adamw(
     (unless weight_decay is 0). optax ``adamw(lr, weight_decay=wd)`` and
     ``torch.optim.AdamW(lr, weight_decay=wd)`` are ``adamw(lr, eps=1e-8,
     weight_decay=wd, eps_hat=False)``; Keras ``AdamW(lr, weight_decay=wd)`` is
-    ``adamw(lr, weight_decay=wd)``. The default weight_decay, 0.01, is torch's.
+    ``adamw(lr, weight_decay=wd)`` (``bias_correction="float32"``: Keras's rounding of
+    1 - b**t, see :func:`adam`). The default weight_decay, 0.01, is torch's.
     Loshchilov and Hutter (2019), "Decoupled weight decay regularization".
     """
     return adam(
@@ -176,6 +231,8 @@ def adamw(
         eps,
         eps_root=eps_root,
         eps_hat=eps_hat,
+        bias_correction=bias_correction,
+        moment_form=moment_form,
         weight_decay=weight_decay,
         decoupled_weight_decay=True,
         maximize=maximize,
@@ -193,7 +250,7 @@ def amsgrad(
     *,
     max_of: str = "raw",
     eps_hat: bool = False,
-    bias_correction: bool = True,
+    bias_correction: bool | str = True,
     eps_root: float = 0.0,
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
@@ -213,7 +270,8 @@ def amsgrad(
     ``eps_hat=True`` (with ``max_of="raw"``) is Adam's folded form:
     ``p -= lr * sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v_max + eps_root) + eps)``.
     ``bias_correction=False`` drops both corrections: the paper's Algorithm 2
-    (with eps).
+    (with eps); ``"float32"`` takes them as optax and Keras do (see :func:`adam`;
+    ``True`` is ``"accurate"``).
 
     Defaults are torch's (the paper's Algorithm 2 has no bias correction and no
     eps). ``torch.optim.Adam(lr, amsgrad=True)`` is ``amsgrad(lr)``; Keras
@@ -228,6 +286,9 @@ def amsgrad(
     _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root)
     if max_of not in MAX_OF:
         raise ValueError(f"max_of must be one of {MAX_OF}, got {max_of!r}")
+    if not isinstance(bias_correction, bool):
+        check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
+    form = "float32" if bias_correction == "float32" else "accurate"
     if eps_hat and (max_of != "raw" or not bias_correction):
         raise ValueError(
             "eps_hat=True folds the bias correction into the learning rate, which needs the "
@@ -242,7 +303,7 @@ def amsgrad(
         )
         if bias_correction:
             correction1, correction2 = (
-                c.astype(real) for c in bias_corrections(state, b1, b2, grad.dtype)
+                c.astype(real) for c in bias_corrections(state, b1, b2, grad.dtype, form)
             )
         if max_of == "corrected":  # optax: the maximum of v_hat
             corrected = second_moment / correction2 if bias_correction else second_moment
@@ -290,6 +351,7 @@ def adamax(
     eps: float = 1e-8,
     *,
     eps_in_max: bool = True,
+    bias_correction: str = "accurate",
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
@@ -307,16 +369,18 @@ def adamax(
     (the paper has none). ``torch.optim.Adamax(lr)`` and optax ``adamax(lr)``
     are ``adamax(lr)``; Keras ``Adamax(lr)`` is ``adamax(lr, eps=1e-7,
     eps_in_max=False)``. For complex params, ``|g|`` is the modulus (optax
-    convention) or each part's absolute value (torch's). The other knobs: see
-    ``plumbing``. Kingma and Ba (2015), "Adam", section 7.1.
+    convention) or each part's absolute value (torch's). ``bias_correction=
+    "float32"``: ``1 - b1**t`` as optax and Keras take it (see :func:`adam`). The
+    other knobs: see ``plumbing``. Kingma and Ba (2015), "Adam", section 7.1.
     """
     check_hyperparameter("learning_rate", learning_rate)
     check_hyperparameter("b1", b1, high=1.0)
     check_hyperparameter("b2", b2, high=1.0)
     check_eps("eps", eps, denominator="max(b2 * u, |g| + eps)")
+    check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
 
     def rule(grad, state, param, step_size):
-        correction1, _ = bias_corrections(state, b1, b2, grad.dtype)
+        correction1, _ = bias_corrections(state, b1, b2, grad.dtype, bias_correction)
         first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
         if eps_in_max:
             infinity_norm = jnp.maximum(b2 * state.infinity_norm, jnp.abs(grad) + eps)

@@ -8,12 +8,18 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxopt_lab.optimizers.adam import _adam_direction, _check_adam_hyperparameters
+from jaxopt_lab.optimizers.adam import (
+    MOMENT_FORMS,
+    _adam_direction,
+    _check_adam_hyperparameters,
+)
 from jaxopt_lab.optimizers.plumbing import (
+    BIAS_CORRECTIONS,
     ScalarOrSchedule,
     elementwise_optimizer,
 )
 from jaxopt_lab.optimizers.validation import (
+    check_choice,
     check_hyperparameter,
     hyperparameters,
 )
@@ -47,6 +53,8 @@ def lamb(
     *,
     eps_root: float = 0.0,
     decay_in_trust_ratio: bool = True,
+    bias_correction: str = "accurate",
+    moment_form: str = "lerp",
     maximize: bool = False,
     state_dtype: Any = None,
 ) -> optax.GradientTransformationExtraArgs:
@@ -72,15 +80,19 @@ def lamb(
     optax ``lamb(lr, b1, b2, eps, weight_decay=wd)`` is ``lamb(lr, b1, b2, eps,
     wd)``; Keras ``Lamb(lr, beta_1, beta_2, epsilon, weight_decay=wd)`` is
     ``lamb(lr, beta_1, beta_2, epsilon, wd, decay_in_trust_ratio=False)``.
+    ``bias_correction`` and ``moment_form``: optax's and Keras's rounding of Adam's
+    direction, as in :func:`~jaxopt_lab.adam`.
     You et al. (2020), "Large batch optimization for deep learning: training
     BERT in 76 minutes".
     """
     _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root)
     check_hyperparameter("weight_decay", weight_decay)
+    check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
+    check_choice("moment_form", moment_form, MOMENT_FORMS)
 
     def rule(grad, state, param, step_size):
         direction, first_moment, second_moment = _adam_direction(
-            grad, state, b1, b2, eps, eps_root, eps_hat=False
+            grad, state, b1, b2, eps, eps_root, False, bias_correction, moment_form
         )
         new_state = state._replace(first_moment=first_moment, second_moment=second_moment)
         if decay_in_trust_ratio:

@@ -10,13 +10,16 @@ import jax.numpy as jnp
 import optax
 
 from jaxopt_lab.optimizers.plumbing import (
+    BIAS_CORRECTIONS,
     ScalarOrSchedule,
     bias_corrections,
     elementwise_optimizer,
     one_minus_power,
+    rounded_one_minus_power,
     squared_magnitude,
 )
 from jaxopt_lab.optimizers.validation import (
+    check_choice,
     check_eps,
     check_hyperparameter,
     hyperparameters,
@@ -47,18 +50,20 @@ def _momentum(b1: Any, momentum_decay: Any, t: jax.Array) -> jax.Array:
 
 def _nadam(
     learning_rate, b1, b2, eps, momentum_decay, weight_decay, decoupled_weight_decay, maximize,
-    complex_convention, state_dtype,
+    complex_convention, state_dtype, bias_correction="accurate",
 ) -> optax.GradientTransformationExtraArgs:
     check_hyperparameter("learning_rate", learning_rate)
     check_hyperparameter("b1", b1, high=1.0)
     check_hyperparameter("b2", b2, high=1.0)
     check_hyperparameter("momentum_decay", momentum_decay, optional=True)
     check_eps("eps", eps, denominator="sqrt(v_hat) + eps")
+    check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
     scheduled = momentum_decay is not None
+    power = rounded_one_minus_power if bias_correction == "float32" else one_minus_power
 
     def rule(grad, state, param, step_size):
         real = grad.real.dtype
-        correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype)
+        correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype, bias_correction)
         t = jnp.asarray(state.count).astype(correction1.dtype) + 1
         first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
         second_moment = state.second_moment + (1 - b2) * (
@@ -75,7 +80,7 @@ def _nadam(
         else:  # optax: mu_t = b1, so the product is b1**t
             momentum_product = None
             gradient_weight = (1 - b1) / correction1.astype(real)
-            moment_weight = b1 / one_minus_power(b1, t + 1).astype(real)
+            moment_weight = b1 / power(b1, t + 1).astype(real)
         first_unbiased = moment_weight * first_moment + gradient_weight * grad
         second_unbiased = second_moment / correction2.astype(real)
         direction = first_unbiased / (jnp.sqrt(second_unbiased) + eps)
@@ -112,6 +117,7 @@ def nadam(
     eps: float = 1e-8,
     *,
     momentum_decay: float | None = 0.004,
+    bias_correction: str = "accurate",
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
@@ -135,12 +141,14 @@ def nadam(
     is ``0.96 ** t``: a momentum of 0.89 by step 100 where torch's is still
     0.46); optax ``nadam(lr)`` is ``nadam(lr, momentum_decay=None)``. torch's
     ``NAdam(weight_decay=wd)`` is coupled L2, ``weight_decay=wd`` here; with
-    ``decoupled_weight_decay=True`` it is :func:`nadamw`. The other knobs: see
-    ``plumbing``. Dozat (2016), "Incorporating Nesterov momentum into Adam".
+    ``decoupled_weight_decay=True`` it is :func:`nadamw`. ``bias_correction=
+    "float32"`` takes ``1 - b**t`` as optax does (see :func:`~jaxopt_lab.adam`).
+    The other knobs: see ``plumbing``. Dozat (2016), "Incorporating Nesterov
+    momentum into Adam".
     """
     return _nadam(
         learning_rate, b1, b2, eps, momentum_decay, weight_decay, decoupled_weight_decay,
-        maximize, complex_convention, state_dtype,
+        maximize, complex_convention, state_dtype, bias_correction,
     )
 
 
@@ -153,6 +161,7 @@ def nadamw(
     weight_decay: float = 0.01,
     *,
     momentum_decay: float | None = 0.004,
+    bias_correction: str = "accurate",
     maximize: bool = False,
     complex_convention: str = "optax",
     state_dtype: Any = None,
@@ -170,5 +179,5 @@ def nadamw(
     """
     return _nadam(
         learning_rate, b1, b2, eps, momentum_decay, weight_decay, True, maximize,
-        complex_convention, state_dtype,
+        complex_convention, state_dtype, bias_correction,
     )

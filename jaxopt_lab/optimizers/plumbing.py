@@ -360,22 +360,39 @@ def elementwise_optimizer(
     return optax.GradientTransformationExtraArgs(init, update)
 
 
-def bias_corrections(leaf_state: Any, b1: Any, b2: Any, dtype: Any) -> tuple[jax.Array, jax.Array]:
-    """``(1 - b1**t, 1 - b2**t)`` for the 1-based step t, accurate, in at least float32.
+BIAS_CORRECTIONS = ("accurate", "float32")
+"""How ``1 - b**t`` is computed: accurately (``-expm1(t * log b)``, the tutorial's and
+torch's numbers), or as optax and Keras compute it (``1 - b**t`` in the working dtype, from
+``b`` rounded to it: float32 in a float32 run)."""
 
-    Each is :func:`one_minus_power`: accurate to a few ulps of the working
-    dtype, as the tutorial's NumPy code and torch (which compute it in double) are,
-    where optax and Keras compute ``1 - b2**t`` in float32 from b2 rounded to
-    float32 (0.999 becomes 0.99900001, so ``1 - b2`` is off by 1.3e-5). In
-    bfloat16, 0.999 rounds to 1, so the computation is in at least float32; a
-    float16 step number would be inexact past 2048 steps. The count is
-    converted before adding one, so that a saturated int32 count cannot wrap
-    to -2**31. ``dtype`` is the working dtype of the leaf (its real counterpart
-    for complex leaves).
+
+def bias_corrections(
+    leaf_state: Any, b1: Any, b2: Any, dtype: Any, form: str = "accurate"
+) -> tuple[jax.Array, jax.Array]:
+    """``(1 - b1**t, 1 - b2**t)`` for the 1-based step t, in at least float32.
+
+    ``form="accurate"``: each is :func:`one_minus_power`, accurate to a few ulps
+    of the working dtype, as the tutorial's NumPy code and torch (which compute
+    it in double) are. ``form="float32"``: :func:`rounded_one_minus_power`, optax's
+    and Keras's arithmetic bit for bit (0.999 becomes 0.99900001 in float32, so
+    ``1 - b2`` is off by 1.3e-5). In bfloat16, 0.999 rounds to 1, so the
+    computation is in at least float32; a float16 step number would be inexact
+    past 2048 steps. The count is converted before adding one, so that a
+    saturated int32 count cannot wrap to -2**31. ``dtype`` is the working dtype
+    of the leaf (its real counterpart for complex leaves).
     """
     wide = jnp.promote_types(real_dtype(dtype), jnp.float32)
     t = jnp.asarray(leaf_state.count).astype(wide) + 1
+    if form == "float32":
+        return rounded_one_minus_power(b1, t), rounded_one_minus_power(b2, t)
     return one_minus_power(b1, t), one_minus_power(b2, t)
+
+
+def rounded_one_minus_power(base: Any, exponent: jax.Array) -> jax.Array:
+    """``1 - base**exponent`` as optax and Keras take it: ``base`` rounded to
+    ``exponent``'s dtype, the power and the difference in that dtype."""
+    dtype = jnp.result_type(exponent)
+    return 1 - jnp.power(jnp.asarray(base, dtype), exponent)
 
 
 def one_minus_power(base: Any, exponent: jax.Array) -> jax.Array:

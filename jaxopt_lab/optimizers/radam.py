@@ -10,12 +10,14 @@ import optax
 
 from jaxopt_lab.optimizers.adam import AdamState
 from jaxopt_lab.optimizers.plumbing import (
+    BIAS_CORRECTIONS,
     ScalarOrSchedule,
     bias_corrections,
     elementwise_optimizer,
     squared_magnitude,
 )
 from jaxopt_lab.optimizers.validation import (
+    check_choice,
     check_eps,
     check_hyperparameter,
     hyperparameters,
@@ -38,6 +40,7 @@ def radam(
     *,
     threshold: float = 5.0,
     eps_hat: bool = False,
+    bias_correction: str = "accurate",
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
@@ -62,7 +65,8 @@ def radam(
     torch's ``RAdam(weight_decay=wd)`` is coupled (``weight_decay=wd`` here),
     ``decoupled_weight_decay=True`` is torch's. rho_t is computed from an
     accurate ``1 - b2**t``: optax's float32 ``1 - b2**t`` makes its rho_6 off
-    by 0.03 for b2 = 0.999. The other knobs: see ``plumbing``. Liu et al.
+    by 0.03 for b2 = 0.999; ``bias_correction="float32"`` takes optax's (see
+    :func:`~jaxopt_lab.adam`). The other knobs: see ``plumbing``. Liu et al.
     (2020), "On the variance of the adaptive learning rate and beyond".
     """
     check_hyperparameter("learning_rate", learning_rate)
@@ -71,10 +75,11 @@ def radam(
     check_hyperparameter("threshold", threshold, low=4.0, low_inclusive=False,
                          why="r_t needs rho_t > 4")
     check_eps("eps", eps, denominator="sqrt(v_hat) + eps")
+    check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
 
     def rule(grad, state, param, step_size):
         real = grad.real.dtype
-        correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype)
+        correction1, correction2 = bias_corrections(state, b1, b2, grad.dtype, bias_correction)
         t = jnp.asarray(state.count).astype(correction2.dtype) + 1
         first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
         second_moment = state.second_moment + (1 - b2) * (

@@ -21,7 +21,9 @@ clipping), ``groups`` (param groups on ``optax.partition``), ``recipe`` (the
 code and the object from one description), ``call_text`` (a pasted call, read
 with ``ast`` and bounded), ``script`` (``--from-file``: a training script's
 optimizer, scheduler and clipping), ``emit_optax`` (``--emit optax``: plain
-optax where the equivalence table makes it exact), ``command``
+optax where the equivalence table makes it exact), ``state`` (a half-trained
+optimizer's state, moved both ways: :func:`state_from_torch`, :func:`state_to_torch`;
+``keras_state``: :func:`state_from_keras`, :func:`state_to_keras`), ``command``
 (``jaxopt-lab port``).
 """
 
@@ -42,7 +44,9 @@ from jaxopt_lab.port.keras_optimizers import (
     keras_recipe,
     keras_weight_decay,
 )
+from jaxopt_lab.port.keras_state import state_from_keras, state_to_keras
 from jaxopt_lab.port.recipe import Recipe
+from jaxopt_lab.port.state import state_from_torch, state_to_torch
 from jaxopt_lab.port.torch_optimizers import from_torch, scheduled, torch_recipe
 from jaxopt_lab.port.torch_schedules import TabulatedSchedule, torch_schedule
 from jaxopt_lab.port.torch_transforms import torch_dampening, torch_decoupled_weight_decay
@@ -67,6 +71,10 @@ __all__ = [
     "param_groups",
     "recipe",
     "scheduled",
+    "state_from_keras",
+    "state_from_torch",
+    "state_to_keras",
+    "state_to_torch",
     "torch_dampening",
     "torch_decoupled_weight_decay",
     "torch_recipe",

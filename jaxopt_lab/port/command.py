@@ -288,6 +288,12 @@ class PortResult:
                 f"{result.max_ulp_distance[index]:.0f} | {result.max_rel_error[index]:.2e} | "
                 f"{result.worst_leaf[index]} |"
             )
+        if result.max_update_ulps is not None:
+            updates = result.max_update_ulps
+            lines.append(
+                f"updates: worst {np.nanmax(updates):.2f} ulps of the update's own scale "
+                f"(step {int(np.nanargmax(updates)) + 1}; step 1: {updates[0]:.2f})"
+            )
         worst = int(np.argmax(result.max_scaled_ulps))
         per_step = result.max_scaled_ulps / np.arange(1, result.steps + 1)
         first = self.first_divergence
@@ -455,6 +461,7 @@ def port_optimizer(
     seed: int = 0,
     float64_rtol: float = 1e-12,
     emit: str = "lab",
+    updates: bool = False,
 ) -> PortResult:
     """Port the library call in ``optimizer`` (and ``scheduler``) and compare it with the library.
 
@@ -464,6 +471,8 @@ def port_optimizer(
     ``emit="optax"`` compares (and returns) plain optax code instead where the
     equivalence table has an exact optax form
     (:func:`~jaxopt_lab.port.emit_optax.optax_form`), and says why not where it has none.
+    ``updates`` also measures each step's update (in ulps of the update's own
+    scale, :attr:`~jaxopt_lab.crosscheck.Comparison.max_update_ulps`), step by step.
     Raises ``ValueError`` (bad text or arguments) or ``PortError`` (what the
     port does not cover), each with a one-line message.
     """
@@ -492,7 +501,7 @@ def port_optimizer(
     gradients = crosscheck.random_gradients(prepared.params, steps, seed=seed + 1)
     comparison = crosscheck.compare(
         compiled(recipe.build()), prepared.library_side, prepared.params, gradients,
-        dtype=dtype,
+        dtype=dtype, updates=updates,
     )
     ulps_per_step = 1.0
     rtol = float64_rtol if dtype == np.float64 else None

@@ -99,10 +99,19 @@ def _lab_settings(node: Call) -> tuple[str, dict[str, Any]]:
     return name, dict(bound.arguments)
 
 
+ROUNDING_KNOBS = {"bias_correction": "float32", "moment_form": "weighted_sum"}
+"""Lab settings (and the value) that choose only how a formula rounds, as optax does, bit for
+bit: a row may set them and still cover a port that leaves them at the lab's default, since
+the emitted optax code is measured against the library in any case. (``bias_correction=False``
+is another formula, not a rounding.)"""
+
+
 def _mismatch(row: Any, settings: dict[str, Any], lab_defaults: dict[str, Any],
               optax_parameters: set[str]) -> str | None:
     """Why ``row`` does not cover these lab settings, or None if it does."""
     for key, value in row.lab_settings.items():
+        if key in ROUNDING_KNOBS and ROUNDING_KNOBS[key] == value:
+            continue
         if _convention(value) and settings.get(key, lab_defaults.get(key)) != value:
             return f"{key}={value!r} (this port needs {settings.get(key, lab_defaults.get(key))!r})"
     for key, value in settings.items():

@@ -10,7 +10,8 @@ that lands on Keras's ``(p - p*wd*lr) + step``.
 
 The lab optimizers that are Keras's forms: ``sgd``, ``momentum``/``nesterov``
 (``v = mu*v - lr*g``), ``adagrad(eps_in_sqrt=True)``, ``rmsprop(eps_in_sqrt=True)``
-(centered and momentum included), ``adam`` (``eps_hat=True``, the folded form),
+(centered and momentum included), ``adam`` (``eps_hat=True``, the folded form,
+with ``bias_correction="float32"``, Keras's rounding: bit for bit),
 ``amsgrad(eps_hat=True)``, ``adamax(eps_in_max=False)``, ``nadam(momentum_decay=1)``
 (Keras's ``0.96 ** t``), ``adadelta``.
 A float learning rate is Keras's float32 variable's value, as ``get_config()``
@@ -79,8 +80,10 @@ def _sgd(options, lr):
 def _adam(options, lr):
     settings = {"b1": options["beta_1"], "b2": options["beta_2"], "eps": options["epsilon"]}
     if options["amsgrad"]:  # Keras: the maximum of the raw v, in the folded eps form
-        return call("jaxopt_lab.amsgrad", lr, **settings, eps_hat=True)
-    return call("jaxopt_lab.adam", lr, **settings)
+        return call("jaxopt_lab.amsgrad", lr, **settings, eps_hat=True,
+                    bias_correction="float32")
+    # Keras's 1 - b**t in float32 and its grouping of the step: bit for bit.
+    return call("jaxopt_lab.adam", lr, **settings, bias_correction="float32")
 
 
 def _adamax(options, lr):

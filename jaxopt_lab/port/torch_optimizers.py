@@ -356,8 +356,13 @@ def torch_recipe(
     scheduler_every: int = 1,
     group_of: Any = None,
     steps: int | None = None,
+    stepped: bool = False,
 ) -> Recipe:
-    """The recipe of :func:`from_torch` (see there); ``Recipe.code()`` prints it."""
+    """The recipe of :func:`from_torch` (see there); ``Recipe.code()`` prints it.
+
+    ``stepped=True`` reads an optimizer (and scheduler) that has already stepped,
+    for :func:`~jaxopt_lab.port.state.state_from_torch`, which moves its state.
+    """
     name = type(optimizer).__name__
     module = type(optimizer).__module__
     if not module.startswith("torch.optim"):
@@ -372,7 +377,7 @@ def torch_recipe(
 
     if type(optimizer) is not getattr(torch.optim, name):
         raise PortError(f"{module}.{name} subclasses torch.optim.{name}; its step may differ")
-    if _has_stepped(optimizer):
+    if not stepped and _has_stepped(optimizer):
         raise PortError(
             f"this torch.optim.{name} has already stepped: the port starts from a fresh state "
             "and would drop its moments; port the optimizer before training"
@@ -403,7 +408,9 @@ def torch_recipe(
     learning_rates: list[Any] = [float(group["lr"]) for group in optimizer.param_groups]
     momenta: list[Any] = [None] * len(options)
     if scheduler is not None:
-        schedule_call, cycles_momentum = _schedule(optimizer, scheduler, scheduler_every, steps)
+        schedule_call, cycles_momentum = _schedule(
+            optimizer, scheduler, scheduler_every, steps, stepped
+        )
         assignments.append(("schedule", schedule_call))
         learning_rates = [Name("schedule", ("lr", index)) for index in range(len(options))]
         if cycles_momentum:
@@ -453,13 +460,14 @@ def schedule_groups(optimizer: Any) -> list[dict[str, Any]]:
 
 
 def _schedule(
-    optimizer: Any, scheduler: Any, every: int, steps: int | None
+    optimizer: Any, scheduler: Any, every: int, steps: int | None, stepped: bool = False
 ) -> tuple[Call, bool]:
-    """The ``torch_schedule`` call for a live scheduler, checked against its live values,
-    and whether it cycles momentum."""
+    """The ``torch_schedule`` call for a live scheduler, checked against its live values
+    (at its ``last_epoch`` when ``stepped``), and whether it cycles momentum."""
     if getattr(scheduler, "optimizer", None) is not optimizer:
         raise ValueError("the scheduler does not belong to this optimizer")
-    if scheduler.last_epoch != 0:
+    epoch = scheduler.last_epoch if stepped else 0
+    if not stepped and scheduler.last_epoch != 0:
         raise PortError(
             f"the {type(scheduler).__name__} has already stepped (last_epoch="
             f"{scheduler.last_epoch}); the port starts from epoch 0"
@@ -468,20 +476,26 @@ def _schedule(
     key = _momentum_key(optimizer)
     groups = schedule_groups(optimizer)
     schedule = torch_schedules.torch_schedule(spec, groups, every=every, steps=steps)
+    if epoch >= len(schedule.table.lr):
+        raise PortError(
+            f"the {type(scheduler).__name__} is at last_epoch={epoch}, past the "
+            f"{len(schedule.table.lr)} scheduler steps tabulated: give steps= past it"
+        )
     for index, group in enumerate(optimizer.param_groups):
-        if schedule.table.lr[0, index] != group["lr"]:
+        if schedule.table.lr[epoch, index] != group["lr"]:
             raise PortError(
                 f"param group {index}: torch's lr is {group['lr']!r} but the "
-                f"{type(scheduler).__name__}'s first value is {schedule.table.lr[0, index]!r}: "
-                "another scheduler or a manual change acts on it, which the port cannot see"
+                f"{type(scheduler).__name__}'s value at epoch {epoch} is "
+                f"{schedule.table.lr[epoch, index]!r}: another scheduler or a manual change "
+                "acts on it, which the port cannot see"
             )
         if schedule.momentum is not None:
             live = group["betas"][0] if key == "betas" else group["momentum"]
-            if schedule.table.momentum[0, index] != live:
+            if schedule.table.momentum[epoch, index] != live:
                 raise PortError(
                     f"param group {index}: torch's momentum is {live!r} but the "
-                    f"{type(scheduler).__name__}'s first value is "
-                    f"{schedule.table.momentum[0, index]!r}"
+                    f"{type(scheduler).__name__}'s value at epoch {epoch} is "
+                    f"{schedule.table.momentum[epoch, index]!r}"
                 )
     kwargs = {"groups": groups}
     if every != 1:

@@ -586,6 +586,9 @@ BAD_HYPERPARAMETERS.update(
         },
     }
 )
+for _name in ("adam", "adamw", "lamb"):  # Adam's moments as optax (or torch, Keras) round them
+    BAD_HYPERPARAMETERS[_name]["moment_form"] = BAD_SWITCH_NAMES
+
 SWITCHES = {
     "relative_step",
     "multiply_by_parameter_scale",

@@ -90,7 +90,7 @@ def test_the_default_stays_the_lab(torch, capsys):
     assert cli.main(["port", "Adam(lr=1e-3)", "--steps", "10", "--emit", "optax"]) == 0
     output = capsys.readouterr().out
     assert "optax.adam(0.001" in output and "jaxopt_lab" not in output.split("#", 2)[1]
-    assert "adam = optax.adam (defaults, 0.05 ulp/step)" in output
+    assert "adam = optax.adam (defaults, flat)" in output
 
 
 def test_keras_clipvalue_is_optax_clip_and_clipnorm_says_why(keras):
