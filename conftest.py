@@ -29,3 +29,4 @@ if Sybil is not None:
         patterns=["README.md", "docs/*.md"],
         excludes=["docs/_build/*", "docs/_generated/*"],
     ).pytest()
+
