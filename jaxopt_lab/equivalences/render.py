@@ -66,6 +66,8 @@ def render_markdown(results: Sequence[CheckResult], steps: int) -> str:
             )
         if not row.agrees and row.differs_above != DIFFERS_ABOVE:
             note += f" Differs by more than {row.differs_above:g} (float64)."
+        if not row.agrees and row.differs_below is not None:
+            note += f" Differs by at most {row.differs_below:g} (every step, both dtypes)."
         name = f"**{row.optimizer}**" if row.optimizer != current else ""
         current = row.optimizer
         lines.append(
