@@ -41,8 +41,19 @@ def _other_prefix(row: equivalences.Equivalence, dtype: str) -> crosscheck.Traje
     """The other side's first SENSITIVITY_STEPS steps (cached: a row is checked once per dtype)."""
     key = (ROWS.index(row), dtype)
     if key not in _OTHER_PREFIXES:
-        _OTHER_PREFIXES.clear()  # one row at a time: keep memory bounded
-        _OTHER_PREFIXES[key] = table.other_trajectory(row, dtype, SENSITIVITY_STEPS)
+        if any(index != key[0] for index, _ in _OTHER_PREFIXES):
+            _OTHER_PREFIXES.clear()  # one row at a time: keep memory bounded
+        side = table.build_other(row)
+        if isinstance(side, crosscheck.OptaxSide):
+            side.jit = False  # 25 steps op by op cost less than compiling them
+        _OTHER_PREFIXES[key] = crosscheck.trajectory(
+            side,
+            table.table_params(complex_params=row.complex_params, shapes=row.param_shapes),
+            table.table_gradients(
+                SENSITIVITY_STEPS, complex_params=row.complex_params, shapes=row.param_shapes
+            ),
+            dtype=table.run_dtype(row, dtype),
+        )
     return _OTHER_PREFIXES[key]
 
 

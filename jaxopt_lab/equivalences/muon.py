@@ -46,9 +46,9 @@ _KERAS = (
     "Keras keeps b = μ·b + g (momentum_form='sum'), scales by 0.2·√max(n, m), steps the bias "
     "with its folded-eps Adam, and its ops.norm runs in float32 on float64 input (JAX backend), "
     "which hides the iteration's eps (1e-7 against a norm of about 10²): the row cannot see "
-    "eps x10"
+    "eps x10 (nor eps x2)"
 )
-_KERAS_BLIND = ("eps x10",)
+_KERAS_BLIND = ("eps x10", "eps x2")
 def _knobs(settings: dict) -> tuple:
     """Muon's own knobs, where the row can see them.
 
