@@ -34,6 +34,9 @@ smallest rates.
 """
 
 AGREEING = [row for row in ROWS if row.agrees]
+COMPILED_OTHER = ("muon",)
+"""Optimizers whose optax side runs compiled here: optax.contrib.muon op by op takes 213 s for
+the 25 steps (it traces its Newton-Schulz loop anew at every call), against 2 s compiled."""
 _OTHER_PREFIXES: dict[tuple, crosscheck.Trajectory] = {}
 
 
@@ -44,7 +47,7 @@ def _other_prefix(row: equivalences.Equivalence, dtype: str) -> crosscheck.Traje
         if any(index != key[0] for index, _ in _OTHER_PREFIXES):
             _OTHER_PREFIXES.clear()  # one row at a time: keep memory bounded
         side = table.build_other(row)
-        if isinstance(side, crosscheck.OptaxSide):
+        if isinstance(side, crosscheck.OptaxSide) and row.optimizer not in COMPILED_OTHER:
             side.jit = False  # 25 steps op by op cost less than compiling them
         _OTHER_PREFIXES[key] = crosscheck.trajectory(
             side,
