@@ -30,9 +30,13 @@ The rows live in one module per optimizer family beside this one (``sgd.py``,
     field each (see :class:`Equivalence`): ``param_shapes`` (torch's Muon
     takes only matrices), ``float64_ulps_per_step`` (a library that computes
     part of a float64 step in float32), ``differs_above`` (a library followed
-    only to its own rounding, torch's bfloat16 Muon), ``perturbations`` (the
-    optimizer's own knobs for the sensitivity test) and ``blind_to`` (a
-    generic perturbation the row cannot resolve, with the reason in the note).
+    only to its own rounding, torch's bfloat16 Muon), ``differs_below`` (the
+    upper bound of a documented difference) or ``other_diverges`` (its
+    cause makes the other side blow up; a test checks the cause),
+    ``perturbations`` (the optimizer's own knobs for the sensitivity test),
+    ``blind_to`` (a generic perturbation the row cannot resolve, with the
+    reason in the note) and ``float32_blind`` (why a row's float32 check
+    catches no perturbation at all).
 ``COUNTERPARTS``
     for each lab optimizer of the family, each library's counterpart:
     ``"module.Name"`` where the library has it, :class:`Missing` (with where

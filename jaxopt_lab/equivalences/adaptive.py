@@ -133,10 +133,11 @@ ROWS = (
     ),
     Equivalence(
         "adadelta", "optax", {"rho": 0.9}, "optax.adadelta", {}, agrees=False,
-        label="no-learning-rate",
+        label="no-learning-rate", differs_below=0.3,
         note="optax adadelta() with its default learning_rate=None applies no scaling at all, "
         "not even the sign flip: apply_updates adds +Δ and climbs the loss. The lab keeps "
-        "the algorithm (p −= lr·Δ, lr 1 by default).",
+        "the algorithm (p −= lr·Δ, lr 1 by default); with maximize=True it is optax's (a "
+        "test checks it). Relative error measured 0.2 at most.",
     ),
     Equivalence(
         "adadelta", "optax", {"learning_rate": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.01},
@@ -145,10 +146,12 @@ ROWS = (
     ),
     Equivalence(
         "adadelta", "optax", {"rho": 0.9}, "optax.adadelta", {"learning_rate": 1.0},
-        complex_params=True, label="complex", agrees=False,
+        complex_params=True, label="complex", agrees=False, other_diverges=True,
         note="optax's adadelta squares complex gradients (g², its update_moment), not |g|² as "
         "its Adam does: its means are complex and its steps leave the lab's (optax "
-        "convention, |g|²) at once.",
+        "convention, |g|²) at once, and grow without bound (params 2e25 after 1000 steps in "
+        "complex128; not finite from step 765 in complex64). A test checks both sides "
+        "against a NumPy transcription with g² and with |g|².",
     ),
     Equivalence("adadelta", "torch", {"rho": 0.9}, "torch.optim.Adadelta", {"lr": 1.0}),
     Equivalence(

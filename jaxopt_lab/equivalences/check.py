@@ -13,6 +13,7 @@ import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import jax
 import numpy as np
 import optax
 
@@ -97,12 +98,23 @@ class Equivalence:
         it must exceed (default :data:`DIFFERS_ABOVE`): a library whose
         formula the lab follows only to its own rounding (torch's bfloat16
         iteration in Muon) differs by less than a different formula does.
+      differs_below: for a documented difference, the largest relative error
+        it may reach at any step, in either dtype (measured, with the margin in
+        the note): the positive half of "differ (documented)", so that a
+        difference that grows past its stated cause fails. Neither side may
+        turn non-finite, unless ``other_diverges``.
+      other_diverges: for a documented difference whose cause makes the other
+        side's params grow without bound (the note says why, and a test checks
+        that cause): the other side may turn non-finite; the lab's may not.
       perturbations: wrong lab settings, ``(what, changes)``, that this row's
         check must catch, beyond the generic ones of :func:`perturbations`
         (a knob of the row's own optimizer).
       blind_to: generic perturbations (by their ``what``) that this row cannot
         resolve, the note saying why (a library that computes in float32
         what the perturbation moves by less than a float32 rounding).
+      float32_blind: why this row's float32 check catches none of its
+        perturbations (empty: it must catch at least one; see
+        ``tests/test_equivalence_sensitivity.py``).
     """
 
     optimizer: str
@@ -120,8 +132,11 @@ class Equivalence:
     param_shapes: dict[str, tuple[int, ...]] | None = None
     float64_ulps_per_step: float = 0.0
     differs_above: float = DIFFERS_ABOVE
+    differs_below: float | None = None
+    other_diverges: bool = False
     perturbations: tuple[tuple[str, dict[str, Any]], ...] = ()
     blind_to: tuple[str, ...] = ()
+    float32_blind: str = ""
 
     def __post_init__(self):
         if self.library not in LIBRARIES:
@@ -272,7 +287,20 @@ def judge(row: Equivalence, comparison: crosscheck.Comparison) -> str | None:
     """Why ``comparison`` breaks ``row``'s bound, or ``None`` if it keeps it."""
     if not row.agrees:
         if comparison.first_nonfinite_step is not None:
-            return None  # one side blew up: they differ, as documented
+            lab = jax.tree.leaves(comparison.final_a)
+            if row.other_diverges and all(np.all(np.isfinite(leaf)) for leaf in lab):
+                return None  # the other side diverged, as its note says (and a test checks)
+            return (
+                f"params became non-finite at step {comparison.first_nonfinite_step}: a "
+                "documented difference must stay finite"
+            )
+        largest = float(np.max(comparison.max_rel_error))
+        if row.differs_below is not None and not largest <= row.differs_below:
+            step = int(np.argmax(comparison.max_rel_error)) + 1
+            return (
+                f"expected the two to differ by at most {row.differs_below:g} (relative "
+                f"error), got {largest:.3g} at step {step}"
+            )
         final = comparison.max_rel_error[-1]
         if np.dtype(comparison.dtype).itemsize < 8 or final > row.differs_above:
             # A difference is judged in float64 (or wider); in float32 it is reported only.
@@ -365,8 +393,9 @@ def perturbations(row: Equivalence) -> list[tuple[str, dict[str, Any]]]:
     """Wrong lab settings that the row's check must catch: ``(what, changes)`` pairs.
 
     Each is a small change of the row's lab settings (``changes`` for
-    :func:`build_lab`): the learning rate times (1 + 1e-5); every eps times
-    10; every switch that moves eps flipped; where a weight decay is set, the
+    :func:`build_lab`): the learning rate times (1 + 1e-5), and times
+    (1 + 1e-3) (a change float32 resolves over a few steps); every eps times
+    10, and times 2; every switch that moves eps flipped; where a weight decay is set, the
     decay times (1 + 1e-3) and coupled instead of decoupled (or the reverse;
     not for plain SGD, where the two are one formula); AMSGrad's max taken in
     the other place; NAdam's momentum schedule doubled. A change the lab
@@ -378,10 +407,12 @@ def perturbations(row: Equivalence) -> list[tuple[str, dict[str, Any]]]:
     learning_rate = settings.get("learning_rate")
     if isinstance(learning_rate, (int, float)):
         changes.append(("learning rate x(1 + 1e-5)", {"learning_rate": learning_rate * (1 + 1e-5)}))
+        changes.append(("learning rate x(1 + 1e-3)", {"learning_rate": learning_rate * (1 + 1e-3)}))
     for name in ("eps", "eps_root"):
         value = settings.get(name)
         if isinstance(value, (int, float)) and value > 0:
             changes.append((f"{name} x10", {name: value * 10}))
+            changes.append((f"{name} x2", {name: value * 2}))
     for name in EPS_SWITCHES:
         if isinstance(settings.get(name), bool):
             changes.append((f"{name} flipped", {name: not settings[name]}))

@@ -46,9 +46,9 @@ _KERAS = (
     "Keras keeps b = μ·b + g (momentum_form='sum'), scales by 0.2·√max(n, m), steps the bias "
     "with its folded-eps Adam, and its ops.norm runs in float32 on float64 input (JAX backend), "
     "which hides the iteration's eps (1e-7 against a norm of about 10²): the row cannot see "
-    "eps x10"
+    "eps x10 (nor eps x2)"
 )
-_KERAS_BLIND = ("eps x10",)
+_KERAS_BLIND = ("eps x10", "eps x2")
 def _knobs(settings: dict) -> tuple:
     """Muon's own knobs, where the row can see them.
 
@@ -114,6 +114,7 @@ ROWS = (
     ),
     Equivalence(
         "muon", "torch", _TORCH_LAB, "torch.optim.Muon", {}, agrees=False, differs_above=1e-6,
+        differs_below=1e-4,
         param_shapes=_TORCH_SHAPES,
         note=_TORCH + ". Measured after 1000 steps: 2.1e-5 relative in float32, 8.8e-6 in "
         "float64 (2.9e-4 with the iteration in the params' dtype); the first step agrees to "
@@ -126,7 +127,8 @@ ROWS = (
         "torch.optim.Muon",
         {"lr": 2e-2, "momentum": 0.9, "weight_decay": 0.0, "eps": 1e-5,
          "adjust_lr_fn": "match_rms_adamw"},
-        label="non-default", agrees=False, differs_above=1e-6, param_shapes=_TORCH_SHAPES,
+        label="non-default", agrees=False, differs_above=1e-6, differs_below=2e-4,
+        param_shapes=_TORCH_SHAPES,
         note=_TORCH + "; adjust_lr_fn='match_rms_adamw' is shape_scaling='rms'. Measured after "
         "1000 steps: 8e-5 relative in both dtypes (2.5e-3 with the iteration in the params' "
         "dtype); the first step is bit-identical.",

@@ -108,6 +108,8 @@ def _render_rows(
             )
         if not row.agrees and row.differs_above != DIFFERS_ABOVE:
             note += f" Differs by more than {row.differs_above:g} (float64)."
+        if not row.agrees and row.differs_below is not None:
+            note += f" Differs by at most {row.differs_below:g} (every step, both dtypes)."
         name = f"**{row.optimizer}**" if row.optimizer != current else ""
         current = row.optimizer
         lines.append(

@@ -15,13 +15,15 @@ COUNTERPARTS = {
 
 _OPTAX = (
     "optax's scale_by_rprop returns the update it computed the step before (its first update "
-    "is 0, every later one lags a step; optax PR #1725): no setting reproduces it, and the "
-    "lab keeps the algorithm (torch's)."
+    "is 0, every later one lags a step; optax PR #1725), zeroed where the new gradient's sign "
+    "reverses it: no setting reproduces it, and the lab keeps the algorithm (torch's). "
+    "tests/test_equivalence_differences.py rebuilds optax's trajectory from the lab's updates "
+    "so; the relative error stays below 0.3 (measured 0.19 defaults, 0.08 non-default)."
 )
 
 ROWS = (
     Equivalence("rprop", "optax", {}, "optax.rprop", {"learning_rate": 0.1}, agrees=False,
-                note=_OPTAX),
+                differs_below=0.3, note=_OPTAX),
     Equivalence(
         "rprop", "optax",
         {"learning_rate": 0.01, "eta_minus": 0.3, "eta_plus": 1.5, "min_step_size": 1e-5,
@@ -29,7 +31,7 @@ ROWS = (
         "optax.rprop",
         {"learning_rate": 0.01, "eta_minus": 0.3, "eta_plus": 1.5, "min_step_size": 1e-5,
          "max_step_size": 1.0},
-        agrees=False, label="non-default", note=_OPTAX,
+        agrees=False, differs_below=0.15, label="non-default", note=_OPTAX,
     ),
     Equivalence("rprop", "torch", {"learning_rate": 0.01}, "torch.optim.Rprop", {"lr": 0.01}),
     Equivalence(

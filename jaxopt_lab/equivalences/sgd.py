@@ -40,14 +40,15 @@ ROWS = (
     Equivalence("momentum", "tutorial", {"learning_rate": 0.03, "momentum": 0.5},
                 "reference.Momentum", {"lr": 0.03, "momentum": 0.5}, label="non-default"),
     Equivalence(
-        "nesterov", "tutorial", {}, "reference.Nesterov", agrees=False,
+        "nesterov", "tutorial", {}, "reference.Nesterov", agrees=False, differs_below=0.07,
         note="The tutorial's Nesterov steps p += m²·v − (1+m)·lr·g, not the standard m·v − lr·g "
-        "that optax, torch and Keras share: different trajectories.",
+        "that optax, torch and Keras share: different trajectories (relative error measured "
+        "0.035 at most).",
     ),
     Equivalence(
         "nesterov", "tutorial", {"learning_rate": 0.03, "momentum": 0.5}, "reference.Nesterov",
-        {"lr": 0.03, "momentum": 0.5}, agrees=False, label="non-default",
-        note="The tutorial's own Nesterov variant (see above).",
+        {"lr": 0.03, "momentum": 0.5}, agrees=False, label="non-default", differs_below=0.035,
+        note="The tutorial's own Nesterov variant (see above; measured 0.016 at most).",
     ),
     # optax.
     Equivalence("sgd", "optax", {}, "optax.sgd", {"learning_rate": 0.01}),

@@ -11,14 +11,29 @@ import jaxopt_lab
 from jaxopt_lab.optimizers.nadam import _momentum
 
 
-def test_momentum_schedules_of_torch_and_keras(x64):
+def test_momentum_schedules_are_torch_s_and_keras_s(x64, torch, keras):
     # mu_t = b1 (1 - 0.5 * 0.96**(t * psi)): torch psi = 0.004, Keras psi = 1 (0.96**t).
-    t = jnp.asarray([1.0, 100.0, 1000.0])
-    torch_schedule = np.asarray(_momentum(0.9, 0.004, t))
-    keras_schedule = np.asarray(_momentum(0.9, 1.0, t))
-    np.testing.assert_allclose(torch_schedule, 0.9 * (1 - 0.5 * 0.96 ** (t * 0.004)), rtol=1e-14)
-    assert keras_schedule[1] == pytest.approx(0.892, abs=1e-3)  # ~0.89 by step 100
-    assert torch_schedule[1] == pytest.approx(0.458, abs=1e-3)  # torch's is still ~0.46
+    # Each library keeps the running product of its mu_t in its state: after 300 steps it
+    # must be the product of the lab's schedule (float64 in both; 1e-13: 300 roundings).
+    steps = 300
+    t = jnp.arange(1.0, steps + 1)
+    torch_product = np.prod(np.asarray(_momentum(0.9, 0.004, t)))
+    keras_product = np.prod(np.asarray(_momentum(0.9, 1.0, t)))
+
+    weight = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    nadam = torch.optim.NAdam([weight])  # momentum_decay=0.004 by default
+    for _ in range(steps):
+        weight.grad = torch.ones_like(weight)
+        nadam.step()
+    assert float(nadam.state[weight]["mu_product"]) == pytest.approx(torch_product, rel=1e-13)
+
+    variable = keras.Variable(np.zeros(3), dtype="float64")
+    keras_nadam = keras.optimizers.Nadam()
+    for _ in range(steps):
+        keras_nadam.apply_gradients([(keras.ops.ones(3, dtype="float64"), variable)])
+    # Keras's product is a float32 variable: float32 rounding over 300 steps.
+    assert float(keras_nadam._u_product) == pytest.approx(keras_product, rel=1e-4)
+    assert keras_product > 10 * torch_product  # the two schedules are not one
 
 
 def test_constant_momentum_is_optax_nadam(x64):
