@@ -1,6 +1,6 @@
 """``python benchmarks/port_hostile.py [--out FILE]``: time and memory of hostile port inputs.
 
-Each case of ``tests/test_port_hostile.py`` (and the 5,000-group and 10**12-step ones of
+Each case of ``tests/port/test_port_hostile.py`` (and the 5,000-group and 10**12-step ones of
 issue 19) runs as ``jaxopt-lab port ...`` in a fresh process; the baseline is the same
 command refused at once (``port --steps 0``: the imports, the parser, nothing else).
 Printed per case: exit status, wall seconds, peak RSS and peak RSS above the baseline.

@@ -5,7 +5,7 @@ optimizer (the tutorial's NumPy classes, optax, ``torch.optim``, Keras 3 on JAX)
 with those, stay within a stated bound of each other over 1000 fixed N(0, 1)
 gradients from N(0, 1) params, in float32 and in float64, or differ for a
 documented reason. ``jaxopt-lab check`` prints the table
-(:func:`render_markdown`), ``tests/test_equivalences.py`` runs every row and
+(:func:`render_markdown`), ``tests/equivalences/test_equivalences.py`` runs every row and
 asserts that the table covers every pair of a lab optimizer and an installed
 library that has it.
 

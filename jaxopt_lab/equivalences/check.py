@@ -114,7 +114,7 @@ class Equivalence:
         what the perturbation moves by less than a float32 rounding).
       float32_blind: why this row's float32 check catches none of its
         perturbations (empty: it must catch at least one; see
-        ``tests/test_equivalence_sensitivity.py``).
+        ``tests/equivalences/test_equivalence_sensitivity.py``).
     """
 
     optimizer: str

@@ -17,7 +17,7 @@ _OPTAX = (
     "optax's scale_by_rprop returns the update it computed the step before (its first update "
     "is 0, every later one lags a step; optax PR #1725), zeroed where the new gradient's sign "
     "reverses it: no setting reproduces it, and the lab keeps the algorithm (torch's). "
-    "tests/test_equivalence_differences.py rebuilds optax's trajectory from the lab's updates "
+    "tests/equivalences/test_equivalence_differences.py rebuilds optax's trajectory from the lab's updates "
     "so; the relative error stays below 0.3 (measured 0.19 defaults, 0.08 non-default)."
 )
 

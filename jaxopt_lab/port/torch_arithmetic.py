@@ -5,7 +5,7 @@ Each class here is the ``torch.optim.lr_scheduler`` class of the same name
 closed form that ``SequentialLR`` calls at a milestone, and the
 ``_initial_step`` every scheduler takes when it is built. Expressions are
 copied in torch's order, so that the floats are torch's, bit for bit
-(``tests/test_port_schedules.py`` checks every one against the live torch).
+(``tests/port/test_port_schedules.py`` checks every one against the live torch).
 They act on :class:`SimulatedOptimizer`, a list of param-group dicts, exactly as torch's
 act on ``optimizer.param_groups``. The specs they are built from live in
 :mod:`jaxopt_lab.port.torch_schedules`.

@@ -1,7 +1,7 @@
 """Schedules without ``steps=`` (issue 20, item 4): torch's closed form past the table, never NaN.
 
 The reference is torch's own recursion, as :func:`torch_schedules.simulate` re-runs it
-(``tests/test_port_schedules.py`` proves that equal to the live torch, bit for bit).
+(``tests/port/test_port_schedules.py`` proves that equal to the live torch, bit for bit).
 The bounds are the measured distances (1000 scheduler steps) with room: in float32 the
 recursive cosine lands furthest, 23 ulps of the schedule's peak, and no schedule is more
 than 0.79 ulp away at step 1 (one rounding); in float64 the recursion itself drifts from

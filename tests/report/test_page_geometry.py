@@ -10,7 +10,7 @@ rounding. The values come from the library's numbers and their definitions
 (the final gap f - f*, the loss as logged, the tutorial's smoothing).
 """
 
-# ruff: noqa: F811 (the fixtures of tests/test_page.py, imported by name)
+# ruff: noqa: F811 (the fixtures of tests/report/test_page.py, imported by name)
 from __future__ import annotations
 
 import re
