@@ -14,6 +14,7 @@ import textwrap
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jaxopt_lab
 from jaxopt_lab.grid import GridMap, hyperparameter_names, with_settings
@@ -107,6 +108,7 @@ def _workers(devices, count: int) -> list[dict]:
             process.kill()
 
 
+@pytest.mark.slow
 def test_two_processes_return_what_one_process_returns(forced_cpu_devices):
     first, second = _workers(forced_cpu_devices, 2)
     (single,) = _workers(forced_cpu_devices, 1)

@@ -340,6 +340,7 @@ SHARDED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sweep_sharded_over_four_devices_equals_one_device(forced_cpu_devices):
     result = forced_cpu_devices.run(SHARDED_SCRIPT)
     assert result["devices"] == 4  # 6 points padded to 8, 2 per device

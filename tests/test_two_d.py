@@ -285,6 +285,7 @@ SHARDED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sharded_sweep_over_four_cpu_devices_equals_the_unsharded_one(forced_cpu_devices):
     report = forced_cpu_devices.run(SHARDED_SCRIPT)
     one_axis, two_axes = report["one_axis"], report["two_axes_chunked"]

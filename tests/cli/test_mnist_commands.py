@@ -159,7 +159,9 @@ def test_a_second_process_is_kept_out_of_a_folder_in_use(small_mnist, tmp_path):
     out = tmp_path / "run"
     base = ["mnist", "--optimizer", "sgd", "--iterations", "400", "--data-dir", small_mnist,
             *SMALL, "--out", out]  # fmt: skip
-    first = subprocess.Popen(command(*base, "--pause-after-chunk", 3), cwd=REPO,
+    # The holder pauses a minute after each chunk (it is killed below): under a loaded
+    # machine or pytest-xdist the second process's start must not outlast the first's run.
+    first = subprocess.Popen(command(*base, "--pause-after-chunk", 60), cwd=REPO,
                              env=environment(), stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)  # fmt: skip
     try:

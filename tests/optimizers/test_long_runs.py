@@ -162,6 +162,7 @@ LOSS_MARGIN = 0.03  # mean train loss of the last 100 iterations; measured 0.005
 ACCURACY_MARGIN = 0.01  # test accuracy; measured +0.001 (bfloat16 slightly ahead)
 
 
+@pytest.mark.slow
 def test_bfloat16_params_with_float32_state_train_mnist_like_float32(mnist_dir):
     """Adam(1e-3), batch 128, 500 iterations of the tutorial's MLP on real MNIST.
 

@@ -155,6 +155,7 @@ SHARDING_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_state_keeps_the_params_sharding_on_four_devices(forced_cpu_devices):
     # Before: moments were built with jnp.full(shape): on an Auto mesh the whole
     # state landed on device 0, and a jitted fori_loop over an Explicit mesh

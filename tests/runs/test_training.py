@@ -38,6 +38,7 @@ def strict_json(path):
     return json.loads(path.read_text(), parse_constant=refuse)
 
 
+@pytest.mark.slow
 def test_a_run_writes_what_compare_computes_and_resumes_bit_for_bit(tmp_path):
     with TrainingRun(tmp_path / "full", config()) as run:
         full = run.train(DATA)
