@@ -29,4 +29,3 @@ if Sybil is not None:
         patterns=["README.md", "docs/*.md"],
         excludes=["docs/_build/*", "docs/_generated/*"],
     ).pytest()
-

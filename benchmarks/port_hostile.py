@@ -42,19 +42,27 @@ CASES = {
     "betas=(0.9,)": ["Adam(betas=(0.9,))"],
     "StepLR(step_size=0)": ["SGD(lr=0.1)", "--scheduler", "StepLR(step_size=0)"],
     "CosineAnnealingLR(T_max=0)": ["SGD(lr=0.1)", "--scheduler", "CosineAnnealingLR(T_max=0)"],
-    "CyclicLR(step_size_up=0)": ["SGD(lr=0.1)", "--scheduler",
-                                 "CyclicLR(base_lr=0.01, max_lr=0.1, step_size_up=0)"],
+    "CyclicLR(step_size_up=0)": [
+        "SGD(lr=0.1)",
+        "--scheduler",
+        "CyclicLR(base_lr=0.01, max_lr=0.1, step_size_up=0)",
+    ],
     "5,000 param groups": ["SGD([" + ", ".join(["{}"] * 5000) + "], lr=0.1)"],
     "65 param groups": ["SGD([" + ", ".join(["{}"] * 65) + "], lr=0.1)"],
     "scheduler 'partial'": ["SGD(lr=0.1)", "--scheduler", "partial(StepLR, 3)"],
     "scheduler '__class__'": ["SGD(lr=0.1)", "--scheduler", "__class__()"],
     "OneCycleLR(total_steps=10**12) --steps 5": [
-        "SGD(lr=0.1, momentum=0.9)", "--scheduler", "OneCycleLR(max_lr=1.0, total_steps=10**12)",
-        "--steps", "5",
+        "SGD(lr=0.1, momentum=0.9)",
+        "--scheduler",
+        "OneCycleLR(max_lr=1.0, total_steps=10**12)",
+        "--steps",
+        "5",
     ],
     "baseline run (SGD momentum, 5 steps)": ["SGD(lr=0.1, momentum=0.9)", "--steps", "5"],
     "64 param groups, 5 steps (the cap, a full run)": [
-        "SGD([" + ", ".join(["{}"] * 64) + "], lr=0.1)", "--steps", "5",
+        "SGD([" + ", ".join(["{}"] * 64) + "], lr=0.1)",
+        "--steps",
+        "5",
     ],
 }
 
@@ -62,15 +70,22 @@ CASES = {
 def measure(argv: list[str]) -> dict:
     start = time.perf_counter()
     process = subprocess.run(
-        [sys.executable, "-c", CHILD, "port", *argv], capture_output=True, text=True,
+        [sys.executable, "-c", CHILD, "port", *argv],
+        capture_output=True,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )
     seconds = time.perf_counter() - start
-    rss_kb = next(int(line.split()[1]) for line in process.stderr.splitlines()
-                  if line.startswith("RSS_KB"))
+    rss_kb = next(
+        int(line.split()[1]) for line in process.stderr.splitlines() if line.startswith("RSS_KB")
+    )
     errors = [line for line in process.stderr.splitlines() if line.startswith("jaxopt-lab")]
-    return {"status": process.returncode, "seconds": round(seconds, 2),
-            "rss_mb": round(rss_kb / 1024), "error": errors[-1][:160] if errors else ""}
+    return {
+        "status": process.returncode,
+        "seconds": round(seconds, 2),
+        "rss_mb": round(rss_kb / 1024),
+        "error": errors[-1][:160] if errors else "",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|")
     for name, result in results.items():
         result["above_baseline_mb"] = result["rss_mb"] - baseline
-        print(f"| {name} | {result['status']} | {result['seconds']} | {result['rss_mb']} | "
-              f"{result['above_baseline_mb']} |")
+        print(
+            f"| {name} | {result['status']} | {result['seconds']} | {result['rss_mb']} | "
+            f"{result['above_baseline_mb']} |"
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     return 0

@@ -281,7 +281,8 @@ def read_result_file(path: str | os.PathLike, max_bytes: int) -> bytes:
     return data
     entry = _manifest_entries(manifest).get(path.name)
     if entry is None or (len(data), hashlib.sha256(data).hexdigest()) != (
-        entry["bytes"], entry["sha256"]
+        entry["bytes"],
+        entry["sha256"],
     ):
         run = "" if entry is None else f" of run {str(entry['run_id']):.40}"
         raise MixedResultError(

@@ -80,9 +80,7 @@ def _start_array(problem: Problem, start: Any, dtype: Any) -> np.ndarray:
     """The start as a host array of shape ``(2,)`` in the run's dtype."""
     if start is None:
         if problem.start is None:
-            raise ValueError(
-                f"start is required: problem {problem.name!r} has no default start"
-            )
+            raise ValueError(f"start is required: problem {problem.name!r} has no default start")
         start = problem.start
     if dtype is None:
         given = getattr(start, "dtype", None)
@@ -122,9 +120,7 @@ def _run(
         position = apply_updates(position, updates)
         return (position, state), (position if keep_positions else None)
 
-    (position, _), positions = jax.lax.scan(
-        step, (start, optimizer.init(start)), length=steps
-    )
+    (position, _), positions = jax.lax.scan(step, (start, optimizer.init(start)), length=steps)
     return position, positions
 
 

@@ -235,9 +235,7 @@ def test_site_opens_without_errors_and_searches(site_url, browser):  # noqa: F81
 
     errors, outside = _open(browser, site_url + "search.html", "form")
     browser.get(site_url + "search.html?q=schedule_free_adamw")
-    WebDriverWait(browser, 20).until(
-        lambda d: d.find_elements("css selector", "ul.search li a")
-    )
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements("css selector", "ul.search li a"))
     links = [a.get_attribute("href") for a in browser.find_elements("css selector",
                                                                      "ul.search li a")]  # fmt: skip
     assert any("schedule_free" in link for link in links), links

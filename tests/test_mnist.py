@@ -232,24 +232,28 @@ def test_compare_validates_hand_built_data_as_the_file_loader_does():
     good = synthetic_data()
     cases = {
         "labels shorter than images": (
-            good._replace(train_labels=good.train_labels[:-5]), r"train_labels has shape \(251,\)"
+            good._replace(train_labels=good.train_labels[:-5]),
+            r"train_labels has shape \(251,\)",
         ),
         "label -1": (
             good._replace(train_labels=np.where(np.arange(256) == 3, -1, good.train_labels)),
             r"holds -1, outside 0\.\.2",
         ),
         "label 42": (
-            good._replace(test_labels=np.full(64, 42)), r"test_labels holds 42, outside 0\.\.2"
+            good._replace(test_labels=np.full(64, 42)),
+            r"test_labels holds 42, outside 0\.\.2",
         ),
         "empty train set": (
             good._replace(train_images=good.train_images[:0], train_labels=good.train_labels[:0]),
             "train_images is empty",
         ),
         "float labels": (
-            good._replace(train_labels=good.train_labels.astype(np.float32)), "must be integers"
+            good._replace(train_labels=good.train_labels.astype(np.float32)),
+            "must be integers",
         ),
         "NaN pixels": (
-            good._replace(test_images=np.full_like(good.test_images, np.nan)), "finite numbers"
+            good._replace(test_images=np.full_like(good.test_images, np.nan)),
+            "finite numbers",
         ),
     }
     for case, (data, message) in cases.items():
@@ -286,8 +290,14 @@ def test_sweep_points_equal_single_compare_runs():
     data = synthetic_data()
     learning_rates, seeds = [0.01, 0.1], [0, 5]
     result = mnist.sweep(
-        jaxopt_lab.momentum, {"learning_rate": learning_rates}, data, 25, 16, seeds=seeds,
-        sizes=SMALL_SIZES, final_window=10,
+        jaxopt_lab.momentum,
+        {"learning_rate": learning_rates},
+        data,
+        25,
+        16,
+        seeds=seeds,
+        sizes=SMALL_SIZES,
+        final_window=10,
     )
     assert result.losses.shape == (2, 2, 25) and result.test_accuracy.shape == (2, 2)
     np.testing.assert_allclose(result.final_loss, result.losses[..., -10:].mean(-1), rtol=1e-6)
@@ -311,11 +321,13 @@ def test_sweep_rejects_bad_arguments():
     with pytest.raises(ValueError, match="learning_rate must be >= 0"):
         mnist.sweep(jaxopt_lab.sgd, {"learning_rate": [-1.0]}, data, 5, sizes=SMALL_SIZES)
     with pytest.raises(ValueError, match="seeds"):
-        mnist.sweep(jaxopt_lab.sgd, {"learning_rate": [0.1]}, data, 5, seeds=[0.5],
-                    sizes=SMALL_SIZES)
+        mnist.sweep(
+            jaxopt_lab.sgd, {"learning_rate": [0.1]}, data, 5, seeds=[0.5], sizes=SMALL_SIZES
+        )
     with pytest.raises(ValueError, match=r"seeds must be in \[0, 2\*\*32\)"):
-        mnist.sweep(jaxopt_lab.sgd, {"learning_rate": [0.1]}, data, 5, seeds=[2**32],
-                    sizes=SMALL_SIZES)
+        mnist.sweep(
+            jaxopt_lab.sgd, {"learning_rate": [0.1]}, data, 5, seeds=[2**32], sizes=SMALL_SIZES
+        )
     with pytest.raises(ValueError, match="iterations"):
         mnist.sweep(jaxopt_lab.sgd, {"learning_rate": [0.1]}, data, 0, sizes=SMALL_SIZES)
     with pytest.raises(ValueError, match="unknown hyperparameter 'b1'"):

@@ -45,8 +45,9 @@ def test_gradients_match_central_differences(x64, name):
     # for these smooth functions (error ~ h² f''' + eps f / h); 1e-6 is a safe bound.
     problem = PROBLEMS[name]
     rng = np.random.default_rng(0)
-    points = rng.uniform([problem.xlim[0], problem.ylim[0]], [problem.xlim[1], problem.ylim[1]],
-                         size=(5, 2))
+    points = rng.uniform(
+        [problem.xlim[0], problem.ylim[0]], [problem.xlim[1], problem.ylim[1]], size=(5, 2)
+    )
     step = 1e-6
     for point in points:
         xy = jnp.asarray(point, dtype=jnp.float64)
@@ -99,10 +100,13 @@ def test_plateau_is_flat_far_from_its_minimum():
 
 def test_values_on_grid_equals_pointwise_calls():
     problem = PROBLEMS["rosenbrock"]
-    x, y = np.meshgrid(np.linspace(-2, 2, 4, dtype=np.float32), np.linspace(-1, 3, 3,
-                                                                           dtype=np.float32))
-    expected = [[float(problem(jnp.asarray([a, b]))) for a, b in zip(row_x, row_y, strict=True)]
-                for row_x, row_y in zip(x, y, strict=True)]
+    x, y = np.meshgrid(
+        np.linspace(-2, 2, 4, dtype=np.float32), np.linspace(-1, 3, 3, dtype=np.float32)
+    )
+    expected = [
+        [float(problem(jnp.asarray([a, b]))) for a, b in zip(row_x, row_y, strict=True)]
+        for row_x, row_y in zip(x, y, strict=True)
+    ]
     np.testing.assert_allclose(problem.values_on_grid(x, y), expected, rtol=1e-6)
 
 

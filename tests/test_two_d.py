@@ -158,9 +158,7 @@ def test_runs_that_blow_up_are_reported_as_diverged_not_raised():
 
 
 def test_divergence_threshold_can_be_set():
-    result = sweep(
-        "sgd", {"learning_rate": [0.01, 0.9]}, "bowl", divergence_threshold=1.0
-    )
+    result = sweep("sgd", {"learning_rate": [0.01, 0.9]}, "bowl", divergence_threshold=1.0)
     # lr 0.01 is still near the start (f = 6.45 > 1) after 30 steps; lr 0.9 is near 0.
     np.testing.assert_array_equal(result.diverged, [True, False])
 
@@ -195,10 +193,18 @@ def test_blocked_sweep_equals_one_trajectory_per_point(x64, monkeypatch):
 
 def test_hyperparameter_names_are_the_numeric_arguments():
     assert hyperparameter_names("adam") == (
-        "learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay"
+        "learning_rate",
+        "b1",
+        "b2",
+        "eps",
+        "eps_root",
+        "weight_decay",
     )
     assert hyperparameter_names(jaxopt_lab.momentum) == (
-        "learning_rate", "momentum", "dampening", "weight_decay"
+        "learning_rate",
+        "momentum",
+        "dampening",
+        "weight_decay",
     )
     assert "momentum" in hyperparameter_names("rmsprop")  # float | None
     assert "centered" not in hyperparameter_names("rmsprop")  # a bool

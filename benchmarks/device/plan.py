@@ -40,8 +40,10 @@ TEST_FILES = (
     "tests/test_grid.py",
     "tests/test_mnist.py",
     "tests/test_problems.py",
-    *(f"tests/optimizers/test_{family}.py"
-      for family in ("adafactor", "lamb", "lion", "muon", "nadam", "rprop", "schedule_free")),
+    *(
+        f"tests/optimizers/test_{family}.py"
+        for family in ("adafactor", "lamb", "lion", "muon", "nadam", "rprop", "schedule_free")
+    ),
     "tests/crosscheck/test_*.py",
     "tests/optimizers/test_properties.py",
     "tests/equivalences/test_equivalences.py",
@@ -92,9 +94,7 @@ def update_sizes(memory_bytes: float | None, platform: str) -> list[int]:
     if platform == "cpu" or not memory_bytes:
         return [10**4, 10**5, 10**6]
     candidates = [10**k for k in range(4, 10)]
-    return [n for n in candidates if ADAM_BYTES_PER_PARAM_PEAK * n <= 0.8 * memory_bytes] or [
-        10**4
-    ]
+    return [n for n in candidates if ADAM_BYTES_PER_PARAM_PEAK * n <= 0.8 * memory_bytes] or [10**4]
 
 
 def plan_stages(
@@ -186,4 +186,3 @@ def stage_caps(plan: dict[str, Any], elapsed_s: float, name: str) -> float:
     later = names[names.index(name) + 1 :]
     reserve = sum(plan["stages"][n]["min_s"] for n in later)
     return min(plan["stages"][name]["cap_s"], plan["budget_s"] - elapsed_s - reserve)
-

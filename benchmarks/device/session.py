@@ -144,8 +144,12 @@ def _python_stage(name: str, plan_path: Path, out: Path) -> list[str]:
 
 
 def run_tests(
-    settings: dict[str, Any], cap_s: float, environment: dict[str, str], platform: str,
-    root: Path, out: Path,
+    settings: dict[str, Any],
+    cap_s: float,
+    environment: dict[str, str],
+    platform: str,
+    root: Path,
+    out: Path,
 ) -> dict[str, Any]:
     """The test files under a deadline, then their failures again at the highest precision."""
     log = out / "logs" / "tests.log"
@@ -360,10 +364,14 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="NAME[,NAME...]",
                         help=f"stages to run, in order (default: {','.join(STAGES)}; "
                         "the probe always runs)")  # fmt: skip
-    parser.add_argument("--budget", type=float,
-                        help="seconds for the whole run (default: 450 on an accelerator)")
-    parser.add_argument("--plan", action="store_true",
-                        help="print what each stage would run on this machine, and stop")
+    parser.add_argument(
+        "--budget", type=float, help="seconds for the whole run (default: 450 on an accelerator)"
+    )
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print what each stage would run on this machine, and stop",
+    )
     parser.add_argument("--allow-cpu", action="store_true",
                         help="run the CPU sizes even where an NVIDIA GPU is present "
                         "but JAX does not see it")  # fmt: skip

@@ -132,11 +132,17 @@ def evaluate_targets(results: dict[str, Any], platform: str) -> list[dict[str, A
         "target)", 5, row and row["speedup_vs_numpy_vectorised"], row is not None,
         "10^4 points" if row else "not measured"))  # fmt: skip
     value = summary.get("speedup_vs_tutorial_numpy_float64")
-    targets.append(_target(
-        "mnist_compare_vs_numpy", "MNIST comparison (4 networks, 2000 iterations) vs the "
-        "tutorial's NumPy (earlier target)", 5, value,
-        value is not None and train.get("rows", [{}])[0].get("iterations") == 2000,
-        "NumPy timed on fewer iterations, scaled" if value is not None else "not measured"))
+    targets.append(
+        _target(
+            "mnist_compare_vs_numpy",
+            "MNIST comparison (4 networks, 2000 iterations) vs the "
+            "tutorial's NumPy (earlier target)",
+            5,
+            value,
+            value is not None and train.get("rows", [{}])[0].get("iterations") == 2000,
+            "NumPy timed on fewer iterations, scaled" if value is not None else "not measured",
+        )
+    )
     return targets
 
 
@@ -235,13 +241,19 @@ def markdown_summary(summary: dict[str, Any], tables: bool = True) -> str:
         except (KeyError, TypeError, ValueError) as error:  # a partial result
             table = f"(partial result; table not rendered: {error!r})"
         lines += ["", f"## {name}", "", table]
-        extra = {k: v for k, v in result.get("summary", {}).items() if k in (
-            "not_run_for_time", "failed_cases", "all_agree_with_numpy", "sweep_chunk_count")}
+        extra = {
+            k: v
+            for k, v in result.get("summary", {}).items()
+            if k
+            in ("not_run_for_time", "failed_cases", "all_agree_with_numpy", "sweep_chunk_count")
+        }
         if extra:
             lines += ["", "```", json.dumps(extra, default=str), "```"]
         if result.get("warnings"):
-            lines += ["", "Warnings: " + "; ".join(f"{k} (x{v})"
-                                                   for k, v in result["warnings"].items())]
+            lines += [
+                "",
+                "Warnings: " + "; ".join(f"{k} (x{v})" for k, v in result["warnings"].items()),
+            ]
     figures = summary.get("figures", {})
     if figures:
         lines += ["", "## Figures", ""]
@@ -266,8 +278,9 @@ def tests_markdown(report: dict[str, Any] | None) -> list[str]:
         "(forced-CPU subprocess tests)."
     )
     if outcome.get("not_run_by_file"):
-        lines.append("Not run: " + ", ".join(f"{f} ({n})"
-                                              for f, n in outcome["not_run_by_file"].items()))
+        lines.append(
+            "Not run: " + ", ".join(f"{f} ({n})" for f, n in outcome["not_run_by_file"].items())
+        )
     for failure in outcome.get("failures", [])[:30]:
         last = failure["message"].strip().splitlines()[-1:] or [""]
         lines.append(f"- FAILED `{failure['nodeid']}` ({failure['when']}): {last[0][:200]}")
@@ -282,6 +295,8 @@ def tests_markdown(report: dict[str, Any] | None) -> list[str]:
             f"{len(rerun['still_failing'])}."
         )
     if outcome.get("skip_reasons"):
-        lines.append("Skips: " + "; ".join(f"{reason} ({n})"
-                                           for reason, n in outcome["skip_reasons"].items()))
+        lines.append(
+            "Skips: "
+            + "; ".join(f"{reason} ({n})" for reason, n in outcome["skip_reasons"].items())
+        )
     return lines

@@ -132,9 +132,7 @@ def markdown(suite: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="jaxopt-lab bench", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="jaxopt-lab bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
 
@@ -148,7 +146,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "for a full run, nothing written for --quick)",
     )
     parser.add_argument(
-        "--only", type=_names, default=BENCHMARKS, metavar="NAME[,NAME...]",
+        "--only",
+        type=_names,
+        default=BENCHMARKS,
+        metavar="NAME[,NAME...]",
         help=f"comma-separated benchmarks to run (default: {','.join(BENCHMARKS)})",
     )
 

@@ -75,17 +75,37 @@ def run(quick: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         base_out = Path(folder) / "baseline"
         baseline_mb, baseline_s = _peak(_sweep_command(1, base_out))
-        rows.append({"case": "baseline: jaxopt-lab sweep, 1 point", "points": 1,
-                     "peak_mb": baseline_mb, "seconds": baseline_s, **_sizes(base_out)})
+        rows.append(
+            {
+                "case": "baseline: jaxopt-lab sweep, 1 point",
+                "points": 1,
+                "peak_mb": baseline_mb,
+                "seconds": baseline_s,
+                **_sizes(base_out),
+            }
+        )
         for points in sizes:
             out = Path(folder) / f"sweep_{points}"
             peak_mb, seconds = _peak(_sweep_command(points, out))
-            rows.append({"case": "jaxopt-lab sweep (streamed to Parquet)", "points": points,
-                         "peak_mb": peak_mb, "seconds": seconds, **_sizes(out)})
+            rows.append(
+                {
+                    "case": "jaxopt-lab sweep (streamed to Parquet)",
+                    "points": points,
+                    "peak_mb": peak_mb,
+                    "seconds": seconds,
+                    **_sizes(out),
+                }
+            )
             code = IN_MEMORY.format(points=points)
             peak_mb, seconds = _peak([sys.executable, "-c", code])
-            rows.append({"case": "sweep() in memory, no files", "points": points,
-                         "peak_mb": peak_mb, "seconds": seconds})
+            rows.append(
+                {
+                    "case": "sweep() in memory, no files",
+                    "points": points,
+                    "peak_mb": peak_mb,
+                    "seconds": seconds,
+                }
+            )
     for row in rows:
         row["over_baseline_mb"] = row["peak_mb"] - baseline_mb
         row["ratio_to_baseline"] = row["peak_mb"] / baseline_mb

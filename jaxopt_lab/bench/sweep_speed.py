@@ -98,9 +98,7 @@ def tutorial_class_vectorised(learning_rates: np.ndarray, steps: int = STEPS) ->
     return np.stack([params["x"], params["y"]], axis=-1)
 
 
-def _lab_sweep(
-    make_optimizer, learning_rates: np.ndarray, devices=None
-) -> jaxopt_lab.SweepResult:
+def _lab_sweep(make_optimizer, learning_rates: np.ndarray, devices=None) -> jaxopt_lab.SweepResult:
     return jaxopt_lab.sweep(
         make_optimizer, {"learning_rate": learning_rates}, "bowl", START, STEPS, devices
     )
@@ -163,13 +161,16 @@ def run(quick: bool = False) -> dict[str, Any]:
     # where the run converges to a sane point, i.e. did not diverge).
     finite = ~lab_result.diverged
     np.testing.assert_allclose(
-        lab_result.final_position[finite], numpy_vectorised(learning_rates)[finite],
-        rtol=1e-3, atol=1e-3,
+        lab_result.final_position[finite],
+        numpy_vectorised(learning_rates)[finite],
+        rtol=1e-3,
+        atol=1e-3,
     )
     np.testing.assert_allclose(
         lab_result.final_position[:: points // tutorial_subset][:tutorial_subset],
         tutorial_loop(subset),
-        rtol=1e-3, atol=1e-3,
+        rtol=1e-3,
+        atol=1e-3,
     )
 
     big_rates = np.geomspace(1e-4, 10.0, big)
@@ -182,10 +183,18 @@ def run(quick: bool = False) -> dict[str, Any]:
 
     device_count = jax.device_count()
     rows = [
-        _row(f"lab (jaxopt_lab.sweep, one call, {device_count} device(s))", points, lab,
-             compile_seconds=max(first_call - lab, 0.0)),
-        _row("tutorial loop (reference.Adam per rate)", points, tutorial,
-             note=f"timed on {tutorial_subset} rates, scaled linearly"),
+        _row(
+            f"lab (jaxopt_lab.sweep, one call, {device_count} device(s))",
+            points,
+            lab,
+            compile_seconds=max(first_call - lab, 0.0),
+        ),
+        _row(
+            "tutorial loop (reference.Adam per rate)",
+            points,
+            tutorial,
+            note=f"timed on {tutorial_subset} rates, scaled linearly",
+        ),
         _row("numpy vectorised (float32, in place)", points, vectorised),
         _row("tutorial class vectorised (reference.Adam on arrays)", points, tutorial_class),
         _row("lab, one call", big, big_seconds, compile_seconds=max(big_first - big_seconds, 0.0)),
@@ -378,7 +387,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
     parser.add_argument("--out", help="write the result as JSON to this path")
     parser.add_argument(
-        "--cpu-devices", type=int,
+        "--cpu-devices",
+        type=int,
         help="split the host CPU into this many JAX devices (one thread each) so that the "
         "sweep is sharded over the cores; must come before JAX starts its backend",
     )

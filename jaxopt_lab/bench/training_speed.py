@@ -246,8 +246,13 @@ def run(
     points = [(rate, seed) for rate in learning_rates for seed in seeds]  # the grid's order
     networks = len(points)
     together = jaxopt_lab.mnist.sweep(
-        jaxopt_lab.adam, {"learning_rate": learning_rates}, data, sweep_iterations, BATCH_SIZE,
-        seeds=seeds, chunk_size=sweep_chunk_size,
+        jaxopt_lab.adam,
+        {"learning_rate": learning_rates},
+        data,
+        sweep_iterations,
+        BATCH_SIZE,
+        seeds=seeds,
+        chunk_size=sweep_chunk_size,
     )
     sample = networks if one_by_one_sample is None else min(one_by_one_sample, networks)
     picked = np.unique(np.linspace(0, networks - 1, sample).round().astype(int))
@@ -295,8 +300,15 @@ def markdown(result: dict[str, Any]) -> str:
     rows = []
     for row in result["rows"]:
         speed = row.get("iterations_per_second") or row.get("networks_per_second")
-        rows.append([row["case"], f"{row['iterations']} ({row['iterations_timed']})",
-                     f"{row['seconds']:.2f}", f"{row['compile_seconds']:.2f}", f"{speed:.2f}"])
+        rows.append(
+            [
+                row["case"],
+                f"{row['iterations']} ({row['iterations_timed']})",
+                f"{row['seconds']:.2f}",
+                f"{row['compile_seconds']:.2f}",
+                f"{speed:.2f}",
+            ]
+        )
     headers = ["case", "iterations (timed)", "seconds", "compile s", "it/s or networks/s"]
     lines = [markdown_table(rows, headers, align=["left"] + ["right"] * 4)]
     summary = result["summary"]

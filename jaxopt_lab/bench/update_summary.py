@@ -119,8 +119,18 @@ def markdown(result: dict) -> str:
         {(r["optimizer"], r["layout"], r["leaves"], r["size"]) for r in rows},
         key=lambda k: (order.index(k[0]), k[1], k[3]),
     )
-    headers = ["optimizer", "leaves", "params", "pytree", "flat", "optax", "numpy",
-               "compile pytree / flat / optax", "flat GB/s (of copy)", "B/param: needed / XLA"]
+    headers = [
+        "optimizer",
+        "leaves",
+        "params",
+        "pytree",
+        "flat",
+        "optax",
+        "numpy",
+        "compile pytree / flat / optax",
+        "flat GB/s (of copy)",
+        "B/param: needed / XLA",
+    ]
     table = []
     for optimizer, layout, leaves, size in keys:
         side = {
@@ -157,5 +167,3 @@ def markdown(result: dict) -> str:
         lines += ["", markdown_table(targets, ["target", "value", "bound", "met"],
                                      align=["left", "right", "right", "left"])]  # fmt: skip
     return "\n".join(lines)
-
-

@@ -42,22 +42,32 @@ def add_port_parser(subparsers) -> None:
         help="optimizer steps per scheduler.step() (default 1)",
     )
     parser.add_argument(
-        "--from", dest="library", choices=("torch", "keras"), default=None,
+        "--from",
+        dest="library",
+        choices=("torch", "keras"),
+        default=None,
         help="the library (default: from the call's qualifier, e.g. keras.optimizers.Adam; "
         "else torch)",
     )
     parser.add_argument(
-        "--from-file", metavar="SCRIPT",
+        "--from-file",
+        metavar="SCRIPT",
         help="read the optimizer, scheduler and clipping from a training script's syntax tree "
         "(never imported or run); values bound at run time are asked for with --set",
     )
     parser.add_argument(
-        "--set", dest="settings", action="append", default=[], metavar="NAME.KEY=VALUE",
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
         help="with --from-file: a value the script binds at run time, e.g. "
         "--set OneCycleLR.total_steps=2000 (a bare KEY where it is unambiguous)",
     )
     parser.add_argument(
-        "--emit", choices=("lab", "optax"), default="lab",
+        "--emit",
+        choices=("lab", "optax"),
+        default="lab",
         help="lab (default): lab/optax code; optax: plain optax code where an exact optax "
         "equivalent exists (with its measured distance), else the lab code and why",
     )
@@ -119,7 +129,9 @@ def run_port(args) -> int:
 def _one_line(message: str, limit: int = 500) -> str:
     """An error message as one line of at most about ``limit`` characters."""
     message = " ".join(message.split("\n"))
-    return message if len(message) <= limit else f"{message[:limit - 50]}... ({len(message)} chars)"
+    return (
+        message if len(message) <= limit else f"{message[: limit - 50]}... ({len(message)} chars)"
+    )
 
 
 def _port_inputs(args) -> dict:
@@ -150,8 +162,11 @@ def _port_inputs(args) -> dict:
     reading = script.read_script(script.read_file(args.from_file), filename=args.from_file)
     reading = script.with_settings(reading, settings)
     print("\n".join(script.report_lines(reading)) + "\n")
-    requests = [ask for ask in reading.requests()
-                if not (ask.startswith("--scheduler-every") and args.scheduler_every)]
+    requests = [
+        ask
+        for ask in reading.requests()
+        if not (ask.startswith("--scheduler-every") and args.scheduler_every)
+    ]
     if requests:
         raise ValueError(
             f"{args.from_file} binds these at run time; give them: {' '.join(requests)}"

@@ -77,6 +77,7 @@ class OptaxAdapter:
     def probe(self, grads: list[np.ndarray]) -> list[np.ndarray]:
         grads = self.treedef.unflatten([jnp.asarray(g) for g in grads])
         if not hasattr(self, "_probe"):
+
             def probe(params, state, grads):
                 zeros = jax.tree.map(jnp.zeros_like, params)
                 return self.optimizer.update(grads, state, zeros)[0]

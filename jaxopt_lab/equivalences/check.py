@@ -257,9 +257,7 @@ def table_gradients(
     gradients = crosscheck.random_gradients(params, steps, seed=seed + 1)
     if complex_params:
         imaginary = crosscheck.random_gradients(params, steps, seed=seed + 2)
-        gradients = {
-            key: (gradients[key] + 1j * imaginary[key]) / np.sqrt(2) for key in gradients
-        }
+        gradients = {key: (gradients[key] + 1j * imaginary[key]) / np.sqrt(2) for key in gradients}
     return gradients
 
 
@@ -306,8 +304,7 @@ def judge(row: Equivalence, comparison: crosscheck.Comparison) -> str | None:
             # A difference is judged in float64 (or wider); in float32 it is reported only.
             return None
         return (
-            f"expected the two to differ (relative error > {row.differs_above:g}), "
-            f"got {final:.3g}"
+            f"expected the two to differ (relative error > {row.differs_above:g}), got {final:.3g}"
         )
     per_step = row.ulps_per_step
     if row.float64_ulps_per_step and np.finfo(comparison.dtype).bits >= 64:
@@ -373,8 +370,12 @@ def lab_trajectory(
     )
     lab = build_lab(row) if lab is None else lab
     return crosscheck.trajectory(
-        crosscheck.OptaxAdapter(lab, jit=jit), params, gradients, steps,
-        dtype=run_dtype(row, dtype), updates=updates,
+        crosscheck.OptaxAdapter(lab, jit=jit),
+        params,
+        gradients,
+        steps,
+        dtype=run_dtype(row, dtype),
+        updates=updates,
     )
 
 

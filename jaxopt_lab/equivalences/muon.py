@@ -49,6 +49,8 @@ _KERAS = (
     "eps x10 (nor eps x2)"
 )
 _KERAS_BLIND = ("eps x10", "eps x2")
+
+
 def _knobs(settings: dict) -> tuple:
     """Muon's own knobs, where the row can see them.
 
@@ -80,8 +82,12 @@ _OPTAX_NON_DEFAULT = {
     "adam_eps": 1e-6,
     "adam_weight_decay": 0.01,
 }
-_KERAS_DEFAULTS = {**_KERAS_LAB, "learning_rate": 1e-3, "weight_decay": 0.004,
-                   "adam_weight_decay": 0.004}
+_KERAS_DEFAULTS = {
+    **_KERAS_LAB,
+    "learning_rate": 1e-3,
+    "weight_decay": 0.004,
+    "adam_weight_decay": 0.004,
+}
 _KERAS_NON_DEFAULT = {
     **_KERAS_LAB,
     "learning_rate": 2e-2,
@@ -96,24 +102,53 @@ _OPTAX_DEFAULTS = {**_OPTAX_LAB, "eps": 1e-8}
 
 ROWS = (
     Equivalence(
-        "muon", "optax", _OPTAX_DEFAULTS, "optax.contrib.muon", {"learning_rate": 0.02},
+        "muon",
+        "optax",
+        _OPTAX_DEFAULTS,
+        "optax.contrib.muon",
+        {"learning_rate": 0.02},
         note=_OPTAX + " (the bias's AdamW at lr 0.02: 40 ulps after 1000 steps in float32).",
-        ulps_per_step=0.1, perturbations=_knobs(_OPTAX_DEFAULTS),
+        ulps_per_step=0.1,
+        perturbations=_knobs(_OPTAX_DEFAULTS),
     ),
     Equivalence(
-        "muon", "optax", _OPTAX_NON_DEFAULT, "optax.contrib.muon",
-        {"learning_rate": 3e-3, "beta": 0.9, "eps": 1e-6, "weight_decay": 0.1,
-         "consistent_rms": 0.3, "adam_b1": 0.8, "adam_b2": 0.95, "adam_weight_decay": 0.01},
-        label="non-default", note=_OPTAX + "; consistent_rms=r is shape_scaling='rms', rms_rate=r.",
+        "muon",
+        "optax",
+        _OPTAX_NON_DEFAULT,
+        "optax.contrib.muon",
+        {
+            "learning_rate": 3e-3,
+            "beta": 0.9,
+            "eps": 1e-6,
+            "weight_decay": 0.1,
+            "consistent_rms": 0.3,
+            "adam_b1": 0.8,
+            "adam_b2": 0.95,
+            "adam_weight_decay": 0.01,
+        },
+        label="non-default",
+        note=_OPTAX + "; consistent_rms=r is shape_scaling='rms', rms_rate=r.",
         perturbations=_knobs(_OPTAX_NON_DEFAULT),
     ),
     Equivalence(
-        "muon", "optax", _OPTAX_DEFAULTS, "optax.contrib.muon", {"learning_rate": 0.02},
-        complex_params=True, label="complex", ulps_per_step=0.1,
+        "muon",
+        "optax",
+        _OPTAX_DEFAULTS,
+        "optax.contrib.muon",
+        {"learning_rate": 0.02},
+        complex_params=True,
+        label="complex",
+        ulps_per_step=0.1,
         note="optax's convention: X·Xᴴ in the iteration, |g|² in the AdamW. " + _OPTAX + ".",
     ),
     Equivalence(
-        "muon", "torch", _TORCH_LAB, "torch.optim.Muon", {}, agrees=False, differs_above=1e-6,
+        "muon",
+        "torch",
+        _TORCH_LAB,
+        "torch.optim.Muon",
+        {},
+        agrees=False,
+        differs_above=1e-6,
         differs_below=1e-4,
         param_shapes=_TORCH_SHAPES,
         note=_TORCH + ". Measured after 1000 steps: 2.1e-5 relative in float32, 8.8e-6 in "
@@ -121,21 +156,42 @@ ROWS = (
         "1e-7 (1.9e-16).",
     ),
     Equivalence(
-        "muon", "torch",
-        {**_TORCH_LAB, "learning_rate": 2e-2, "momentum": 0.9, "weight_decay": 0.0,
-         "eps": 1e-5, "shape_scaling": "rms"},
+        "muon",
+        "torch",
+        {
+            **_TORCH_LAB,
+            "learning_rate": 2e-2,
+            "momentum": 0.9,
+            "weight_decay": 0.0,
+            "eps": 1e-5,
+            "shape_scaling": "rms",
+        },
         "torch.optim.Muon",
-        {"lr": 2e-2, "momentum": 0.9, "weight_decay": 0.0, "eps": 1e-5,
-         "adjust_lr_fn": "match_rms_adamw"},
-        label="non-default", agrees=False, differs_above=1e-6, differs_below=2e-4,
+        {
+            "lr": 2e-2,
+            "momentum": 0.9,
+            "weight_decay": 0.0,
+            "eps": 1e-5,
+            "adjust_lr_fn": "match_rms_adamw",
+        },
+        label="non-default",
+        agrees=False,
+        differs_above=1e-6,
+        differs_below=2e-4,
         param_shapes=_TORCH_SHAPES,
         note=_TORCH + "; adjust_lr_fn='match_rms_adamw' is shape_scaling='rms'. Measured after "
         "1000 steps: 8e-5 relative in both dtypes (2.5e-3 with the iteration in the params' "
         "dtype); the first step is bit-identical.",
     ),
     Equivalence(
-        "muon", "keras", _KERAS_DEFAULTS, "keras.optimizers.Muon", {"learning_rate": 1e-3},
-        float32_learning_rate=True, ulps_per_step=0.5, float64_ulps_per_step=1e5,
+        "muon",
+        "keras",
+        _KERAS_DEFAULTS,
+        "keras.optimizers.Muon",
+        {"learning_rate": 1e-3},
+        float32_learning_rate=True,
+        ulps_per_step=0.5,
+        float64_ulps_per_step=1e5,
         blind_to=_KERAS_BLIND,
         note=_KERAS + ". Keras decays p as a step of its own (p −= p·wd·lr; 0.004 by "
         "default, the bias's AdamW too): one more rounding of p per step (measured: 209 ulps "
@@ -143,12 +199,26 @@ ROWS = (
         perturbations=_knobs(_KERAS_DEFAULTS),
     ),
     Equivalence(
-        "muon", "keras", _KERAS_NON_DEFAULT, "keras.optimizers.Muon",
-        {"learning_rate": 2e-2, "adam_beta_1": 0.8, "adam_beta_2": 0.95, "epsilon": 1e-6,
-         "weight_decay": None, "adam_weight_decay": None, "momentum": 0.9, "nesterov": False,
-         "rms_rate": None},
-        label="non-default", float32_learning_rate=True, float64_ulps_per_step=3e6,
-        blind_to=_KERAS_BLIND, perturbations=_knobs(_KERAS_NON_DEFAULT),
+        "muon",
+        "keras",
+        _KERAS_NON_DEFAULT,
+        "keras.optimizers.Muon",
+        {
+            "learning_rate": 2e-2,
+            "adam_beta_1": 0.8,
+            "adam_beta_2": 0.95,
+            "epsilon": 1e-6,
+            "weight_decay": None,
+            "adam_weight_decay": None,
+            "momentum": 0.9,
+            "nesterov": False,
+            "rms_rate": None,
+        },
+        label="non-default",
+        float32_learning_rate=True,
+        float64_ulps_per_step=3e6,
+        blind_to=_KERAS_BLIND,
+        perturbations=_knobs(_KERAS_NON_DEFAULT),
         note=_KERAS + " (measured: 1.1e-8 relative after 1000 steps). " + KERAS_LR,
     ),
 )

@@ -65,9 +65,7 @@ def adam_moments(grad, state, b1, b2, moment_form="lerp"):
         second_moment = (1 - b2) * squared_magnitude(grad) + b2 * state.second_moment
         return first_moment, second_moment
     first_moment = state.first_moment + (1 - b1) * (grad - state.first_moment)
-    second_moment = state.second_moment + (1 - b2) * (
-        squared_magnitude(grad) - state.second_moment
-    )
+    second_moment = state.second_moment + (1 - b2) * (squared_magnitude(grad) - state.second_moment)
     return first_moment, second_moment
 
 
@@ -311,14 +309,12 @@ def amsgrad(
             second_unbiased = max_second_moment
         else:  # torch, Keras: the maximum of the raw v
             max_second_moment = jnp.maximum(state.max_second_moment, second_moment)
-            second_unbiased = max_second_moment / correction2 if bias_correction else (
-                max_second_moment
+            second_unbiased = (
+                max_second_moment / correction2 if bias_correction else (max_second_moment)
             )
         if eps_hat:
             correction = jnp.sqrt(correction2) / correction1 if bias_correction else 1
-            direction = correction * first_moment / (
-                jnp.sqrt(max_second_moment + eps_root) + eps
-            )
+            direction = correction * first_moment / (jnp.sqrt(max_second_moment + eps_root) + eps)
         else:
             first_unbiased = first_moment / correction1 if bias_correction else first_moment
             direction = first_unbiased / (jnp.sqrt(second_unbiased + eps_root) + eps)

@@ -49,8 +49,17 @@ def _momentum(b1: Any, momentum_decay: Any, t: jax.Array) -> jax.Array:
 
 
 def _nadam(
-    learning_rate, b1, b2, eps, momentum_decay, weight_decay, decoupled_weight_decay, maximize,
-    complex_convention, state_dtype, bias_correction="accurate",
+    learning_rate,
+    b1,
+    b2,
+    eps,
+    momentum_decay,
+    weight_decay,
+    decoupled_weight_decay,
+    maximize,
+    complex_convention,
+    state_dtype,
+    bias_correction="accurate",
 ) -> optax.GradientTransformationExtraArgs:
     check_hyperparameter("learning_rate", learning_rate)
     check_hyperparameter("b1", b1, high=1.0)
@@ -70,8 +79,9 @@ def _nadam(
             squared_magnitude(grad) - state.second_moment
         )
         if scheduled:  # torch, Keras: mu_t, mu_{t+1} and the running product of mu
-            momentum, momentum_next = _momentum(b1, momentum_decay, t), _momentum(
-                b1, momentum_decay, t + 1
+            momentum, momentum_next = (
+                _momentum(b1, momentum_decay, t),
+                _momentum(b1, momentum_decay, t + 1),
             )
             momentum_product = state.momentum_product * momentum.astype(real)
             product_next = momentum_product * momentum_next.astype(real)
@@ -147,8 +157,17 @@ def nadam(
     momentum into Adam".
     """
     return _nadam(
-        learning_rate, b1, b2, eps, momentum_decay, weight_decay, decoupled_weight_decay,
-        maximize, complex_convention, state_dtype, bias_correction,
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        momentum_decay,
+        weight_decay,
+        decoupled_weight_decay,
+        maximize,
+        complex_convention,
+        state_dtype,
+        bias_correction,
     )
 
 
@@ -178,6 +197,15 @@ def nadamw(
     Loshchilov and Hutter (2019); Dozat (2016).
     """
     return _nadam(
-        learning_rate, b1, b2, eps, momentum_decay, weight_decay, True, maximize,
-        complex_convention, state_dtype, bias_correction,
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        momentum_decay,
+        weight_decay,
+        True,
+        maximize,
+        complex_convention,
+        state_dtype,
+        bias_correction,
     )

@@ -115,7 +115,6 @@ def squared_magnitude(x: jax.Array) -> jax.Array:
     return x * x
 
 
-
 def _real_view(x: jax.Array) -> jax.Array:
     """``torch.view_as_real``: a complex array as reals with a trailing axis of 2."""
     return jnp.stack([x.real, x.imag], axis=-1)
@@ -264,6 +263,7 @@ def elementwise_optimizer(
     def init(params):
         check_inexact_leaves(params, "params")
         check_complex(params)
+
         def initial(param, field, value):
             dtype = field_dtype(field, param)
             if torch_convention and jnp.issubdtype(dtype, jnp.complexfloating):
@@ -412,5 +412,3 @@ def one_minus_power(base: Any, exponent: jax.Array) -> jax.Array:
     else:
         log_base = jnp.log1p(jnp.asarray(base, dtype) - 1)
     return -jnp.expm1(exponent * log_base)
-
-

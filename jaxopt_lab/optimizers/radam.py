@@ -72,8 +72,9 @@ def radam(
     check_hyperparameter("learning_rate", learning_rate)
     check_hyperparameter("b1", b1, high=1.0)
     check_hyperparameter("b2", b2, high=1.0)
-    check_hyperparameter("threshold", threshold, low=4.0, low_inclusive=False,
-                         why="r_t needs rho_t > 4")
+    check_hyperparameter(
+        "threshold", threshold, low=4.0, low_inclusive=False, why="r_t needs rho_t > 4"
+    )
     check_eps("eps", eps, denominator="sqrt(v_hat) + eps")
     check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
 

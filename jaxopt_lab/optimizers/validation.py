@@ -337,9 +337,7 @@ def hyperparameters(*names: str) -> Callable[[Callable], Callable]:
                 value = bound.arguments[name]
                 if value is None and _optional(parameters[name]):
                     continue
-                values[name] = check_number(
-                    name, value, schedulable=_schedulable(parameters[name])
-                )
+                values[name] = check_number(name, value, schedulable=_schedulable(parameters[name]))
             state_dtype = bound.arguments.get("state_dtype")
             check_state_dtype(state_dtype)
             for name, value in values.items():

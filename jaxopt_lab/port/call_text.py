@@ -86,8 +86,15 @@ def check_depth(tree: ast.AST, limit: int, what: str) -> None:
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
-def parse_tree(text: str, *, what: str, mode: str, max_text: int = MAX_TEXT,
-               max_depth: int = MAX_DEPTH, show: bool = True) -> ast.AST:
+def parse_tree(
+    text: str,
+    *,
+    what: str,
+    mode: str,
+    max_text: int = MAX_TEXT,
+    max_depth: int = MAX_DEPTH,
+    show: bool = True,
+) -> ast.AST:
     """``ast.parse(text, mode=mode)`` with bounds; every failure is one ``ValueError`` line
     (naming ``what``, and echoing the text's start if ``show``)."""
     if not isinstance(text, str):
@@ -192,8 +199,9 @@ class _Reader:
                     f"{self.what} {echo(self.text)}: {echo(ast.unparse(node))} must be a call "
                     "like Name(arg=value, ...)"
                 )
-            return read_call(node, self.resolve, text=self.text, what=self.what,
-                             qualify=self.qualify)
+            return read_call(
+                node, self.resolve, text=self.text, what=self.what, qualify=self.qualify
+            )
         if isinstance(node, (ast.List, ast.Tuple)):
             items = [self.value(item) for item in node.elts]
             return items if isinstance(node, ast.List) else tuple(items)
@@ -225,8 +233,7 @@ class _Reader:
                     result = _OPERATORS[type(node.op)](left, right)
                 except (ArithmeticError, ValueError):
                     raise ValueError(
-                        f"{self.what} {echo(self.text)}: {echo(_source(node))} has no finite "
-                        "value"
+                        f"{self.what} {echo(self.text)}: {echo(_source(node))} has no finite value"
                     ) from None
                 return _number_checked(result, self.text, self.what)
             return Unresolved(_source(node), getattr(node, "lineno", 0))
@@ -363,14 +370,20 @@ def torch_scheduler_text(call: CallText) -> CallText:
     if args and isinstance(args[0], (Unresolved, CallText)) and not _is_scheduler(args[0]):
         args = args[1:]
     kwargs = {k: v for k, v in call.kwargs.items() if k != "optimizer"}
-    return CallText(call.name, tuple(_nested_schedulers(a) for a in args),
-                    {k: _nested_schedulers(v) for k, v in kwargs.items()}, call.module)
+    return CallText(
+        call.name,
+        tuple(_nested_schedulers(a) for a in args),
+        {k: _nested_schedulers(v) for k, v in kwargs.items()},
+        call.module,
+    )
 
 
 def _is_scheduler(value: Any) -> bool:
-    return isinstance(value, CallText) and (
-        not value.module or value.module in TORCH_SCHEDULERS
-    ) and value.name[:1].isupper()
+    return (
+        isinstance(value, CallText)
+        and (not value.module or value.module in TORCH_SCHEDULERS)
+        and value.name[:1].isupper()
+    )
 
 
 def _nested_schedulers(value: Any) -> Any:
@@ -397,8 +410,12 @@ def keras_text(call: CallText, *, schedule: bool = False) -> CallText:
             return keras_text(value, schedule=True)
         return value
 
-    return CallText(call.name, tuple(nested(a) for a in call.args),
-                    {k: nested(v) for k, v in call.kwargs.items()}, call.module)
+    return CallText(
+        call.name,
+        tuple(nested(a) for a in call.args),
+        {k: nested(v) for k, v in call.kwargs.items()},
+        call.module,
+    )
 
 
 def library_of(call: CallText) -> str | None:

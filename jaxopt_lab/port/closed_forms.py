@@ -81,29 +81,37 @@ def _lr_function(simulation: Any, group: int) -> EpochFunction:  # noqa: C901 (o
         return lambda e: base * jnp.power(s.gamma, _float(jnp.asarray(e) // _int32(s.step_size)))
     if isinstance(s, arithmetic._MultiStepLR):
         milestones = jnp.asarray([_int32(m) for m in sorted(s.milestones.elements())], jnp.int32)
-        return lambda e: base * jnp.power(
-            s.gamma, _float(jnp.searchsorted(milestones, jnp.asarray(e), side="right"))
+        return lambda e: (
+            base
+            * jnp.power(s.gamma, _float(jnp.searchsorted(milestones, jnp.asarray(e), side="right")))
         )
     if isinstance(s, arithmetic._ConstantLR):
-        return lambda e: base * (
-            s.factor + _float(jnp.asarray(e) >= _int32(s.total_iters)) * (1 - s.factor)
+        return lambda e: (
+            base * (s.factor + _float(jnp.asarray(e) >= _int32(s.total_iters)) * (1 - s.factor))
         )
     if isinstance(s, arithmetic._LinearLR):
-        return lambda e: base * (
-            s.start_factor
-            + (s.end_factor - s.start_factor) * _float(jnp.minimum(_int32(s.total_iters), e))
-            / s.total_iters
+        return lambda e: (
+            base
+            * (
+                s.start_factor
+                + (s.end_factor - s.start_factor)
+                * _float(jnp.minimum(_int32(s.total_iters), e))
+                / s.total_iters
+            )
         )
     if isinstance(s, arithmetic._ExponentialLR):
         return lambda e: base * jnp.power(s.gamma, _float(e))
     if isinstance(s, arithmetic._PolynomialLR):
-        return lambda e: base * jnp.power(
-            1.0 - _float(jnp.minimum(_int32(s.total_iters), e)) / s.total_iters, s.power
+        return lambda e: (
+            base
+            * jnp.power(
+                1.0 - _float(jnp.minimum(_int32(s.total_iters), e)) / s.total_iters, s.power
+            )
         )
     if isinstance(s, arithmetic._CosineAnnealingLR):
-        return lambda e: s.eta_min + (base - s.eta_min) * (
-            1 + jnp.cos(math.pi * _float(e) / s.T_max)
-        ) / 2
+        return lambda e: (
+            s.eta_min + (base - s.eta_min) * (1 + jnp.cos(math.pi * _float(e) / s.T_max)) / 2
+        )
     if isinstance(s, arithmetic._CosineAnnealingWarmRestarts):
         return _warm_restarts(s, base)
     raise TypeError(f"no closed form for {type(s).__name__}")
@@ -130,9 +138,12 @@ _MAX_RESTARTS = 64
 def _warm_restarts(s: Any, base: float) -> EpochFunction:
     """torch's ``T_cur / T_i`` from the epoch: periods ``T_0 * T_mult**k`` back to back."""
     if s.T_mult == 1:
-        return lambda e: s.eta_min + (base - s.eta_min) * (
-            1 + jnp.cos(math.pi * _float(jnp.asarray(e) % _int32(s.T_0)) / s.T_0)
-        ) / 2
+        return lambda e: (
+            s.eta_min
+            + (base - s.eta_min)
+            * (1 + jnp.cos(math.pi * _float(jnp.asarray(e) % _int32(s.T_0)) / s.T_0))
+            / 2
+        )
     starts, lengths, start, length = [], [], 0, s.T_0
     for _ in range(_MAX_RESTARTS):
         starts.append(start)
@@ -242,9 +253,7 @@ def closed_form_distance(
                 expected = values[:, group].astype(dtype)
                 got = np.asarray(jax.jit(function)(index)).astype(dtype)
                 scale = float(np.max(np.abs(expected))) or 1.0
-                ulps = np.abs(got.astype(np.float64) - expected) / (
-                    np.finfo(dtype).eps * scale
-                )
+                ulps = np.abs(got.astype(np.float64) - expected) / (np.finfo(dtype).eps * scale)
                 worst_ulps = max(worst_ulps, float(np.max(ulps)))
                 if epochs > 1:
                     worst_per_step = max(

@@ -91,8 +91,9 @@ def _has_call(value: Any) -> bool:
 def _check_torch_arguments(optimizer: TorchOptimizerText) -> None:
     """What torch indexes or compares without checking, refused in one line by name."""
     settings = [("", optimizer.kwargs)]
-    settings += [(f" (param group {index})", group) for index, group in
-                 enumerate(optimizer.groups or [])]
+    settings += [
+        (f" (param group {index})", group) for index, group in enumerate(optimizer.groups or [])
+    ]
     for where, values in settings:
         for key, value in values.items():
             if key in _PAIRS and not (
@@ -119,8 +120,7 @@ def _covered_scheduler(name: str) -> type:
     covered = {spec.__name__: spec for spec in torch_schedules.SPECS}
     if name in torch_schedules.NOT_PORTED:
         raise PortError(
-            f"torch.optim.lr_scheduler.{name} cannot be ported: "
-            f"{torch_schedules.NOT_PORTED[name]}"
+            f"torch.optim.lr_scheduler.{name} cannot be ported: {torch_schedules.NOT_PORTED[name]}"
         )
     if name not in covered:
         raise ValueError(
@@ -138,8 +138,10 @@ def check_scheduler_text(text: CallText) -> None:
     def spec_of(value):
         if isinstance(value, CallText):
             spec = _covered_scheduler(value.name)
-            return spec(*[spec_of(a) for a in value.args],
-                        **{k: spec_of(v) for k, v in value.kwargs.items()})
+            return spec(
+                *[spec_of(a) for a in value.args],
+                **{k: spec_of(v) for k, v in value.kwargs.items()},
+            )
         if isinstance(value, list):
             return tuple(spec_of(item) for item in value)
         return value
@@ -150,8 +152,15 @@ def check_scheduler_text(text: CallText) -> None:
         pass  # torch's own arguments (last_epoch, ...): torch reports them when it builds
 
 
-_TORCH_FAULTS = (TypeError, ValueError, KeyError, IndexError, ArithmeticError, AttributeError,
-                 RuntimeError)
+_TORCH_FAULTS = (
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    ArithmeticError,
+    AttributeError,
+    RuntimeError,
+)
 """What torch's constructors raise on arguments they do not check first."""
 
 
@@ -207,8 +216,9 @@ def _torch_builder(
             members: list[list] = [[] for _ in optimizer.groups]
             for tensor, index in zip(tensors, group_indices):  # one pass: linear in the groups
                 members[index].append(tensor)
-            groups = [{**group, "params": members[index]}
-                      for index, group in enumerate(optimizer.groups)]
+            groups = [
+                {**group, "params": members[index]} for index, group in enumerate(optimizer.groups)
+            ]
         torch_optimizer = optimizer_class(groups, *optimizer.args, **optimizer.kwargs)
         if scheduler is None:
             return torch_optimizer, None
@@ -232,8 +242,11 @@ def _keras_optimizer(optimizer: CallText) -> Any:
     def _nested(value):
         if isinstance(value, CallText):
             schedule_class = getattr(keras.optimizers.schedules, value.name, None)
-            if not (isinstance(schedule_class, type) and issubclass(schedule_class, schedule_base)
-                    and not value.name.startswith("_")):
+            if not (
+                isinstance(schedule_class, type)
+                and issubclass(schedule_class, schedule_base)
+                and not value.name.startswith("_")
+            ):
                 raise ValueError(f"keras.optimizers.schedules has no schedule {value.name!r}")
             return schedule_class(
                 *[_nested(a) for a in value.args],
@@ -299,8 +312,11 @@ class PortResult:
         first = self.first_divergence
         lines.append(
             "first divergence: "
-            + ("none, bit-identical at every step" if first is None else
-               f"step {first} (leaf {result.worst_leaf[first - 1]})")
+            + (
+                "none, bit-identical at every step"
+                if first is None
+                else f"step {first} (leaf {result.worst_leaf[first - 1]})"
+            )
         )
         lines.append(
             f"worst: {result.max_scaled_ulps[worst]:.2f} ulps of the leaf's scale "
@@ -386,8 +402,12 @@ def prepare(
             ) from None
         params, _ = _group_params(1, seed)
         return Prepared(
-            _described("keras.optimizers", optimizer_text, optimizer_written), params, None,
-            live, (live,), keras_recipe(live),
+            _described("keras.optimizers", optimizer_text, optimizer_written),
+            params,
+            None,
+            live,
+            (live,),
+            keras_recipe(live),
         )
     torch_optimizer = torch_optimizer_text(optimizer_text)
     refuse_unresolved(torch_optimizer, optimizer_written, "optimizer")
@@ -431,7 +451,8 @@ def prepare(
     )
     description = _described("torch.optim", optimizer_text, optimizer_written) + (
         " + " + _described("lr_scheduler", scheduler_text, scheduler_written)
-        if scheduler_text is not None else ""
+        if scheduler_text is not None
+        else ""
     )
     return Prepared(description, params, group_of if groups > 1 else None, side, live, recipe)
 
@@ -500,8 +521,12 @@ def port_optimizer(
         recipe, emitted = form.recipe or prepared.recipe, form.lines()
     gradients = crosscheck.random_gradients(prepared.params, steps, seed=seed + 1)
     comparison = crosscheck.compare(
-        compiled(recipe.build()), prepared.library_side, prepared.params, gradients,
-        dtype=dtype, updates=updates,
+        compiled(recipe.build()),
+        prepared.library_side,
+        prepared.params,
+        gradients,
+        dtype=dtype,
+        updates=updates,
     )
     ulps_per_step = 1.0
     rtol = float64_rtol if dtype == np.float64 else None

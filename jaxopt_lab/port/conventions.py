@@ -242,14 +242,20 @@ def measure(
     gradients = crosscheck.random_gradients(
         prepared.params, steps, seed=seed + 1, scale=convention.gradient_scale
     )
-    distances = {f"{side}_{measure}": float("nan") for side in ("naive", "port")
-                 for measure in ("ulps", "relative")}
+    distances = {
+        f"{side}_{measure}": float("nan")
+        for side in ("naive", "port")
+        for measure in ("ulps", "relative")
+    }
     makers = {"naive": convention.naive, "port": lambda p: p.recipe.build()}
     for side in sides:
         make = makers[side]
         for dtype in map(np.dtype, dtypes):
             result = crosscheck.compare(
-                compiled(make(prepared)), prepared.library_side, prepared.params, gradients,
+                compiled(make(prepared)),
+                prepared.library_side,
+                prepared.params,
+                gradients,
                 dtype=dtype,
             )
             if dtype == np.float32:
@@ -287,8 +293,6 @@ def conventions_markdown(measured: Sequence[Measured | dict]) -> str:
     return markdown_table(rows, headers, align=["left"] * 6)
 
 
-def conventions_table(
-    conventions: Sequence[Convention] | None = None, *, steps: int = 1000
-) -> str:
+def conventions_table(conventions: Sequence[Convention] | None = None, *, steps: int = 1000) -> str:
     """:func:`measure_all` as the docs' Markdown table."""
     return conventions_markdown(list(measure_all(conventions, steps=steps)))

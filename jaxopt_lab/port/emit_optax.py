@@ -59,8 +59,11 @@ class OptaxForm:
 
     def lines(self) -> tuple[str, ...]:
         if self.recipe is not None:
-            why = ("exact per the equivalence table: " + "; ".join(self.rows) if self.rows
-                   else "the port's own code for it is optax already")
+            why = (
+                "exact per the equivalence table: " + "; ".join(self.rows)
+                if self.rows
+                else "the port's own code for it is optax already"
+            )
             return (
                 "--emit optax: plain optax, no lab import; " + why,
                 "the agreement above is the emitted optax code's, measured against the library",
@@ -106,8 +109,9 @@ the emitted optax code is measured against the library in any case. (``bias_corr
 is another formula, not a rounding.)"""
 
 
-def _mismatch(row: Any, settings: dict[str, Any], lab_defaults: dict[str, Any],
-              optax_parameters: set[str]) -> str | None:
+def _mismatch(
+    row: Any, settings: dict[str, Any], lab_defaults: dict[str, Any], optax_parameters: set[str]
+) -> str | None:
     """Why ``row`` does not cover these lab settings, or None if it does."""
     for key, value in row.lab_settings.items():
         if key in ROUNDING_KNOBS and ROUNDING_KNOBS[key] == value:
@@ -124,8 +128,10 @@ def _mismatch(row: Any, settings: dict[str, Any], lab_defaults: dict[str, Any],
             return f"{key}={value!r} (the optax function has no {key})"
     for key in settings:
         if (
-            key in row.lab_settings and not _convention(row.lab_settings[key])
-            and key != "learning_rate" and key not in optax_parameters
+            key in row.lab_settings
+            and not _convention(row.lab_settings[key])
+            and key != "learning_rate"
+            and key not in optax_parameters
         ):
             return f"{key} (optax names it otherwise)"
     return None
@@ -158,8 +164,9 @@ class _Converter:
         self.rows: list[str] = []
         self.reasons: list[str] = []
 
-    def lab_call(self, node: Call, settings_override: dict | None = None,
-                 name_override: str | None = None) -> Any:
+    def lab_call(
+        self, node: Call, settings_override: dict | None = None, name_override: str | None = None
+    ) -> Any:
         import jaxopt_lab
 
         name, settings = _lab_settings(node)
@@ -168,11 +175,15 @@ class _Converter:
             settings = {**settings, **(settings_override or {})}
         lab_defaults = _defaults(getattr(jaxopt_lab, name))
         if any(isinstance(value, (Call, Ref)) or not _plain(value) for value in settings.values()):
-            self.reasons.append(f"jaxopt_lab.{name}: its hyperparameters follow the ported "
-                                "schedule")
+            self.reasons.append(
+                f"jaxopt_lab.{name}: its hyperparameters follow the ported schedule"
+            )
             return node
-        rows = [row for row in _equivalences() if row.optimizer == name
-                and row.library == "optax" and not row.complex_params]
+        rows = [
+            row
+            for row in _equivalences()
+            if row.optimizer == name and row.library == "optax" and not row.complex_params
+        ]
         why, notes = [], []
         for row in rows:
             if not row.agrees:
@@ -190,8 +201,9 @@ class _Converter:
             why.append("the table has no optax row for it")
         reason = "; ".join(dict.fromkeys(why))
         notes = " ".join(dict.fromkeys(note for note in notes if note))
-        self.reasons.append(f"jaxopt_lab.{name}: {reason}" + (f" (the table: {notes})"
-                                                              if notes else ""))
+        self.reasons.append(
+            f"jaxopt_lab.{name}: {reason}" + (f" (the table: {notes})" if notes else "")
+        )
         return node
 
     def convert(self, node: Any) -> Any:
@@ -219,8 +231,11 @@ class _Converter:
             key = next((k for k in PORT_REASONS if path.startswith(k)), None)
             self.reasons.append(f"{path}: " + (PORT_REASONS[key] if key else "no optax form"))
             return node
-        return Call(node.function, tuple(self.convert(a) for a in node.args),
-                    tuple((k, self.convert(v)) for k, v in node.kwargs))
+        return Call(
+            node.function,
+            tuple(self.convert(a) for a in node.args),
+            tuple((k, self.convert(v)) for k, v in node.kwargs),
+        )
 
     def torch_adamw(self, node: Call) -> Any:
         """torch's AdamW, ``chain(adam(eps_hat=False), torch_decoupled_weight_decay(wd, lr))``,
@@ -229,10 +244,14 @@ class _Converter:
         if len(node.args) != 2:
             return None
         core, decay = node.args
-        if not (isinstance(core, Call) and isinstance(decay, Call)
-                and isinstance(core.function, Ref) and isinstance(decay.function, Ref)
-                and core.function.path == "jaxopt_lab.adam"
-                and decay.function.path == "port.torch_decoupled_weight_decay"):
+        if not (
+            isinstance(core, Call)
+            and isinstance(decay, Call)
+            and isinstance(core.function, Ref)
+            and isinstance(decay.function, Ref)
+            and core.function.path == "jaxopt_lab.adam"
+            and decay.function.path == "port.torch_decoupled_weight_decay"
+        ):
             return None
         weight_decay, learning_rate = decay.args
         _, settings = _lab_settings(core)

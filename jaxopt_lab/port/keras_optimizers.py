@@ -31,11 +31,21 @@ from jaxopt_lab.port import keras_schedules
 from jaxopt_lab.port.errors import PortError
 from jaxopt_lab.port.recipe import Name, Recipe, Ref, call
 
-_BASE = frozenset({
-    "name", "learning_rate", "weight_decay", "clipnorm", "global_clipnorm", "clipvalue",
-    "use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
-    "gradient_accumulation_steps",
-})
+_BASE = frozenset(
+    {
+        "name",
+        "learning_rate",
+        "weight_decay",
+        "clipnorm",
+        "global_clipnorm",
+        "clipvalue",
+        "use_ema",
+        "ema_momentum",
+        "ema_overwrite_frequency",
+        "loss_scale_factor",
+        "gradient_accumulation_steps",
+    }
+)
 
 
 def keras_weight_decay(weight_decay: float, learning_rate: Any) -> optax.GradientTransformation:
@@ -80,21 +90,32 @@ def _sgd(options, lr):
 def _adam(options, lr):
     settings = {"b1": options["beta_1"], "b2": options["beta_2"], "eps": options["epsilon"]}
     if options["amsgrad"]:  # Keras: the maximum of the raw v, in the folded eps form
-        return call("jaxopt_lab.amsgrad", lr, **settings, eps_hat=True,
-                    bias_correction="float32")
+        return call("jaxopt_lab.amsgrad", lr, **settings, eps_hat=True, bias_correction="float32")
     # Keras's 1 - b**t in float32 and its grouping of the step: bit for bit.
     return call("jaxopt_lab.adam", lr, **settings, bias_correction="float32")
 
 
 def _adamax(options, lr):
-    return call("jaxopt_lab.adamax", lr, b1=options["beta_1"], b2=options["beta_2"],
-                eps=options["epsilon"], eps_in_max=False)
+    return call(
+        "jaxopt_lab.adamax",
+        lr,
+        b1=options["beta_1"],
+        b2=options["beta_2"],
+        eps=options["epsilon"],
+        eps_in_max=False,
+    )
 
 
 def _nadam(options, lr):
     # Keras's momentum schedule is 0.96 ** t: torch's with momentum_decay = 1.
-    return call("jaxopt_lab.nadam", lr, b1=options["beta_1"], b2=options["beta_2"],
-                eps=options["epsilon"], momentum_decay=1.0)
+    return call(
+        "jaxopt_lab.nadam",
+        lr,
+        b1=options["beta_1"],
+        b2=options["beta_2"],
+        eps=options["epsilon"],
+        momentum_decay=1.0,
+    )
 
 
 def _adadelta(options, lr):
@@ -126,9 +147,15 @@ def _lion(options, lr):
 
 def _lamb(options, lr):
     # Keras decays p first; its trust ratio sees Adam's direction and the decayed p.
-    return call("jaxopt_lab.lamb", lr, b1=options["beta_1"], b2=options["beta_2"],
-                eps=options["epsilon"], weight_decay=float(options["weight_decay"] or 0.0),
-                decay_in_trust_ratio=False)
+    return call(
+        "jaxopt_lab.lamb",
+        lr,
+        b1=options["beta_1"],
+        b2=options["beta_2"],
+        eps=options["epsilon"],
+        weight_decay=float(options["weight_decay"] or 0.0),
+        decay_in_trust_ratio=False,
+    )
 
 
 def _adafactor(options, lr):
@@ -191,8 +218,13 @@ def _muon(options, lr):
     # Keras's Newton-Schulz normalises by ||x|| + 1e-7, whatever epsilon says.
     core = call("jaxopt_lab.muon", lr, options["momentum"], 0.0, 1e-7, **settings)
     if options["exclude_embeddings"]:
-        embeddings = call("jaxopt_lab.adam", adam_lr, b1=options["adam_beta_1"],
-                          b2=options["adam_beta_2"], eps=options["epsilon"])
+        embeddings = call(
+            "jaxopt_lab.adam",
+            adam_lr,
+            b1=options["adam_beta_1"],
+            b2=options["adam_beta_2"],
+            eps=options["epsilon"],
+        )
         core = call("port.param_groups", [core, embeddings], Ref("port.keras_embedding_group"))
     decay = call(
         "port.keras_muon_weight_decay",
@@ -219,13 +251,30 @@ _OPTIMIZERS = {
         _adafactor,
         frozenset({"beta_2_decay", "epsilon_1", "epsilon_2", "clip_threshold", "relative_step"}),
     ),
-    "ScheduleFreeAdamW": (_schedule_free, frozenset({"beta_1", "beta_2", "epsilon",
-                                                     "warmup_steps"})),
+    "ScheduleFreeAdamW": (
+        _schedule_free,
+        frozenset({"beta_1", "beta_2", "epsilon", "warmup_steps"}),
+    ),
     "Muon": (
         _muon,
-        frozenset({"adam_beta_1", "adam_beta_2", "epsilon", "exclude_layers", "muon_a",
-                   "muon_b", "muon_c", "adam_lr_ratio", "momentum", "ns_steps", "nesterov",
-                   "exclude_embeddings", "adam_weight_decay", "rms_rate"}),
+        frozenset(
+            {
+                "adam_beta_1",
+                "adam_beta_2",
+                "epsilon",
+                "exclude_layers",
+                "muon_a",
+                "muon_b",
+                "muon_c",
+                "adam_lr_ratio",
+                "momentum",
+                "ns_steps",
+                "nesterov",
+                "exclude_embeddings",
+                "adam_weight_decay",
+                "rms_rate",
+            }
+        ),
     ),
 }
 _OWN_DECAY = frozenset({"Lamb", "Adafactor", "ScheduleFreeAdamW", "Muon"})
@@ -253,8 +302,10 @@ def keras_muon_weight_decay(
 ) -> optax.GradientTransformation:
     """Keras Muon's decay: ``p -= p * wd * lr`` first, with ``adam_weight_decay`` for the
     leaves Muon leaves to AdamW (not 2-D, or an embedding). Chain it after the step."""
-    rates = (None if weight_decay is None else float(weight_decay),
-             None if adam_weight_decay is None else float(adam_weight_decay))
+    rates = (
+        None if weight_decay is None else float(weight_decay),
+        None if adam_weight_decay is None else float(adam_weight_decay),
+    )
 
     def init(params):
         del params
@@ -288,8 +339,10 @@ def _learning_rate(value: Any, *, in_variable_dtype: bool = False) -> tuple[Any,
     """The learning rate expression and the assignments it needs."""
     if isinstance(value, float):
         return value, ()
-    if isinstance(value, dict) and value.get("module") == "keras.optimizers.schedules" and (
-        value.get("registered_name") is None
+    if (
+        isinstance(value, dict)
+        and value.get("module") == "keras.optimizers.schedules"
+        and (value.get("registered_name") is None)
     ):
         class_name = value["class_name"]
         keras_schedules.from_config(class_name, value["config"])  # checks what it covers
@@ -349,9 +402,7 @@ def keras_recipe(optimizer: Any) -> Recipe:
             f"Keras {name}.exclude_from_weight_decay(...) is not covered: use port.param_groups "
             "with a weight_decay of 0 for the excluded leaves"
         )
-    lr, assignments = _learning_rate(
-        config["learning_rate"], in_variable_dtype=name in _OWN_DECAY
-    )
+    lr, assignments = _learning_rate(config["learning_rate"], in_variable_dtype=name in _OWN_DECAY)
     clip = None
     if config["clipnorm"] and config["clipnorm"] > 0:
         clip = call("port.keras_clipnorm", float(config["clipnorm"]))

@@ -264,6 +264,7 @@ SCHEDULES = {
 }
 """Every Keras schedule the port reproduces, by Keras's class name."""
 
+
 def from_config(class_name: str, config: dict[str, Any]) -> Any:
     """The schedule for a Keras schedule's class name and ``get_config()``."""
     from jaxopt_lab.port.errors import PortError

@@ -25,18 +25,32 @@ from jaxopt_lab.port.state import is_hole, leaves_with_holes, map_state_fields
 
 SLOTS: dict[str, dict[str, str]] = {
     "SGD": {"velocity": "momentums"},
-    "Adam": {"first_moment": "_momentums", "second_moment": "_velocities",
-             "max_second_moment": "_velocity_hats"},
-    "AdamW": {"first_moment": "_momentums", "second_moment": "_velocities",
-              "max_second_moment": "_velocity_hats"},
+    "Adam": {
+        "first_moment": "_momentums",
+        "second_moment": "_velocities",
+        "max_second_moment": "_velocity_hats",
+    },
+    "AdamW": {
+        "first_moment": "_momentums",
+        "second_moment": "_velocities",
+        "max_second_moment": "_velocity_hats",
+    },
     "Adagrad": {"sum_of_squares": "_accumulators"},
-    "RMSprop": {"mean_square": "_velocities", "mean_gradient": "_average_gradients",
-                "velocity": "_momentums"},
+    "RMSprop": {
+        "mean_square": "_velocities",
+        "mean_gradient": "_average_gradients",
+        "velocity": "_momentums",
+    },
     "Adamax": {"first_moment": "_m", "infinity_norm": "_u"},
-    "Nadam": {"first_moment": "_momentums", "second_moment": "_velocities",
-              "momentum_product": "_u_product"},
-    "Adadelta": {"mean_square": "_accumulated_grads",
-                 "mean_square_delta": "_accumulated_delta_vars"},
+    "Nadam": {
+        "first_moment": "_momentums",
+        "second_moment": "_velocities",
+        "momentum_product": "_u_product",
+    },
+    "Adadelta": {
+        "mean_square": "_accumulated_grads",
+        "mean_square_delta": "_accumulated_delta_vars",
+    },
     "Lion": {"momentum": "_momentums"},
     "Lamb": {"first_moment": "_momentums", "second_moment": "_velocities"},
     "Adafactor": {"row_moment": "_r", "column_moment": "_c", "second_moment": "_v"},
@@ -56,22 +70,27 @@ NOT_MOVED = {
 def _check(optimizer: Any, like: Any) -> tuple[str, list]:
     name = type(optimizer).__name__
     if name in NOT_MOVED:
-        raise PortError(f"the state of keras.optimizers.{name} cannot be moved: "
-                        f"{NOT_MOVED[name]}")
+        raise PortError(f"the state of keras.optimizers.{name} cannot be moved: {NOT_MOVED[name]}")
     if name not in SLOTS:
         raise PortError(f"the state of keras.optimizers.{name} cannot be moved: it is not ported")
     if not optimizer.built:
-        raise ValueError(f"this keras.optimizers.{name} is not built: build it on the variables "
-                         "first (optimizer.build(variables), or one apply)")
+        raise ValueError(
+            f"this keras.optimizers.{name} is not built: build it on the variables "
+            "first (optimizer.build(variables), or one apply)"
+        )
     leaves = jax.tree.leaves(like)
     variables = optimizer._trainable_variables
     if len(variables) != len(leaves):
-        raise ValueError(f"like has {len(leaves)} leaves but the Keras optimizer was built "
-                         f"with {len(variables)} variables")
+        raise ValueError(
+            f"like has {len(leaves)} leaves but the Keras optimizer was built "
+            f"with {len(variables)} variables"
+        )
     for index, (leaf, variable) in enumerate(zip(leaves, variables, strict=True)):
         if tuple(np.shape(leaf)) != tuple(variable.shape):
-            raise ValueError(f"leaf {index} of like has shape {tuple(np.shape(leaf))} but Keras's "
-                             f"variable {variable.path!r} has shape {tuple(variable.shape)}")
+            raise ValueError(
+                f"leaf {index} of like has shape {tuple(np.shape(leaf))} but Keras's "
+                f"variable {variable.path!r} has shape {tuple(variable.shape)}"
+            )
     return name, leaves
 
 

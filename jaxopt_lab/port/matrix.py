@@ -261,17 +261,20 @@ def run_matrix(
     """Run every case (default: :data:`CASES`) in every dtype; yields ``(case, run)``."""
     for case in CASES if cases is None else cases:
         for dtype in dtypes:
-            yield case, port_optimizer(
-                case.optimizer,
-                case.scheduler,
-                library=case.library,
-                clip_grad_norm=case.clip_grad_norm,
-                clip_grad_value=case.clip_grad_value,
-                clip_norm_type=case.clip_norm_type,
-                scheduler_every=case.scheduler_every,
-                steps=steps,
-                dtype=np.dtype(dtype),
-                float64_rtol=case.float64_rtol,
+            yield (
+                case,
+                port_optimizer(
+                    case.optimizer,
+                    case.scheduler,
+                    library=case.library,
+                    clip_grad_norm=case.clip_grad_norm,
+                    clip_grad_value=case.clip_grad_value,
+                    clip_norm_type=case.clip_norm_type,
+                    scheduler_every=case.scheduler_every,
+                    steps=steps,
+                    dtype=np.dtype(dtype),
+                    float64_rtol=case.float64_rtol,
+                ),
             )
 
 

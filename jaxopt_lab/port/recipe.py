@@ -170,13 +170,16 @@ def _render(node: Any, indent: int, level: int = 0) -> str:
     if isinstance(node, Call):
         head = _render_flat(node.function) + "("
         parts = [_render(arg, len(pad), level + 1) for arg in node.args]
-        parts += [f"{key}={_render(value, len(pad) + len(key) + 1, level + 1)}"
-                  for key, value in node.kwargs]
+        parts += [
+            f"{key}={_render(value, len(pad) + len(key) + 1, level + 1)}"
+            for key, value in node.kwargs
+        ]
         close = ")"
     elif isinstance(node, dict):
         head, close = "{", "}"
-        parts = [f"{key!r}: {_render(value, len(pad) + 4, level + 1)}"
-                 for key, value in node.items()]
+        parts = [
+            f"{key!r}: {_render(value, len(pad) + 4, level + 1)}" for key, value in node.items()
+        ]
     else:
         head, close = ("[", "]") if isinstance(node, list) else ("(", ")")
         parts = [_render(item, len(pad), level + 1) for item in node]

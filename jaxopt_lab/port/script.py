@@ -121,8 +121,9 @@ def _without_params(item: Found) -> CallText:
     if item.kind == "scheduler":
         return torch_scheduler_text(call._replace(module=""))
     if item.kind == "clip":
-        return call._replace(kwargs={k: v for k, v in call.kwargs.items() if k != "parameters"},
-                             args=())
+        return call._replace(
+            kwargs={k: v for k, v in call.kwargs.items() if k != "parameters"}, args=()
+        )
     return call
 
 
@@ -184,17 +185,31 @@ class _Script:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     for name in _names(target):
-                        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign,
-                                                                ast.NamedExpr)) else None
+                        value = (
+                            node.value
+                            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr))
+                            else None
+                        )
                         single = isinstance(target, ast.Name) and not isinstance(
-                            node, ast.AugAssign)
+                            node, ast.AugAssign
+                        )
                         assignments.setdefault(name, []).append(value if single else None)
-            elif isinstance(node, (ast.For, ast.comprehension, ast.With, ast.FunctionDef,
-                                   ast.AsyncFunctionDef, ast.arguments)):
+            elif isinstance(
+                node,
+                (
+                    ast.For,
+                    ast.comprehension,
+                    ast.With,
+                    ast.FunctionDef,
+                    ast.AsyncFunctionDef,
+                    ast.arguments,
+                ),
+            ):
                 for name in _bound_names(node):
                     assignments.setdefault(name, []).append(None)
         self.single = {
-            name: values[0] for name, values in assignments.items()
+            name: values[0]
+            for name, values in assignments.items()
             if len(values) == 1 and values[0] is not None
         }
         self.resolving: set[str] = set()
@@ -213,9 +228,10 @@ class _Script:
         self.resolving.add(node.id)
         try:
             value = self.single[node.id]
-            if isinstance(value, ast.Call) and _kind(
-                self.qualify(dotted(value.func) or "")
-            ) == "optimizer":
+            if (
+                isinstance(value, ast.Call)
+                and _kind(self.qualify(dotted(value.func) or "")) == "optimizer"
+            ):
                 return None  # a scheduler's optimizer: the port never reads it
             if isinstance(value, ast.Call):
                 return self.call(value)
@@ -229,8 +245,7 @@ class _Script:
     def call(self, node: ast.Call) -> CallText | Unresolved:
         if dotted(node.func) is None:
             return Unresolved(ast.unparse(node), node.lineno)
-        read = read_call(node, self.resolve, text=self.source, what="script",
-                         qualify=self.qualify)
+        read = read_call(node, self.resolve, text=self.source, what="script", qualify=self.qualify)
         return _opaque_calls(read)
 
 
@@ -253,8 +268,10 @@ def _bound_names(node: ast.AST) -> list[str]:
 def _is_library_call(call: CallText) -> bool:
     module = call.module
     return (
-        module.startswith("torch.optim") or module in KERAS_OPTIMIZERS
-        or module in KERAS_SCHEDULES or call.qualified in CLIPPING
+        module.startswith("torch.optim")
+        or module in KERAS_OPTIMIZERS
+        or module in KERAS_SCHEDULES
+        or call.qualified in CLIPPING
     )
 
 
@@ -297,7 +314,7 @@ def _by_keyword(qualified: str, call: CallText, kind: str) -> CallText:
     elif qualified.startswith("torch.optim"):
         import torch  # the library's signature, not the script's code
 
-        module = (torch.optim.lr_scheduler if kind == "scheduler" else torch.optim)
+        module = torch.optim.lr_scheduler if kind == "scheduler" else torch.optim
         target = getattr(module, call.name, None)
         if not isinstance(target, type):
             return call
@@ -330,8 +347,14 @@ def read_script(source: str, *, filename: str = "script") -> ScriptReading:
     Raises ``ValueError`` (one line) for a script that is not Python, that
     holds no optimizer, or more than one.
     """
-    tree = parse_tree(source, what=f"--from-file {filename}", mode="exec",
-                      max_text=MAX_SCRIPT_BYTES, max_depth=MAX_SCRIPT_DEPTH, show=False)
+    tree = parse_tree(
+        source,
+        what=f"--from-file {filename}",
+        mode="exec",
+        max_text=MAX_SCRIPT_BYTES,
+        max_depth=MAX_SCRIPT_DEPTH,
+        show=False,
+    )
     script = _Script(tree, source)
     found: dict[str, list[Found]] = {"optimizer": [], "scheduler": [], "clip": []}
     scheduler_nodes: list[tuple[ast.Call, Found]] = []
@@ -371,8 +394,9 @@ def read_script(source: str, *, filename: str = "script") -> ScriptReading:
         )
     optimizer = optimizers[0]
     library = "keras" if optimizer.call.module in KERAS_OPTIMIZERS else "torch"
-    schedulers = [item for node, item in scheduler_nodes
-                  if not _is_nested(node, item, scheduler_nodes)]
+    schedulers = [
+        item for node, item in scheduler_nodes if not _is_nested(node, item, scheduler_nodes)
+    ]
     if len(schedulers) > 1:
         lines = ", ".join(str(item.line) for item in schedulers)
         raise ValueError(
@@ -381,14 +405,23 @@ def read_script(source: str, *, filename: str = "script") -> ScriptReading:
         )
     if len(found["clip"]) > 1:
         lines = ", ".join(str(item.line) for item in found["clip"])
-        raise ValueError(f"--from-file {filename}: {len(found['clip'])} clipping calls (lines "
-                         f"{lines}); give one with --clip-grad-norm or --clip-grad-value")
+        raise ValueError(
+            f"--from-file {filename}: {len(found['clip'])} clipping calls (lines "
+            f"{lines}); give one with --clip-grad-norm or --clip-grad-value"
+        )
     scheduler = schedulers[0] if schedulers else None
     every, every_line = 1, 0
     if scheduler is not None:
         every, every_line = _scheduler_every(tree, script, optimizer, scheduler)
-    return ScriptReading(filename, library, optimizer, scheduler,
-                         found["clip"][0] if found["clip"] else None, every, every_line)
+    return ScriptReading(
+        filename,
+        library,
+        optimizer,
+        scheduler,
+        found["clip"][0] if found["clip"] else None,
+        every,
+        every_line,
+    )
 
 
 def _is_nested(node: ast.Call, item: Found, schedulers: list[tuple[ast.Call, Found]]) -> bool:
@@ -399,7 +432,8 @@ def _is_nested(node: ast.Call, item: Found, schedulers: list[tuple[ast.Call, Fou
             continue
         for inner in ast.walk(other):
             if inner is node or (
-                item.variable is not None and isinstance(inner, ast.Name)
+                item.variable is not None
+                and isinstance(inner, ast.Name)
                 and inner.id == item.variable
             ):
                 return True
@@ -420,9 +454,12 @@ def _step_calls(tree: ast.AST, variable: str | None) -> list[ast.Call]:
     if variable is None:
         return []
     return [
-        node for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "step" and dotted(node.func.value) == variable
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "step"
+        and dotted(node.func.value) == variable
     ]
 
 
@@ -450,8 +487,9 @@ def with_settings(reading: ScriptReading, settings: Mapping[str, Any]) -> Script
     left = reading.unresolved()
     replaced: dict[int, CallText] = {}
     for key, value in settings.items():
-        matches = [(item, path) for item, path, _ in left
-                   if path == key or path.split(".", 1)[-1] == key]
+        matches = [
+            (item, path) for item, path, _ in left if path == key or path.split(".", 1)[-1] == key
+        ]
         if not matches:
             known = ", ".join(path for _, path, _ in left) or "nothing"
             raise ValueError(f"--set {key}: no such value bound at run time (left: {known})")
@@ -480,9 +518,14 @@ def report_lines(reading: ScriptReading) -> list[str]:
         lines.append(f"found {item.describe()}")
     if reading.scheduler is not None:
         if reading.scheduler_every == 1:
-            lines.append("scheduler.step() runs once per optimizer step"
-                         + (f" (line {reading.scheduler_every_line})"
-                            if reading.scheduler_every_line else " (assumed)"))
+            lines.append(
+                "scheduler.step() runs once per optimizer step"
+                + (
+                    f" (line {reading.scheduler_every_line})"
+                    if reading.scheduler_every_line
+                    else " (assumed)"
+                )
+            )
         elif reading.scheduler_every is None:
             lines.append(
                 f"scheduler.step() (line {reading.scheduler_every_line}) runs outside the "
@@ -524,4 +567,3 @@ def optimizer_text(reading: ScriptReading) -> CallText:
     kwargs = dict(call.kwargs)
     params = kwargs.pop("params")
     return call._replace(args=(params,), kwargs=kwargs)
-

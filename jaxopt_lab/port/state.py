@@ -34,21 +34,32 @@ from jaxopt_lab.port.groups import group_labels
 
 FIELDS: dict[str, dict[str, str]] = {
     "SGD": {"trace": "momentum_buffer"},
-    "Adam": {"first_moment": "exp_avg", "second_moment": "exp_avg_sq",
-             "max_second_moment": "max_exp_avg_sq"},
-    "AdamW": {"first_moment": "exp_avg", "second_moment": "exp_avg_sq",
-              "max_second_moment": "max_exp_avg_sq"},
+    "Adam": {
+        "first_moment": "exp_avg",
+        "second_moment": "exp_avg_sq",
+        "max_second_moment": "max_exp_avg_sq",
+    },
+    "AdamW": {
+        "first_moment": "exp_avg",
+        "second_moment": "exp_avg_sq",
+        "max_second_moment": "max_exp_avg_sq",
+    },
     "Adamax": {"first_moment": "exp_avg", "infinity_norm": "exp_inf"},
-    "NAdam": {"first_moment": "exp_avg", "second_moment": "exp_avg_sq",
-              "momentum_product": "mu_product"},
+    "NAdam": {
+        "first_moment": "exp_avg",
+        "second_moment": "exp_avg_sq",
+        "momentum_product": "mu_product",
+    },
     "RAdam": {"first_moment": "exp_avg", "second_moment": "exp_avg_sq"},
     "Adagrad": {"sum_of_squares": "sum"},
-    "RMSprop": {"mean_square": "square_avg", "mean_gradient": "grad_avg",
-                "trace": "-momentum_buffer"},
+    "RMSprop": {
+        "mean_square": "square_avg",
+        "mean_gradient": "grad_avg",
+        "trace": "-momentum_buffer",
+    },
     "Adadelta": {"mean_square": "square_avg", "mean_square_delta": "acc_delta"},
     "Rprop": {"step_size": "step_size", "previous_gradient": "prev"},
-    "Adafactor": {"row_moment": "row_var", "column_moment": "col_var",
-                  "second_moment": "variance"},
+    "Adafactor": {"row_moment": "row_var", "column_moment": "col_var", "second_moment": "variance"},
 }
 """Per torch optimizer: the port's state field -> torch's per-param state key (``-key``:
 the field holds its negative; the port's RMSprop momentum accumulates ``-g/avg`` and
@@ -57,6 +68,7 @@ scales by ``+lr``, torch's ``g/avg`` and subtracts)."""
 
 def _key(key: str) -> tuple[str, float]:
     return (key[1:], -1.0) if key.startswith("-") else (key, 1.0)
+
 
 _STEPLESS = frozenset({"SGD"})
 """Optimizers whose torch state keeps no step count."""
@@ -73,11 +85,10 @@ def _torch_params(optimizer: Any, like: Any, group_of: Any) -> list[Any]:
     groups = optimizer.param_groups
     if len(groups) > 1 and group_of is None:
         raise ValueError(
-            f"this torch optimizer has {len(groups)} param groups: give group_of (as to "
-            "from_torch)"
+            f"this torch optimizer has {len(groups)} param groups: give group_of (as to from_torch)"
         )
-    labels = [0] * len(leaves) if group_of is None else jax.tree.leaves(
-        group_labels(group_of, like)
+    labels = (
+        [0] * len(leaves) if group_of is None else jax.tree.leaves(group_labels(group_of, like))
     )
     if len(labels) != len(leaves):
         raise ValueError(f"group_of gives {len(labels)} labels for {len(leaves)} leaves of like")
@@ -107,11 +118,15 @@ def _torch_params(optimizer: Any, like: Any, group_of: Any) -> list[Any]:
     return params
 
 
-def _step_of(name: str, optimizer: Any, params: list[Any], scheduler: Any, every: int,
-             step: int | None) -> int:
+def _step_of(
+    name: str, optimizer: Any, params: list[Any], scheduler: Any, every: int, step: int | None
+) -> int:
     """The number of optimizer steps taken, from torch's state (or ``step``)."""
-    steps = {int(float(optimizer.state[p]["step"])) for p in params
-             if "step" in optimizer.state.get(p, {})}
+    steps = {
+        int(float(optimizer.state[p]["step"]))
+        for p in params
+        if "step" in optimizer.state.get(p, {})
+    }
     if len(steps) > 1:
         raise PortError(
             f"torch.optim.{name}'s params have taken different numbers of steps "
@@ -129,8 +144,7 @@ def _step_of(name: str, optimizer: Any, params: list[Any], scheduler: Any, every
             return int(scheduler.last_epoch) * every
         if any(optimizer.state.get(p) for p in params):
             raise PortError(
-                f"torch.optim.{name} keeps no step count: give step= (the optimizer steps "
-                "taken)"
+                f"torch.optim.{name} keeps no step count: give step= (the optimizer steps taken)"
             )
     return 0
 
@@ -320,8 +334,11 @@ def state_to_torch(
                 if array.size == 0:
                     continue
                 target = torch_state.get(key)
-                shape = tuple(target.shape) if target is not None else _torch_shape(
-                    key, tuple(param.shape))
+                shape = (
+                    tuple(target.shape)
+                    if target is not None
+                    else _torch_shape(key, tuple(param.shape))
+                )
                 value = torch.from_numpy(array.reshape(shape).copy()).to(param.dtype)
             torch_state[key] = value
         if name not in _STEPLESS:

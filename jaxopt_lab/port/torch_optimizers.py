@@ -147,25 +147,34 @@ def _adam(options, lr, beta1):
     b1, b2 = options["betas"]
     knobs = _knobs(options, coupled_decay=not _decoupled(options))
     if options["amsgrad"]:  # torch: the maximum of the raw v, divided by sqrt(1 - b2**t)
-        core = _with_beta1("jaxopt_lab.amsgrad", lr, b1, beta1, b2=b2, eps=options["eps"],
-                           **knobs)
+        core = _with_beta1("jaxopt_lab.amsgrad", lr, b1, beta1, b2=b2, eps=options["eps"], **knobs)
     else:
-        core = _with_beta1("jaxopt_lab.adam", lr, b1, beta1, b2=b2, eps=options["eps"],
-                           eps_hat=False, **knobs)
+        core = _with_beta1(
+            "jaxopt_lab.adam", lr, b1, beta1, b2=b2, eps=options["eps"], eps_hat=False, **knobs
+        )
     return _chain(core, _torch_decay(options, lr))
 
 
 def _adamax(options, lr, beta1):
     b1, b2 = options["betas"]
-    return _with_beta1("jaxopt_lab.adamax", lr, b1, beta1, b2=b2, eps=options["eps"],
-                       **_knobs(options))
+    return _with_beta1(
+        "jaxopt_lab.adamax", lr, b1, beta1, b2=b2, eps=options["eps"], **_knobs(options)
+    )
 
 
 def _nadam(options, lr, beta1):
     b1, b2 = options["betas"]
     knobs = _knobs(options, coupled_decay=not _decoupled(options))
-    core = _with_beta1("jaxopt_lab.nadam", lr, b1, beta1, b2=b2, eps=options["eps"],
-                       momentum_decay=options["momentum_decay"], **knobs)
+    core = _with_beta1(
+        "jaxopt_lab.nadam",
+        lr,
+        b1,
+        beta1,
+        b2=b2,
+        eps=options["eps"],
+        momentum_decay=options["momentum_decay"],
+        **knobs,
+    )
     return _chain(core, _torch_decay(options, lr))
 
 
@@ -173,14 +182,16 @@ def _radam(options, lr, beta1):
     b1, b2 = options["betas"]
     knobs = _knobs(options, coupled_decay=not _decoupled(options))
     # torch folds the bias correction into eps's side: sqrt(1 - b2**t) / (sqrt(v) + eps).
-    core = _with_beta1("jaxopt_lab.radam", lr, b1, beta1, b2=b2, eps=options["eps"],
-                       eps_hat=True, **knobs)
+    core = _with_beta1(
+        "jaxopt_lab.radam", lr, b1, beta1, b2=b2, eps=options["eps"], eps_hat=True, **knobs
+    )
     return _chain(core, _torch_decay(options, lr))
 
 
 def _adadelta(options, lr, momentum):
-    return call("jaxopt_lab.adadelta", lr, rho=options["rho"], eps=options["eps"],
-                **_knobs(options))
+    return call(
+        "jaxopt_lab.adadelta", lr, rho=options["rho"], eps=options["eps"], **_knobs(options)
+    )
 
 
 def _adafactor(options, lr, momentum):
@@ -209,8 +220,15 @@ def _rprop(options, lr, momentum):
     # scheduler changing it later changes nothing (here: its first value).
     eta_minus, eta_plus = options["etas"]
     min_step, max_step = options["step_sizes"]
-    return call("jaxopt_lab.rprop", options["initial_lr"], eta_minus, eta_plus,
-                min_step_size=float(min_step), max_step_size=float(max_step), **_knobs(options))
+    return call(
+        "jaxopt_lab.rprop",
+        options["initial_lr"],
+        eta_minus,
+        eta_plus,
+        min_step_size=float(min_step),
+        max_step_size=float(max_step),
+        **_knobs(options),
+    )
 
 
 def _adagrad(options, lr, momentum):
@@ -234,15 +252,14 @@ def _rmsprop(options, lr, momentum):
         trace = call("optax.trace", decay=options["momentum"])
     else:
         trace = _injected("optax.trace", {"decay": momentum})
-    scale = (
-        call("optax.scale_by_schedule", lr) if isinstance(lr, Name) else call("optax.scale", lr)
-    )
+    scale = call("optax.scale_by_schedule", lr) if isinstance(lr, Name) else call("optax.scale", lr)
     return _chain(call("jaxopt_lab.rmsprop", 1.0, **rms), trace, scale)
 
 
 # name -> (the group builder, the hyperparameters it reads)
-_ADAM_KEYS = frozenset({"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
-                        "decoupled_weight_decay"})
+_ADAM_KEYS = frozenset(
+    {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay"}
+)
 _OPTIMIZERS: dict[str, tuple[Callable, frozenset]] = {
     "SGD": (
         _sgd,
@@ -252,8 +269,9 @@ _OPTIMIZERS: dict[str, tuple[Callable, frozenset]] = {
     "AdamW": (_adam, _ADAM_KEYS),
     "Adagrad": (
         _adagrad,
-        frozenset({"lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value",
-                   "maximize"}),
+        frozenset(
+            {"lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value", "maximize"}
+        ),
     ),
     "RMSprop": (
         _rmsprop,
@@ -263,8 +281,17 @@ _OPTIMIZERS: dict[str, tuple[Callable, frozenset]] = {
     "Adamax": (_adamax, frozenset({"lr", "betas", "eps", "weight_decay", "maximize"})),
     "NAdam": (
         _nadam,
-        frozenset({"lr", "betas", "eps", "weight_decay", "momentum_decay",
-                   "decoupled_weight_decay", "maximize"}),
+        frozenset(
+            {
+                "lr",
+                "betas",
+                "eps",
+                "weight_decay",
+                "momentum_decay",
+                "decoupled_weight_decay",
+                "maximize",
+            }
+        ),
     ),
     "RAdam": (
         _radam,
@@ -272,7 +299,8 @@ _OPTIMIZERS: dict[str, tuple[Callable, frozenset]] = {
     ),
     "Rprop": (_rprop, frozenset({"lr", "etas", "step_sizes", "maximize"})),
     "Adafactor": (
-        _adafactor, frozenset({"lr", "beta2_decay", "eps", "d", "weight_decay", "maximize"})
+        _adafactor,
+        frozenset({"lr", "beta2_decay", "eps", "d", "weight_decay", "maximize"}),
     ),
 }
 NOT_PORTED = {
@@ -432,8 +460,11 @@ def torch_recipe(
         clip = call(
             "port.clip_grad_norm",
             float(clip_grad_norm),
-            **({} if norm_type == 2.0 else {"norm_type": math.inf if norm_type == math.inf
-                                            else norm_type}),
+            **(
+                {}
+                if norm_type == 2.0
+                else {"norm_type": math.inf if norm_type == math.inf else norm_type}
+            ),
         )
     elif clip_grad_value is not None:
         clip = call("port.clip_grad_value", float(clip_grad_value))

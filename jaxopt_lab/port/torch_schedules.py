@@ -59,8 +59,14 @@ def _check_int(spec: Any, name: str, low: int) -> None:
         )
 
 
-def _check_real(spec: Any, name: str, low: float | None = None, high: float | None = None,
-                *, low_open: bool = False) -> None:
+def _check_real(
+    spec: Any,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+) -> None:
     value = getattr(spec, name)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
         raise ValueError(
@@ -68,8 +74,7 @@ def _check_real(spec: Any, name: str, low: float | None = None, high: float | No
         )
     if low is not None and (value < low or (low_open and value == low)):
         raise ValueError(
-            f"{type(spec).__name__} {name} must be {'>' if low_open else '>='} {low}, "
-            f"got {value!r}"
+            f"{type(spec).__name__} {name} must be {'>' if low_open else '>='} {low}, got {value!r}"
         )
     if high is not None and value > high:
         raise ValueError(f"{type(spec).__name__} {name} must be <= {high}, got {value!r}")
@@ -97,8 +102,7 @@ class MultiStepLR:
     def __post_init__(self):
         milestones = self.milestones
         if not isinstance(milestones, (list, tuple)) or not all(
-            isinstance(m, int) and not isinstance(m, bool) and 0 <= m <= 2**62
-            for m in milestones
+            isinstance(m, int) and not isinstance(m, bool) and 0 <= m <= 2**62 for m in milestones
         ):
             raise ValueError(f"MultiStepLR milestones must be ints >= 0, got {_shown(milestones)}")
         _check_real(self, "gamma")

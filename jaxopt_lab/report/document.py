@@ -117,11 +117,14 @@ def to_markdown(report: Report, folder: str | Path | None = None) -> str:
 
 # --------------------------------------------------------------------------- the page
 
+
 def _script_hash(script: str) -> str:
     """The CSP source that allows exactly this inline script: ``'sha256-<base64>'``."""
-    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode(
-        "ascii"
-    ) + "'"
+    return (
+        "'sha256-"
+        + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+        + "'"
+    )
 
 
 def content_security_policy(script: str) -> str:
@@ -132,6 +135,7 @@ def content_security_policy(script: str) -> str:
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
         f"script-src {_script_hash(script)}"
     )
+
 
 _TYPED_ARRAYS = {"f": {4: "float32", 8: "float64"}, "i": {4: "int32"},
                  "u": {1: "uint8", 2: "uint16"}}  # fmt: skip

@@ -120,8 +120,11 @@ class TwoDExplorer:
             "steps": self.steps,
             "learning_rates": self.learning_rates,
             "optimizers": [
-                {"label": spec.label, "name": display_name(spec.label),
-                 "preset": self.presets[spec.label]}
+                {
+                    "label": spec.label,
+                    "name": display_name(spec.label),
+                    "preset": self.presets[spec.label],
+                }
                 for spec in self.specs
             ],  # fmt: skip
             "problems": [_problem_record(problem) for problem in problems],
@@ -185,8 +188,10 @@ def explore_two_d(
         problems=problems,
         specs=specs,
         learning_rates=swept,
-        presets={label: int(np.argmin(np.abs(np.log(swept) - np.log(swept.dtype.type(rate)))))
-                 for label, rate in presets.items()},  # fmt: skip
+        presets={
+            label: int(np.argmin(np.abs(np.log(swept) - np.log(swept.dtype.type(rate)))))
+            for label, rate in presets.items()
+        },  # fmt: skip
         steps=steps,
         trajectories=np.stack([[r.trajectories for r in row] for row in results]),
         final_loss=np.stack([[r.final_loss for r in row] for row in results]),

@@ -205,13 +205,22 @@ def plot_trajectories(
         panel.contourf(x, y, z, levels=levels, cmap="Blues_r", alpha=0.35, extend="max")
         panel.contour(x, y, z, levels=levels, colors="steelblue", linewidths=0.6, alpha=0.8)
         panel.plot(
-            path_xy[:, 0], path_xy[:, 1], "o-", color="crimson", markersize=3.5, linewidth=1.2,
+            path_xy[:, 0],
+            path_xy[:, 1],
+            "o-",
+            color="crimson",
+            markersize=3.5,
+            linewidth=1.2,
             label="trajectory",
         )
         panel.plot(*path_xy[0], "s", color="black", markersize=6, label="start")
         for index, minimum in enumerate(problem.minima):
             panel.plot(
-                *minimum, "+", color="black", markersize=14, markeredgewidth=2.2,
+                *minimum,
+                "+",
+                color="black",
+                markersize=14,
+                markeredgewidth=2.2,
                 label="minimum" if index == 0 else None,
             )
         final = path_xy[-1]
@@ -283,20 +292,31 @@ def _plot_sweep_lines(results: Mapping[str, SweepResult], title: str | None) -> 
         (line,) = panel.plot(values, np.where(diverged, np.nan, losses), "-", label=label)
         if np.any(diverged):
             panel.plot(
-                values[diverged], np.full(diverged.sum(), top), "x", color=line.get_color(),
-                markersize=5, label=None if diverged_labelled else "diverged (drawn at top)",
+                values[diverged],
+                np.full(diverged.sum(), top),
+                "x",
+                color=line.get_color(),
+                markersize=5,
+                label=None if diverged_labelled else "diverged (drawn at top)",
             )
             diverged_labelled = True
         if not np.all(diverged):
             best, best_loss = result.best()
             best_loss = max(best_loss, floor) if log_loss else best_loss
             panel.plot(
-                best[name], best_loss, "*", color=line.get_color(), markersize=14,
+                best[name],
+                best_loss,
+                "*",
+                color=line.get_color(),
+                markersize=14,
                 markeredgecolor="black",
             )
             panel.annotate(
-                f"{best[name]:.3g}", (best[name], best_loss), textcoords="offset points",
-                xytext=(6, -12), fontsize=8,
+                f"{best[name]:.3g}",
+                (best[name], best_loss),
+                textcoords="offset points",
+                xytext=(6, -12),
+                fontsize=8,
             )
     all_values = np.concatenate([r.axes[name] for r in results.values()])
     if np.all(all_values > 0):
@@ -336,7 +356,10 @@ def _plot_sweep_heatmaps(results: Mapping[str, SweepResult], title: str | None) 
         x_log, y_log = _is_log_axis(x_values), _is_log_axis(y_values)
         colormap = matplotlib.colormaps["viridis"].with_extremes(bad="lightgray")
         mesh = panel.pcolormesh(
-            _cell_edges(x_values, x_log), _cell_edges(y_values, y_log), shown.T, cmap=colormap,
+            _cell_edges(x_values, x_log),
+            _cell_edges(y_values, y_log),
+            shown.T,
+            cmap=colormap,
             shading="flat",
         )
         figure.colorbar(mesh, ax=panel, label="log10 final loss" if log_loss else "final loss")
@@ -347,7 +370,11 @@ def _plot_sweep_heatmaps(results: Mapping[str, SweepResult], title: str | None) 
         if not np.all(diverged):
             best, best_loss = result.best()
             panel.plot(
-                best[x_name], best[y_name], "*", color="red", markersize=15,
+                best[x_name],
+                best[y_name],
+                "*",
+                color="red",
+                markersize=15,
                 markeredgecolor="white",
                 label=f"best {best_loss:.3g} at ({best[x_name]:.3g}, {best[y_name]:.3g})",
             )

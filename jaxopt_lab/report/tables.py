@@ -52,19 +52,17 @@ def plain_markdown_table(
     cells = [[str(cell) for cell in row] for row in rows]
     for index, row in enumerate(cells):
         if len(row) != len(headers):
-            raise ValueError(
-                f"rows: row {index} has {len(row)} cells for {len(headers)} headers"
-            )
+            raise ValueError(f"rows: row {index} has {len(row)} cells for {len(headers)} headers")
     align = list(align) if align is not None else ["left"] * len(headers)
     if len(align) != len(headers) or set(align) - {"left", "right", "center"}:
         raise ValueError(
-            f"align: want one of 'left', 'right', 'center' per column ({len(headers)}), "
-            f"got {align}"
+            f"align: want one of 'left', 'right', 'center' per column ({len(headers)}), got {align}"
         )
     widths = [  # tabulate pads a header by two, so that a column is never narrower
         max([len(header) + 2] + [len(row[column]) for row in cells])
         for column, header in enumerate(headers)
     ]
+
     def center(text: str, width: int) -> str:  # tabulate's: an odd space goes to the right
         left = (width - len(text)) // 2
         return " " * left + text + " " * (width - len(text) - left)

@@ -87,7 +87,8 @@ def mnist_section(summary: dict[str, Any] | None, missing: str | None = None) ->
         return section
     timing = (
         f"(compiled in {summary['compile_seconds']:.1f} s, ran in {summary['run_seconds']:.1f} s)"
-        if "compile_seconds" in summary else "(interrupted)"
+        if "compile_seconds" in summary
+        else "(interrupted)"
     )
     section.blocks += [
         Paragraph(

@@ -254,4 +254,3 @@ def search_points(space: SearchSpace, num_trials: int) -> list[dict[str, float]]
         }
         for row in units
     ]
-

@@ -215,8 +215,14 @@ def test_update_runs_adam_first_and_stops_at_its_budget():
 
 def test_update_many_layout_sizes_and_progress_callback():
     seen = []
-    result = update.run(sizes=[300], optimizers=["adam"], many={600: ["adam"]},
-                        many_leaves=12, repeats=1, on_case=lambda rows: seen.append(len(rows)))
+    result = update.run(
+        sizes=[300],
+        optimizers=["adam"],
+        many={600: ["adam"]},
+        many_leaves=12,
+        repeats=1,
+        on_case=lambda rows: seen.append(len(rows)),
+    )
     layouts = {(r["layout"], r["size"], r["leaves"]) for r in result["rows"]}
     assert layouts == {("few", 300, 20), ("many", 600, 12)}
     assert seen == [4, 8]  # after each case: pytree, flat, optax, numpy rows so far

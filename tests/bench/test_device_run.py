@@ -58,9 +58,10 @@ def test_plan_sizes_follow_the_device_memory():
     assert plan["update"]["sizes"][-1] == 10**7
     assert "100000000" not in plan["update"]["many"]
     tiny = dict(H200, memory_bytes_limit=1e9)  # a quarter of 1 GB holds 29 networks of 8 MiB
-    assert device_plan.plan_stages(tiny, "device", root=REPO)["stages"]["train"][
-        "sweep_chunk_size"
-    ] == 29
+    assert (
+        device_plan.plan_stages(tiny, "device", root=REPO)["stages"]["train"]["sweep_chunk_size"]
+        == 29
+    )
     little_host = dict(H200, host_memory_available_bytes=8e9)  # 10^8 points need 6.4 GB
     widths = device_plan.plan_stages(little_host, "device", root=REPO)["stages"]["sweep"]["widths"]
     assert widths[-1] == 10**7
@@ -144,9 +145,10 @@ def test_targets_say_met_or_not_with_the_measured_number():
     assert targets["flat_vs_optax_1000_leaves"]["met"] is True  # 12x >= 10x
     assert targets["sweep_1e6_vs_numpy"]["met"] is True
     assert targets["mnist_sweep_vs_one_by_one"]["met"] is False  # 40x < 50x
-    assert targets["sweep_1e4_vs_numpy"]["met"] is False and targets["mnist_compare_vs_numpy"][
-        "met"
-    ] is True
+    assert (
+        targets["sweep_1e4_vs_numpy"]["met"] is False
+        and targets["mnist_compare_vs_numpy"]["met"] is True
+    )
     # The pytree path is the lab's too: the better of the two is judged.
     results = _results(fraction=0.5)
     judged = device_summary.evaluate_targets(results, "gpu")[0]
@@ -260,5 +262,3 @@ def test_device_run_end_to_end_at_tiny_sizes(tmp_path):
 
 
 # --------------------------------------------------------------------------- tables
-
-

@@ -22,8 +22,7 @@ def run_cli(argv, capsys):
 
 def test_trajectories_writes_the_figure_and_every_position(tmp_path, capsys):
     status, out = run_cli(
-        ["trajectories", "--steps", "12", "--optimizer", "sgd", "adam:0.5", "--out",
-         str(tmp_path)],
+        ["trajectories", "--steps", "12", "--optimizer", "sgd", "adam:0.5", "--out", str(tmp_path)],
         capsys,
     )
     assert status == 0 and "sgd (lr=0.95)" in out
@@ -42,8 +41,15 @@ def test_trajectories_writes_the_figure_and_every_position(tmp_path, capsys):
 
 def test_sweep_writes_figure_json_and_prints_the_best_setting(tmp_path, capsys):
     status, out = run_cli(
-        ["sweep", "--optimizer", "sgd", "--param", "learning_rate=1e-3:2:50:log",
-         "--out", str(tmp_path)],
+        [
+            "sweep",
+            "--optimizer",
+            "sgd",
+            "--param",
+            "learning_rate=1e-3:2:50:log",
+            "--out",
+            str(tmp_path),
+        ],
         capsys,
     )
     assert status == 0
@@ -60,16 +66,29 @@ def test_sweep_writes_figure_json_and_prints_the_best_setting(tmp_path, capsys):
     np.testing.assert_array_equal(points["diverged"], expected.diverged)
     best = record["best"]["hyperparameters"]["learning_rate"]
     assert (best, record["best"]["final_loss"]) == (
-        expected.best()[0]["learning_rate"], expected.best()[1]
+        expected.best()[0]["learning_rate"],
+        expected.best()[1],
     )
     assert f"best learning_rate={best:.6g}" in out
 
 
 def test_two_axis_sweep_from_the_command_line(tmp_path, capsys):
     status, out = run_cli(
-        ["sweep", "--optimizer", "adam", "--param", "learning_rate=0.01:1:4:log",
-         "--param", "b1=0.5,0.9", "--problem", "rosenbrock", "--steps", "40",
-         "--out", str(tmp_path)],
+        [
+            "sweep",
+            "--optimizer",
+            "adam",
+            "--param",
+            "learning_rate=0.01:1:4:log",
+            "--param",
+            "b1=0.5,0.9",
+            "--problem",
+            "rosenbrock",
+            "--steps",
+            "40",
+            "--out",
+            str(tmp_path),
+        ],
         capsys,
     )
     assert status == 0 and "adam: best learning_rate=" in out and "b1=" in out
@@ -79,21 +98,29 @@ def test_two_axis_sweep_from_the_command_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["sweep", "--optimizer", "adamm", "--param", "learning_rate=0.1"],
-         "unknown optimizer 'adamm'; valid optimizers: sgd, momentum"),
-        (["sweep", "--param", "momentum=0.9"],
-         "unknown hyperparameter 'momentum' in grid; valid hyperparameters of adam: "
-         "learning_rate, b1"),
+        (
+            ["sweep", "--optimizer", "adamm", "--param", "learning_rate=0.1"],
+            "unknown optimizer 'adamm'; valid optimizers: sgd, momentum",
+        ),
+        (
+            ["sweep", "--param", "momentum=0.9"],
+            "unknown hyperparameter 'momentum' in grid; valid hyperparameters of adam: "
+            "learning_rate, b1",
+        ),
         (["sweep", "--param", "learning_rate=1e-4:10"], "malformed --param"),
         (["sweep", "--optimizer", "adam:b1=2", "--param", "learning_rate=0.1"], "b1 must be"),
-        (["sweep", "--param", "learning_rate=0.1", "--param", "learning_rate=0.2"],
-         "--param learning_rate is given twice"),
+        (
+            ["sweep", "--param", "learning_rate=0.1", "--param", "learning_rate=0.2"],
+            "--param learning_rate is given twice",
+        ),
         (["sweep", "--param", "learning_rate=1e-4:10:x:log"], "NAME=LOW:HIGH:COUNT"),
         (["sweep", "--param", "learning_rate=0:1:5:log"], "a log range needs LOW, HIGH > 0"),
         (["sweep", "--param", "learning_rate"], "malformed --param"),
         (["sweep", "--param", "b1=0.5:1.5:3"], "b1 must be"),
-        (["sweep", "--param", "learning_rate=0.1", "--problem", "seed_bowl"],
-         "unknown problem 'seed_bowl'; valid problems: bowl"),
+        (
+            ["sweep", "--param", "learning_rate=0.1", "--problem", "seed_bowl"],
+            "unknown problem 'seed_bowl'; valid problems: bowl",
+        ),
         (["trajectories", "--optimizer", "sgd", "lionn"], "unknown optimizer 'lionn'"),
         (["trajectories", "--optimizer", "sgd:fast"], "'fast' is not a number"),
         (["trajectories", "--optimizer", "sgd:momentum=0.9"], "sgd has no hyperparameter"),
@@ -165,8 +192,10 @@ def test_explore_writes_only_the_page_with_the_sweeps_numbers(tmp_path, capsys):
         (["--learning-rates", "1e-3:1:1"], "2 <= COUNT <= 100000, got '1e-3:1:1'"),
         (["--learning-rates", "1e-3:1"], "expected LOW:HIGH:COUNT"),
         (["--steps", "0"], "argument --steps: expected an integer in [1,"),
-        (["--learning-rates", "1e-3:1:100000", "--steps", "10000"],
-         "the page would embed 266707 MB of trajectories, more than 100 MB"),
+        (
+            ["--learning-rates", "1e-3:1:100000", "--steps", "10000"],
+            "the page would embed 266707 MB of trajectories, more than 100 MB",
+        ),
         (["--optimizer", "rprop:eta_plus=0.5"], "eta_plus"),
         (["--run", "nowhere"], "--run: nowhere holds neither the losses.json"),
     ],

@@ -100,5 +100,3 @@ def test_complex_params_are_measured_on_both_parts():
     assert crosscheck.normwise_relative_error(a, b) == pytest.approx(
         (1.0 - abs(float(b.imag[1]))) / abs(2 - 1j), rel=1e-6
     )
-
-

@@ -25,8 +25,12 @@ def test_a_bias_correction_hidden_by_a_small_step_shows_in_the_updates():
     params = _params()
     gradients = crosscheck.random_gradients(params, STEPS, seed=1)
     accurate = crosscheck.compare(
-        jaxopt_lab.adam(1e-3, eps=1e-8, eps_hat=False), optax.adam(1e-3), params, gradients,
-        dtype=np.float32, updates=True,
+        jaxopt_lab.adam(1e-3, eps=1e-8, eps_hat=False),
+        optax.adam(1e-3),
+        params,
+        gradients,
+        dtype=np.float32,
+        updates=True,
     )
     assert accurate.max_scaled_ulps.max() < 8  # within the table's flat bound on params
     assert accurate.max_update_ulps.max() > 50
@@ -34,9 +38,14 @@ def test_a_bias_correction_hidden_by_a_small_step_shows_in_the_updates():
     # v_hat: 6.5e-6 relative, 55 ulps of the update.
     assert 40 < accurate.max_update_ulps[0] < 80
     rounded = crosscheck.compare(
-        jaxopt_lab.adam(1e-3, eps=1e-8, eps_hat=False, bias_correction="float32",
-                        moment_form="weighted_sum"),
-        optax.adam(1e-3), params, gradients, dtype=np.float32, updates=True,
+        jaxopt_lab.adam(
+            1e-3, eps=1e-8, eps_hat=False, bias_correction="float32", moment_form="weighted_sum"
+        ),
+        optax.adam(1e-3),
+        params,
+        gradients,
+        dtype=np.float32,
+        updates=True,
     )
     assert rounded.max_update_ulps.max() <= 4
 
@@ -77,5 +86,6 @@ def test_the_check_shows_update_ulps_beside_param_ulps():
     table = equivalences.render_markdown(results, 20)
     assert "float32: update ulps (worst step)" in table.splitlines()[0]
     cells = [cell.strip() for cell in table.splitlines()[2].split("|")]
-    assert float(cells[7]) == pytest.approx(np.nanmax(results[0].comparison.max_update_ulps),
-                                            abs=0.05)
+    assert float(cells[7]) == pytest.approx(
+        np.nanmax(results[0].comparison.max_update_ulps), abs=0.05
+    )

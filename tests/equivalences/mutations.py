@@ -357,7 +357,9 @@ MUTATIONS = (
         "jaxopt_lab/port/clipping.py",
         "jnp.minimum(max_norm / (total_norm + 1e-6), 1.0)",
         "jnp.minimum(max_norm / total_norm, 1.0)",
-        ("tests/port/test_port.py::test_clip_grad_norm_scales_just_below_the_threshold_as_torch_does",),
+        (
+            "tests/port/test_port.py::test_clip_grad_norm_scales_just_below_the_threshold_as_torch_does",
+        ),
     ),
     # ------------------------------------------------ runs and the page
     Mutation(

@@ -72,9 +72,7 @@ def test_row(row, dtype):
     _skip_unless_installed(row)
     steps = _steps(row)
     other = table.other_trajectory(row, dtype, steps)
-    result = table.check_row(
-        row, dtype, steps, lab=_lab_trajectory(row, dtype, steps), other=other
-    )
+    result = table.check_row(row, dtype, steps, lab=_lab_trajectory(row, dtype, steps), other=other)
     assert result.passed, result.failure
 
 
@@ -151,8 +149,11 @@ def test_check_filters_by_library(capsys):
     assert _cli().main(argv) == 0
     output = capsys.readouterr().out
     assert "differ (documented)" in output
-    assert "optax" not in [line.split("|")[3].strip() for line in output.splitlines()
-                           if line.startswith("| ") and line.count("|") > 4]
+    assert "optax" not in [
+        line.split("|")[3].strip()
+        for line in output.splitlines()
+        if line.startswith("| ") and line.count("|") > 4
+    ]
 
 
 def test_check_refuses_an_unknown_optimizer(capsys):
@@ -164,7 +165,11 @@ def test_check_refuses_an_unknown_optimizer(capsys):
 
 def test_check_exits_non_zero_when_a_row_fails(capsys, monkeypatch):
     wrong = equivalences.Equivalence(
-        "adam", "optax", {"eps": 1e-7, "eps_hat": False}, "optax.adam", {"learning_rate": 0.001},
+        "adam",
+        "optax",
+        {"eps": 1e-7, "eps_hat": False},
+        "optax.adam",
+        {"learning_rate": 0.001},
         label="injected-wrong-eps",
     )
     right = next(row for row in ROWS if row.name == "adam-optax-defaults")
@@ -175,5 +180,3 @@ def test_check_exits_non_zero_when_a_row_fails(capsys, monkeypatch):
     assert "FAIL adam-optax-injected-wrong-eps (float64)" in output
     assert "FAIL adam-optax-defaults" not in output
     assert " 1 failed" in output or " 2 failed" in output
-
-

@@ -36,6 +36,8 @@ from jaxopt_lab.optimizers.adafactor import factored_axes
 
 STEPS = 150
 SAME = {"ulps": 8}
+
+
 def matrices(seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {
@@ -58,6 +60,8 @@ OPTAX_LAB = {
     "factored_dims": "two_largest",
     "decay_form": "unscaled",
 }
+
+
 def test_optax_default_learning_rate_steps_by_the_parameter_scale(problem):
     # optax.adafactor() has learning_rate=None: no step size at all, so each step
     # moves a leaf by its own rms (the lab's learning_rate=1 without the relative

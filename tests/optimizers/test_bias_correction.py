@@ -29,7 +29,7 @@ def _corrections(form: str, b1: float, b2: float) -> tuple[np.ndarray, np.ndarra
 def test_float32_corrections_are_optax_bit_for_bit(b1, b2):
     # optax.tree.bias_correction: 1 - decay**count, count the int32 1-based step.
     count = jnp.arange(1, STEPS + 1, dtype=jnp.int32)
-    optax_first, optax_second = (np.asarray(1 - b ** count) for b in (b1, b2))
+    optax_first, optax_second = (np.asarray(1 - b**count) for b in (b1, b2))
     first, second = _corrections("float32", b1, b2)
     np.testing.assert_array_equal(first, optax_first)
     np.testing.assert_array_equal(second, optax_second)
@@ -67,8 +67,10 @@ def _optax_form(**settings):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize(
     "settings",
-    [{"learning_rate": 1e-2, "eps": 1e-8},
-     {"learning_rate": 3e-3, "b1": 0.8, "b2": 0.99, "eps": 1e-6, "eps_root": 1e-10}],
+    [
+        {"learning_rate": 1e-2, "eps": 1e-8},
+        {"learning_rate": 3e-3, "b1": 0.8, "b2": 0.99, "eps": 1e-6, "eps_root": 1e-10},
+    ],
     ids=["defaults", "non-default"],
 )
 def test_adam_is_optax_adam_bit_for_bit(settings, dtype):
@@ -81,8 +83,11 @@ def test_adam_is_optax_adam_bit_for_bit(settings, dtype):
     assert result.max_ulp_distance.max() == 0
     # Without the knobs: the accurate correction and the lerp form part from optax.
     result = crosscheck.compare(
-        jaxopt_lab.adam(**settings, eps_hat=False), optax.adam(**optax_settings), params,
-        gradients, dtype=dtype,
+        jaxopt_lab.adam(**settings, eps_hat=False),
+        optax.adam(**optax_settings),
+        params,
+        gradients,
+        dtype=dtype,
     )
     assert result.max_ulp_distance.max() > 0
 
@@ -100,7 +105,10 @@ def test_optax_itself_changes_with_the_tree_so_a_tree_agrees_within_an_ulp():
     in_tree = crosscheck.trajectory(optax.adam(1e-2), params, gradients, dtype=np.float32)
     assert not np.array_equal(alone.leaves[0], in_tree.leaves[0])  # leaves sort as b, w
     result = crosscheck.compare(
-        _optax_form(learning_rate=1e-2, eps=1e-8), optax.adam(1e-2), params, gradients,
+        _optax_form(learning_rate=1e-2, eps=1e-8),
+        optax.adam(1e-2),
+        params,
+        gradients,
         dtype=np.float32,
     )
     assert result.max_scaled_ulps.max() <= 1.0
@@ -109,9 +117,13 @@ def test_optax_itself_changes_with_the_tree_so_a_tree_agrees_within_an_ulp():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize(
     "lab_settings, keras_settings",
-    [({"learning_rate": 1e-2}, {"learning_rate": 1e-2}),
-     ({"learning_rate": 1e-3, "b1": 0.8, "b2": 0.99, "eps": 1e-6},
-      {"learning_rate": 1e-3, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6})],
+    [
+        ({"learning_rate": 1e-2}, {"learning_rate": 1e-2}),
+        (
+            {"learning_rate": 1e-3, "b1": 0.8, "b2": 0.99, "eps": 1e-6},
+            {"learning_rate": 1e-3, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6},
+        ),
+    ],
     ids=["lr 1e-2", "non-default"],
 )
 def test_adam_is_keras_adam_bit_for_bit(lab_settings, keras_settings, dtype):
@@ -119,16 +131,24 @@ def test_adam_is_keras_adam_bit_for_bit(lab_settings, keras_settings, dtype):
     params = _params()
     gradients = crosscheck.random_gradients(params, STEPS, seed=1)
     # Keras keeps the learning rate in a float32 variable: the lab gets that value.
-    lab_settings = {**lab_settings,
-                    "learning_rate": float(np.float32(lab_settings["learning_rate"]))}
+    lab_settings = {
+        **lab_settings,
+        "learning_rate": float(np.float32(lab_settings["learning_rate"])),
+    }
     result = crosscheck.compare(
         jaxopt_lab.adam(**lab_settings, bias_correction="float32"),
-        keras.optimizers.Adam(**keras_settings), params, gradients, dtype=dtype,
+        keras.optimizers.Adam(**keras_settings),
+        params,
+        gradients,
+        dtype=dtype,
     )
     assert result.max_ulp_distance.max() == 0
     result = crosscheck.compare(
-        jaxopt_lab.adam(**lab_settings), keras.optimizers.Adam(**keras_settings), params,
-        gradients, dtype=np.float32,
+        jaxopt_lab.adam(**lab_settings),
+        keras.optimizers.Adam(**keras_settings),
+        params,
+        gradients,
+        dtype=np.float32,
     )
     # The accurate correction parts from Keras: 26 ulps of the leaf's scale at lr 1e-2, but
     # 0.86 at lr 1e-3, where the small step hides a 1e-5 relative difference in it.
@@ -163,14 +183,16 @@ def test_bad_knobs_name_the_argument():
     ],
     ids=["radam", "amsgrad"],
 )
-def test_the_knob_reaches_the_rest_of_the_adam_family(lab, library, accurate_at_least,
-                                                      rounded_at_most):
+def test_the_knob_reaches_the_rest_of_the_adam_family(
+    lab, library, accurate_at_least, rounded_at_most
+):
     params = _params()
     gradients = crosscheck.random_gradients(params, STEPS, seed=1)
     worst = {}
     for form in ("accurate", "float32"):
-        result = crosscheck.compare(lab(1e-3, bias_correction=form), library, params, gradients,
-                                    dtype=np.float32)
+        result = crosscheck.compare(
+            lab(1e-3, bias_correction=form), library, params, gradients, dtype=np.float32
+        )
         worst[form] = float(result.max_scaled_ulps.max())
     assert worst["accurate"] >= accurate_at_least
     assert worst["float32"] <= rounded_at_most

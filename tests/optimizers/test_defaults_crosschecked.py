@@ -51,20 +51,22 @@ def _library_row(optimizer: str, library: str, other: str, settings: dict, **fie
 
 LIBRARY_ROWS = (
     # torch's default rho is 0.9, the lab's (the paper's) 0.95.
-    _library_row("adadelta", "torch", "torch.optim.Adadelta",
-                 {"lr": 1.0, "rho": 0.95, "eps": 1e-6}),
+    _library_row(
+        "adadelta", "torch", "torch.optim.Adadelta", {"lr": 1.0, "rho": 0.95, "eps": 1e-6}
+    ),
     # Keras's AdamW: eps outside the corrected root ("eps hat"), as the lab's default;
     # rounded as the table's adamw-keras rows say (their note, their 0.5 ulps a step).
     dataclasses.replace(
         next(row for row in ROWS if row.name == "adamw-keras-defaults"),
-        lab_settings={}, other_settings={"weight_decay": 0.01}, label="own-defaults",
+        lab_settings={},
+        other_settings={"weight_decay": 0.01},
+        label="own-defaults",
     ),
     # optax's default weight decay is 1e-3, the lab's (the paper's) 0.
     _library_row("lion", "optax", "optax.lion", {"learning_rate": 1e-4, "weight_decay": 0.0}),
     # torch floors with eps1 where the lab (the paper) adds it to g**2: with eps1 = 1e-30
     # the two are the same numbers.
-    _library_row("adafactor", "torch", "torch.optim.Adafactor",
-                 {"lr": 1e-2, "eps": (1e-30, 1e-3)}),
+    _library_row("adafactor", "torch", "torch.optim.Adafactor", {"lr": 1e-2, "eps": (1e-30, 1e-3)}),
     _library_row("rprop", "torch", "torch.optim.Rprop", {"lr": 0.1}),
 )
 """Optimizers whose defaults no table row runs, against a library given the same values."""
@@ -243,7 +245,8 @@ def test_schedule_free_adamw_defaults_against_the_authors_reference(dtype):
     88 ulps after 1000 steps in float32, 116 in float64).
     """
     row = _transcribed_row(
-        "schedule_free_adamw", ulps_per_step=0.5,
+        "schedule_free_adamw",
+        ulps_per_step=0.5,
         note="x formed explicitly by the lab, y in place by the reference",
     )
     other, _ = _reference_trajectory(ScheduleFreeAdamW(), dtype)
@@ -291,7 +294,10 @@ def test_rprop_defaults_until_both_clamps_against_torch_s_algorithm(dtype):
         assert np.all(reference.smallest[key] == np.asarray(1e-6, dtype)), key
     row = _transcribed_row("rprop")
     lab = crosscheck.trajectory(
-        crosscheck.OptaxSide(jaxopt_lab.rprop()), table.table_params(), gradients, STEPS,
+        crosscheck.OptaxSide(jaxopt_lab.rprop()),
+        table.table_params(),
+        gradients,
+        STEPS,
         dtype=dtype,
     )
     result = table.check_row(row, dtype, STEPS, lab=lab, other=other)

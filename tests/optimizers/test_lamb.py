@@ -16,9 +16,10 @@ from jaxopt_lab import crosscheck
 from jaxopt_lab.equivalences import table_params
 
 STEPS = 300
+
+
 def f32(value: float) -> float:
     return float(np.float32(value))
-
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,10 @@ STEPS = 300
 BIT_IDENTICAL = [
     row
     for row in equivalences.select(equivalences.EQUIVALENCES, optimizers_wanted=["lion"])
-    if row.library == "optax" and not row.complex_params
-    or row.library == "keras" and "weight_decay" not in row.lab_settings
+    if row.library == "optax"
+    and not row.complex_params
+    or row.library == "keras"
+    and "weight_decay" not in row.lab_settings
 ]
 
 

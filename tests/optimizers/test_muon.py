@@ -41,6 +41,8 @@ from jaxopt_lab import crosscheck
 from jaxopt_lab.optimizers.muon import NS_COEFFICIENTS, orthogonalize
 
 STEPS = 200
+
+
 @pytest.fixture(scope="module")
 def problem():
     rng = np.random.default_rng(0)
@@ -55,8 +57,6 @@ def problem():
 @pytest.fixture(scope="module")
 def matrix_problem(problem):
     return tuple({key: tree[key] for key in ("kernel", "tall")} for tree in problem)
-
-
 
 
 def torch_lab(**settings):

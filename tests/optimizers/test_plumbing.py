@@ -248,9 +248,7 @@ def test_coupled_weight_decay_is_l2_on_the_gradient(name, x64):
     assert not np.allclose(lab, run(make(), params, grads)["w"], rtol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "name", sorted(set(DECAY_CONVENTION) | ({"adamw", "nadamw"} & set(NAMES)))
-)
+@pytest.mark.parametrize("name", sorted(set(DECAY_CONVENTION) | ({"adamw", "nadamw"} & set(NAMES))))
 def test_decoupled_weight_decay_is_lr_times_decay_outside_the_moments(name, x64):
     # Decoupled (AdamW's, Keras's): update - lr_t * wd * p, with lr_t this step's
     # learning rate (a schedule here); the rule's moments never see it.
@@ -321,14 +319,16 @@ def test_optax_convention_commutes_with_a_phase(name, x64):
     grads = gradients(params, 20)
     phase = np.exp(0.7j)
     rotated = run(
-        make(), jax.tree.map(lambda x: phase * x, params),
+        make(),
+        jax.tree.map(lambda x: phase * x, params),
         [jax.tree.map(lambda g: phase * g, g) for g in grads],
     )["w"]
     np.testing.assert_allclose(rotated, phase * run(make(), params, grads)["w"], rtol=1e-12)
     if not takes(name, "complex_convention"):
         return
     torch_style = run(
-        make(complex_convention="torch"), jax.tree.map(lambda x: phase * x, params),
+        make(complex_convention="torch"),
+        jax.tree.map(lambda x: phase * x, params),
         [jax.tree.map(lambda g: phase * g, g) for g in grads],
     )["w"]
     if name not in ("sgd", "momentum", "nesterov"):  # linear rules commute either way
@@ -543,8 +543,9 @@ def test_bias_corrections_are_accurate_in_float32():
     steps = np.array([0, 1, 9, 99, 999, 99_999], np.int32)
     t = steps.astype(np.float64) + 1
     for b1, b2 in [(0.9, 0.999), (0.0, 0.5), (0.99, 0.9999)]:
-        bc1, bc2 = bias_corrections(jaxopt_lab.AdamState(jnp.asarray(steps), None, None), b1, b2,
-                                    jnp.float32)
+        bc1, bc2 = bias_corrections(
+            jaxopt_lab.AdamState(jnp.asarray(steps), None, None), b1, b2, jnp.float32
+        )
         assert bc1.dtype == bc2.dtype == jnp.float32
         for got, b in ((bc1, b1), (bc2, b2)):
             want = -np.expm1(t * np.log(b)) if b > 0 else np.ones_like(t)
@@ -553,6 +554,7 @@ def test_bias_corrections_are_accurate_in_float32():
     assert abs(float(naive) / 1e-3 - 1) > 1e-5  # what the float32 shortcut gives
     traced = jax.jit(lambda b: one_minus_power(b, jnp.float32(1.0)))(jnp.float32(0.5))
     assert float(traced) == 0.5
-    bfloat16 = bias_corrections(jaxopt_lab.AdamState(jnp.int32(0), None, None), 0.9, 0.999,
-                                jnp.bfloat16)
+    bfloat16 = bias_corrections(
+        jaxopt_lab.AdamState(jnp.int32(0), None, None), 0.9, 0.999, jnp.bfloat16
+    )
     assert bfloat16[1].dtype == jnp.float32 and float(bfloat16[1]) > 0

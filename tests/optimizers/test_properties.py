@@ -39,7 +39,10 @@ from jaxopt_lab import reference
 hypothesis = pytest.importorskip("hypothesis")
 st = pytest.importorskip("hypothesis.strategies")
 HealthCheck, assume, given, settings = (
-    hypothesis.HealthCheck, hypothesis.assume, hypothesis.given, hypothesis.settings
+    hypothesis.HealthCheck,
+    hypothesis.assume,
+    hypothesis.given,
+    hypothesis.settings,
 )
 
 STEPS = 3

@@ -22,14 +22,17 @@ from jaxopt_lab import crosscheck
 from jaxopt_lab.equivalences import table_params
 
 STEPS = 300
+
+
 @pytest.fixture(scope="module")
 def problem():
     params = table_params()
     return params, crosscheck.random_gradients(params, STEPS, seed=1)
 
 
-
 OPTAX_LAB = {"eps_hat": False, "lagged_warmup": True}
+
+
 def test_optax_warmup_lags_one_step_behind_its_weights(problem):
     params, gradients = problem
     other = optax.contrib.schedule_free_adamw(1e-2, 50)

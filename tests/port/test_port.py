@@ -75,8 +75,9 @@ def test_matrix_case_agrees_for_1000_steps_in_both_dtypes(case):
 def _torch_clip(grads, **clip):
     import torch
 
-    tensors = [torch.zeros(g.shape, dtype=torch.float64 if g.dtype == np.float64 else None)
-               for g in grads]
+    tensors = [
+        torch.zeros(g.shape, dtype=torch.float64 if g.dtype == np.float64 else None) for g in grads
+    ]
     for tensor, grad in zip(tensors, grads):
         tensor.grad = torch.tensor(grad)
     if "max_norm" in clip:
@@ -88,8 +89,9 @@ def _torch_clip(grads, **clip):
 
 @needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("max_norm, norm_type", [(1.0, 2.0), (0.3, float("inf")), (5.0, 1.0),
-                                                 (2.0, 3.0), (1e3, 2.0)])
+@pytest.mark.parametrize(
+    "max_norm, norm_type", [(1.0, 2.0), (0.3, float("inf")), (5.0, 1.0), (2.0, 3.0), (1e3, 2.0)]
+)
 def test_clip_grad_norm_is_torch(dtype, max_norm, norm_type):
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal(shape).astype(dtype) for shape in [(16, 8), (16,), (3,)]]
@@ -111,8 +113,9 @@ def test_clip_grad_norm_scales_just_below_the_threshold_as_torch_does():
     expected = _torch_clip(grads, max_norm=1.0)[0]
     with jax.enable_x64(True):
         ours, _ = port.clip_grad_norm(1.0).update([jnp.asarray(grads[0])], optax.EmptyState())
-        theirs, _ = optax.clip_by_global_norm(1.0).update([jnp.asarray(grads[0])],
-                                                          optax.EmptyState())
+        theirs, _ = optax.clip_by_global_norm(1.0).update(
+            [jnp.asarray(grads[0])], optax.EmptyState()
+        )
     np.testing.assert_allclose(np.asarray(ours[0]), expected, rtol=1e-15)
     assert np.all(expected < grads[0])
     np.testing.assert_array_equal(np.asarray(theirs[0]), grads[0])
@@ -130,9 +133,11 @@ def test_clip_grad_value_is_torch():
 @needs_keras
 @pytest.mark.parametrize(
     "keras_clip, ours",
-    [({"clipnorm": 0.5}, port.keras_clipnorm(0.5)),
-     ({"global_clipnorm": 2.0}, port.keras_global_clipnorm(2.0)),
-     ({"clipvalue": 0.2}, port.keras_clipvalue(0.2))],
+    [
+        ({"clipnorm": 0.5}, port.keras_clipnorm(0.5)),
+        ({"global_clipnorm": 2.0}, port.keras_global_clipnorm(2.0)),
+        ({"clipvalue": 0.2}, port.keras_clipvalue(0.2)),
+    ],
 )
 def test_keras_clipping_is_keras(keras_clip, ours):
     keras = crosscheck.import_keras()
@@ -149,8 +154,13 @@ def test_keras_clipping_is_keras(keras_clip, ours):
 
 
 def test_clipping_rejects_bad_thresholds():
-    for make in (port.clip_grad_norm, port.clip_grad_value, port.keras_clipnorm,
-                 port.keras_global_clipnorm, port.keras_clipvalue):
+    for make in (
+        port.clip_grad_norm,
+        port.clip_grad_value,
+        port.keras_clipnorm,
+        port.keras_global_clipnorm,
+        port.keras_clipvalue,
+    ):
         with pytest.raises(ValueError, match="must be > 0"):
             make(0.0)
     with pytest.raises(ValueError, match="norm_type must be > 0"):
@@ -166,12 +176,15 @@ def _torch_two_groups():
     tensors = [torch.zeros(16, 8), torch.zeros(16), torch.zeros(16, 8), torch.zeros(16)]
     optimizer = torch.optim.AdamW(
         [{"params": tensors[:2]}, {"params": tensors[2:], "weight_decay": 0.0, "lr": 1e-3}],
-        lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1,
+        lr=3e-4,
+        betas=(0.9, 0.95),
+        weight_decay=0.1,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[1e-3, 2e-3],
-                                                        total_steps=100)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=[1e-3, 2e-3], total_steps=100
+        )
     return optimizer, scheduler
 
 
@@ -214,22 +227,27 @@ def test_printed_code_builds_the_same_transformation():
     namespace: dict = {}
     exec(compile(code, "<port>", "exec"), namespace)  # the code we generated, not user text
     gradients = crosscheck.random_gradients(PARAMS, 50)
-    result = crosscheck.compare(namespace["optimizer"], recipe.build(), PARAMS, gradients,
-                                dtype=np.float32)
+    result = crosscheck.compare(
+        namespace["optimizer"], recipe.build(), PARAMS, gradients, dtype=np.float32
+    )
     assert np.all(result.max_ulp_distance == 0)
 
 
 @needs_keras
 def test_printed_keras_code_builds_the_same_transformation():
     keras = crosscheck.import_keras()
-    schedule = keras.optimizers.schedules.CosineDecay(1e-3, 50, warmup_target=2e-3,
-                                                      warmup_steps=10)
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, 50, warmup_target=2e-3, warmup_steps=10)
     recipe = port.keras_recipe(keras.optimizers.AdamW(learning_rate=schedule, clipnorm=1.0))
     namespace: dict = {}
     exec(compile(recipe.code(), "<port>", "exec"), namespace)
     params = _layer_params()
-    result = crosscheck.compare(namespace["optimizer"], recipe.build(), params,
-                                crosscheck.random_gradients(params, 30), dtype=np.float32)
+    result = crosscheck.compare(
+        namespace["optimizer"],
+        recipe.build(),
+        params,
+        crosscheck.random_gradients(params, 30),
+        dtype=np.float32,
+    )
     assert np.all(result.max_ulp_distance == 0)
 
 
@@ -398,8 +416,7 @@ def test_keras_muon_sends_embeddings_and_vectors_to_adamw():
     shapes = {"dense": (16, 8), "embedding": (12, 4), "bias": (8,)}
     start = {name: rng.standard_normal(shape) for name, shape in shapes.items()}
     grads = {name: rng.standard_normal((40, *shape)) for name, shape in shapes.items()}
-    optimizer = keras.optimizers.Muon(learning_rate=1e-2, weight_decay=0.01,
-                                      adam_weight_decay=0.1)
+    optimizer = keras.optimizers.Muon(learning_rate=1e-2, weight_decay=0.01, adam_weight_decay=0.1)
     transformation = port.from_keras(optimizer)
     with jax.enable_x64(True):
         names = sorted(shapes)
@@ -411,8 +428,9 @@ def test_keras_muon_sends_embeddings_and_vectors_to_adamw():
         params = {n: jnp.asarray(start[n]) for n in names}
         state = transformation.init(params)
         for step in range(40):
-            values, slots = live.stateless_apply(slots, [jnp.asarray(grads[n][step])
-                                                         for n in names], values)
+            values, slots = live.stateless_apply(
+                slots, [jnp.asarray(grads[n][step]) for n in names], values
+            )
             updates, state = transformation.update(
                 {n: jnp.asarray(grads[n][step]) for n in names}, state, params
             )
@@ -441,17 +459,14 @@ def test_keras_exclusions_and_other_optimizers_are_named():
 
 def test_parse_call_reads_literals_and_nested_calls_only():
     parsed = command.parse_call(
-        "SequentialLR(schedulers=[LinearLR(start_factor=0.1, total_iters=10)], "
-        "milestones=[10])"
+        "SequentialLR(schedulers=[LinearLR(start_factor=0.1, total_iters=10)], milestones=[10])"
     )
     assert parsed.name == "SequentialLR"
     assert parsed.kwargs["milestones"] == [10]
     assert parsed.kwargs["schedulers"][0] == command.CallText(
         "LinearLR", (), {"start_factor": 0.1, "total_iters": 10}
     )
-    assert command.parse_call("AdamW([{'lr': 1e-3}], betas=(0.9, -0.95))").args == (
-        [{"lr": 1e-3}],
-    )
+    assert command.parse_call("AdamW([{'lr': 1e-3}], betas=(0.9, -0.95))").args == ([{"lr": 1e-3}],)
     assert command.parse_call("AdamW(lr=__import__('os'))").kwargs["lr"] == command.CallText(
         "__import__", ("os",), {}
     )  # parsed as data, never called: the builders accept only the library's own names
@@ -470,9 +485,16 @@ def test_parse_call_reads_literals_and_nested_calls_only():
 @needs_torch
 def test_port_command_prints_code_and_agreement(capsys):
     status = cli.main(
-        ["port", "SGD([{'momentum': 0.9}, {}], lr=0.05, weight_decay=1e-4)",
-         "--scheduler", "StepLR(step_size=5, gamma=0.5)", "--clip-grad-norm", "1.0",
-         "--steps", "30"]
+        [
+            "port",
+            "SGD([{'momentum': 0.9}, {}], lr=0.05, weight_decay=1e-4)",
+            "--scheduler",
+            "StepLR(step_size=5, gamma=0.5)",
+            "--clip-grad-norm",
+            "1.0",
+            "--steps",
+            "30",
+        ]
     )
     output = capsys.readouterr().out
     assert status == 0
@@ -482,8 +504,18 @@ def test_port_command_prints_code_and_agreement(capsys):
 
 @needs_keras
 def test_port_command_from_keras(capsys):
-    status = cli.main(["port", "Adam(learning_rate=ExponentialDecay(1e-3, 10, 0.9))",
-                       "--from", "keras", "--steps", "20", "--dtype", "float64"])
+    status = cli.main(
+        [
+            "port",
+            "Adam(learning_rate=ExponentialDecay(1e-3, 10, 0.9))",
+            "--from",
+            "keras",
+            "--steps",
+            "20",
+            "--dtype",
+            "float64",
+        ]
+    )
     output = capsys.readouterr().out
     assert status == 0
     assert "port.keras_schedules.ExponentialDecay(" in output and "float64" in output
@@ -495,16 +527,22 @@ def test_port_command_from_keras(capsys):
     [
         (["port", "AdamW(lr=__import__('os').getcwd())"], "must be a call like Name"),
         (["port", "AdamW(lr=__import__('os'))"], "lr=__import__(...) is a call"),
-        (["port", "SGD(lr=0.1)", "--scheduler", "StepLR(step_size=exec('1'))"],
-         "torch.optim.lr_scheduler has no scheduler 'exec'"),
-        (["port", "SGD(learning_rate=eval('1'))", "--from", "keras"],
-         "keras.optimizers.schedules has no schedule 'eval'"),
+        (
+            ["port", "SGD(lr=0.1)", "--scheduler", "StepLR(step_size=exec('1'))"],
+            "torch.optim.lr_scheduler has no scheduler 'exec'",
+        ),
+        (
+            ["port", "SGD(learning_rate=eval('1'))", "--from", "keras"],
+            "keras.optimizers.schedules has no schedule 'eval'",
+        ),
         (["port", "AdamW(lr=3e-4"], "is not valid Python"),
         (["port", "Bogus(lr=1.0)"], "torch.optim has no optimizer 'Bogus'"),
         (["port", "SGD(lr=-1.0)"], "torch rejected it"),
         (["port", "Muon(lr=1e-2)"], "Muon only supports 2D parameters"),
-        (["port", "SGD(lr=0.1)", "--scheduler", "LambdaLR(lr_lambda=1)"],
-         "LambdaLR cannot be ported: it calls an arbitrary Python function"),
+        (
+            ["port", "SGD(lr=0.1)", "--scheduler", "LambdaLR(lr_lambda=1)"],
+            "LambdaLR cannot be ported: it calls an arbitrary Python function",
+        ),
         (["port", "SGD(lr=0.1)", "--from", "keras", "--clip-grad-norm", "1"], "with --from keras"),
     ],
 )

@@ -32,8 +32,9 @@ SPECS = {
     "CosineAnnealingWarmRestarts": T.CosineAnnealingWarmRestarts(10, 2, 1e-4),
     "CosineAnnealingWarmRestarts-1": T.CosineAnnealingWarmRestarts(13),
     "OneCycleLR": T.OneCycleLR(max_lr=(1.0, 0.5), total_steps=300),
-    "OneCycleLR-three-phase": T.OneCycleLR(max_lr=1.0, total_steps=301, three_phase=True,
-                                           anneal_strategy="linear"),
+    "OneCycleLR-three-phase": T.OneCycleLR(
+        max_lr=1.0, total_steps=301, three_phase=True, anneal_strategy="linear"
+    ),
     "SequentialLR": T.SequentialLR((T.LinearLR(0.1, 1.0, 10), T.CosineAnnealingLR(50)), (10,)),
 }
 BOUNDS = {"float32": (64.0, 1.0), "float64": (1024.0, 4.0)}
@@ -87,13 +88,13 @@ def test_with_steps_it_is_torch_exactly_up_to_steps_then_the_closed_form(name):
         values = np.asarray(jax.vmap(schedule.lr[1])(counts))
     np.testing.assert_array_equal(values[:120], np.repeat(table.lr[:60, 1], 2))
     assert np.all(np.isfinite(values))
-    np.testing.assert_allclose(values[120:], np.repeat(table.lr[60:, 1], 2), rtol=1e-12,
-                               atol=1e-15)
+    np.testing.assert_allclose(values[120:], np.repeat(table.lr[60:, 1], 2), rtol=1e-12, atol=1e-15)
 
 
 def test_one_cycle_past_its_end_holds_its_final_value():
-    schedule = T.torch_schedule(T.OneCycleLR(max_lr=1.0, total_steps=10),
-                                [{"lr": 1.0, "momentum": 0.9}])
+    schedule = T.torch_schedule(
+        T.OneCycleLR(max_lr=1.0, total_steps=10), [{"lr": 1.0, "momentum": 0.9}]
+    )
     assert schedule.exact_until is None
     values = np.asarray(jax.vmap(schedule.lr[0])(jnp.arange(10, 40)))
     assert np.all(values == values[0]) and np.isfinite(values[0])
@@ -111,16 +112,29 @@ def test_only_what_is_asked_is_tabulated_and_a_huge_table_is_refused():
 
 
 def test_port_says_what_it_does_past_steps_and_reports_the_distance(torch, capsys):
-    status = cli.main(["port", "SGD(lr=0.1)", "--scheduler", "CosineAnnealingLR(T_max=30)",
-                       "--steps", "40"])
+    status = cli.main(
+        ["port", "SGD(lr=0.1)", "--scheduler", "CosineAnnealingLR(T_max=30)", "--steps", "40"]
+    )
     output = capsys.readouterr().out
     assert status == 0
-    assert ("torch's own CosineAnnealingLR values for the first 40 optimizer steps (steps=40); "
-            "past them it continues with its closed form in the run's dtype, not NaN") in output
-    assert "closed form of CosineAnnealingLR vs torch's recursion, 40 scheduler steps in " \
+    assert (
+        "torch's own CosineAnnealingLR values for the first 40 optimizer steps (steps=40); "
+        "past them it continues with its closed form in the run's dtype, not NaN"
+    ) in output
+    assert (
+        "closed form of CosineAnnealingLR vs torch's recursion, 40 scheduler steps in "
         "float32: at most" in output
-    status = cli.main(["port", "SGD(lr=0.1, momentum=0.9)", "--scheduler",
-                       "OneCycleLR(max_lr=1.0, total_steps=10**12)", "--steps", "5"])
+    )
+    status = cli.main(
+        [
+            "port",
+            "SGD(lr=0.1, momentum=0.9)",
+            "--scheduler",
+            "OneCycleLR(max_lr=1.0, total_steps=10**12)",
+            "--steps",
+            "5",
+        ]
+    )
     output = capsys.readouterr().out
     assert status == 0 and "for the first 5 optimizer steps" in output
 

@@ -35,7 +35,10 @@ def _run_emitted(code: str, prepared: command.Prepared, dtype) -> crosscheck.Com
     optimizer = namespace["optimizer"]
     gradients = crosscheck.random_gradients(prepared.params, STEPS, seed=1)
     return crosscheck.compare(
-        command.compiled(optimizer), prepared.library_side, prepared.params, gradients,
+        command.compiled(optimizer),
+        prepared.library_side,
+        prepared.params,
+        gradients,
         dtype=dtype,
     )
 
@@ -97,8 +100,10 @@ def test_keras_clipvalue_is_optax_clip_and_clipnorm_says_why(keras):
     text = "keras.optimizers.SGD(learning_rate=0.01, clipvalue=0.5)"
     run = command.port_optimizer(text, steps=30, emit="optax")
     assert "optax.chain(optax.clip(0.5), optax.sgd(" in run.code and run.failure is None
-    run = command.port_optimizer("keras.optimizers.SGD(learning_rate=0.01, clipnorm=0.5)", steps=10,
-                           emit="optax")
-    assert "port.keras_clipnorm: Keras clips each variable's gradient to its own norm" in (
-        run.notes[0]
+    run = command.port_optimizer(
+        "keras.optimizers.SGD(learning_rate=0.01, clipnorm=0.5)", steps=10, emit="optax"
+    )
+    assert (
+        "port.keras_clipnorm: Keras clips each variable's gradient to its own norm"
+        in (run.notes[0])
     )

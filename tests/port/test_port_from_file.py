@@ -47,8 +47,7 @@ def test_groups_and_scheduler_script_reads_names_assigned_once():
     assert optimizer.kwargs == {"lr": 0.05, "momentum": 0.9, "nesterov": True}
     scheduler = script.scheduler_text(reading)
     assert scheduler.name == "SequentialLR" and scheduler.kwargs["milestones"] == [10]
-    assert [sub.name for sub in scheduler.kwargs["schedulers"]] == ["LinearLR",
-                                                                    "CosineAnnealingLR"]
+    assert [sub.name for sub in scheduler.kwargs["schedulers"]] == ["LinearLR", "CosineAnnealingLR"]
     assert reading.scheduler_every == 1  # scheduler.step() beside optimizer.step()
     assert script.clip_arguments(reading) == {"clip_grad_value": 0.5}
 
@@ -91,8 +90,17 @@ def test_from_file_asks_in_one_line_for_what_it_cannot_resolve(torch, capsys):
         "--set OneCycleLR.total_steps=VALUE"
     )
     status, out, _ = _port(
-        capsys, "--from-file", str(SCRIPTS / "unresolved.py"), "--set", "Adam.lr=1e-3",
-        "--set", "max_lr=1e-2", "--set", "total_steps=20", "--steps", "20",
+        capsys,
+        "--from-file",
+        str(SCRIPTS / "unresolved.py"),
+        "--set",
+        "Adam.lr=1e-3",
+        "--set",
+        "max_lr=1e-2",
+        "--set",
+        "total_steps=20",
+        "--steps",
+        "20",
     )
     assert status == 0 and "OneCycleLR(max_lr=0.01, total_steps=20)" in out
 
@@ -131,19 +139,22 @@ def test_the_script_is_never_run(tmp_path, capsys):
     "source, message",
     [
         ("x = 1\n", "no torch.optim or keras.optimizers construction found"),
-        ("import torch\na = torch.optim.SGD(p, lr=1)\nb = torch.optim.Adam(p)\n",
-         "2 optimizer constructions (lines 2, 3)"),
+        (
+            "import torch\na = torch.optim.SGD(p, lr=1)\nb = torch.optim.Adam(p)\n",
+            "2 optimizer constructions (lines 2, 3)",
+        ),
         ("def f(:\n", "is not valid Python"),
         ("x = " + "(" * 300 + ")" * 300 + "\n", "(line 1): too many nested parentheses"),
         ("x = " + "-" * 100_000 + "1\n", "nests too deeply for Python's parser"),
         ("x = " + "+".join(["1"] * 1000) + "\n", "nests deeper than 200 levels"),
-        ("import torch\no = torch.optim.SGD(p, lr=1)\n"
-         + "s = torch.optim.lr_scheduler.StepLR(o, 1)\n" * 5000,
-         "more than 32 scheduler constructions"),
+        (
+            "import torch\no = torch.optim.SGD(p, lr=1)\n"
+            + "s = torch.optim.lr_scheduler.StepLR(o, 1)\n" * 5000,
+            "more than 32 scheduler constructions",
+        ),
     ],
 )
-def test_scripts_the_port_cannot_read_are_refused_in_one_line(tmp_path, capsys, source,
-                                                              message):
+def test_scripts_the_port_cannot_read_are_refused_in_one_line(tmp_path, capsys, source, message):
     path = tmp_path / "train.py"
     path.write_text(source)
     status, _, err = _port(capsys, "--from-file", str(path))

@@ -21,8 +21,7 @@ EXAMPLES = int(os.environ.get("JAXOPT_LAB_EXAMPLES", "200"))
 FUZZ = hypothesis.settings(
     max_examples=EXAMPLES,
     deadline=2000,  # ms per example: a hostile text must fail fast, not merely fail
-    suppress_health_check=[hypothesis.HealthCheck.too_slow,
-                           hypothesis.HealthCheck.data_too_large],
+    suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large],
     derandomize=os.environ.get("CI") == "true",  # the same examples on every CI run
 )
 
@@ -39,34 +38,60 @@ CASES = {
     "betas of one": (["Adam(betas=(0.9,))"], "Adam: betas must be a pair of numbers, got '(0.9,)'"),
     "betas in a group": (["Adam([{'betas': 0.9}])"], "betas (param group 0) must be a pair"),
     "lr inf": (["SGD(lr=1e999)"], "a number that is not finite"),
-    "StepLR(step_size=0)": (["SGD(lr=0.1)", "--scheduler", "StepLR(step_size=0)"],
-                            "StepLR step_size must be an int >= 1, got 0"),
-    "CosineAnnealingLR(T_max=0)": (["SGD(lr=0.1)", "--scheduler", "CosineAnnealingLR(T_max=0)"],
-                                   "CosineAnnealingLR T_max must be an int >= 1, got 0"),
-    "nested T_max=0": (["SGD(lr=0.1)", "--scheduler",
-                        "SequentialLR(schedulers=[CosineAnnealingLR(T_max=0)], milestones=[])"],
-                       "CosineAnnealingLR T_max must be an int >= 1, got 0"),
+    "StepLR(step_size=0)": (
+        ["SGD(lr=0.1)", "--scheduler", "StepLR(step_size=0)"],
+        "StepLR step_size must be an int >= 1, got 0",
+    ),
+    "CosineAnnealingLR(T_max=0)": (
+        ["SGD(lr=0.1)", "--scheduler", "CosineAnnealingLR(T_max=0)"],
+        "CosineAnnealingLR T_max must be an int >= 1, got 0",
+    ),
+    "nested T_max=0": (
+        [
+            "SGD(lr=0.1)",
+            "--scheduler",
+            "SequentialLR(schedulers=[CosineAnnealingLR(T_max=0)], milestones=[])",
+        ],
+        "CosineAnnealingLR T_max must be an int >= 1, got 0",
+    ),
     "CyclicLR(step_size_up=0)": (
         ["SGD(lr=0.1)", "--scheduler", "CyclicLR(base_lr=0.01, max_lr=0.1, step_size_up=0)"],
-        "CyclicLR cannot be ported"),
-    "5,000 param groups": (["SGD([" + ", ".join(["{}"] * 5000) + "], lr=0.1)"],
-                           "longer than 4000 characters"),
-    "65 param groups": (["SGD([" + ", ".join(["{}"] * 65) + "], lr=0.1)"],
-                        "65 param groups; the port command builds at most 64"),
-    "partial": (["SGD(lr=0.1)", "--scheduler", "partial(StepLR, 3)"],
-                "has no scheduler 'partial' that the port covers"),
+        "CyclicLR cannot be ported",
+    ),
+    "5,000 param groups": (
+        ["SGD([" + ", ".join(["{}"] * 5000) + "], lr=0.1)"],
+        "longer than 4000 characters",
+    ),
+    "65 param groups": (
+        ["SGD([" + ", ".join(["{}"] * 65) + "], lr=0.1)"],
+        "65 param groups; the port command builds at most 64",
+    ),
+    "partial": (
+        ["SGD(lr=0.1)", "--scheduler", "partial(StepLR, 3)"],
+        "has no scheduler 'partial' that the port covers",
+    ),
     "ref": (["SGD(lr=0.1)", "--scheduler", "ref(1)"], "has no scheduler 'ref'"),
     "Counter": (["SGD(lr=0.1)", "--scheduler", "Counter()"], "has no scheduler 'Counter'"),
-    "__class__": (["SGD(lr=0.1)", "--scheduler", "__class__()"],
-                  "has no scheduler '__class__'"),
-    "a Keras function as a schedule": (["Adam(learning_rate=serialize(1))", "--from", "keras"],
-                                       "keras.optimizers.schedules has no schedule 'serialize'"),
-    "a torch scheduler base class": (["SGD(lr=0.1)", "--scheduler", "LRScheduler()"],
-                                     "has no scheduler 'LRScheduler' that the port covers"),
+    "__class__": (["SGD(lr=0.1)", "--scheduler", "__class__()"], "has no scheduler '__class__'"),
+    "a Keras function as a schedule": (
+        ["Adam(learning_rate=serialize(1))", "--from", "keras"],
+        "keras.optimizers.schedules has no schedule 'serialize'",
+    ),
+    "a torch scheduler base class": (
+        ["SGD(lr=0.1)", "--scheduler", "LRScheduler()"],
+        "has no scheduler 'LRScheduler' that the port covers",
+    ),
     "an attribute of a call": (["SGD(lr=(0).real)"], "is not a literal"),
-    "OneCycleLR past its end": (["SGD(lr=0.1, momentum=0.9)", "--scheduler",
-                                 "OneCycleLR(max_lr=1.0, total_steps=10)", "--steps", "50"],
-                                "OneCycleLR ends after 10 scheduler steps"),
+    "OneCycleLR past its end": (
+        [
+            "SGD(lr=0.1, momentum=0.9)",
+            "--scheduler",
+            "OneCycleLR(max_lr=1.0, total_steps=10)",
+            "--steps",
+            "50",
+        ],
+        "OneCycleLR ends after 10 scheduler steps",
+    ),
 }
 
 
@@ -90,16 +115,27 @@ def test_echo_keeps_about_200_characters():
 
 
 def test_the_step_count_of_a_huge_one_cycle_is_not_tabulated(torch, capsys):
-    status = cli.main(["port", "SGD(lr=0.1, momentum=0.9)", "--scheduler",
-                       "OneCycleLR(max_lr=1.0, total_steps=10**12)", "--steps", "5"])
+    status = cli.main(
+        [
+            "port",
+            "SGD(lr=0.1, momentum=0.9)",
+            "--scheduler",
+            "OneCycleLR(max_lr=1.0, total_steps=10**12)",
+            "--steps",
+            "5",
+        ]
+    )
     assert status == 0
     assert "torch.optim.lr_scheduler.OneCycleLR" not in capsys.readouterr().err
 
 
 def test_groups_are_read_in_one_pass(torch):
-    prepared = command.prepare("SGD([" + ", ".join("{'lr': %g}" % (0.01 * (i + 1))
-                                                   for i in range(command.MAX_GROUPS)) + "])",
-                               steps=5)
+    prepared = command.prepare(
+        "SGD(["
+        + ", ".join("{'lr': %g}" % (0.01 * (i + 1)) for i in range(command.MAX_GROUPS))
+        + "])",
+        steps=5,
+    )
     torch_groups = prepared.live[0].param_groups
     assert len(torch_groups) == command.MAX_GROUPS
     assert all(len(group["params"]) == 2 for group in torch_groups)
@@ -108,12 +144,53 @@ def test_groups_are_read_in_one_pass(torch):
 
 # --------------------------------------------------------------------------- fuzzing
 
-_PIECES = st.sampled_from([
-    "SGD", "AdamW", "torch.optim.", "lr_scheduler.", "keras.optimizers.", "(", ")", "[", "]",
-    "{", "}", ",", "=", "lr", "betas", "params", "'lr'", ":", "-", "not ", "+", "*", "**", ".",
-    "1", "0.9", "1e999", "10", "None", "True", "x", "model.parameters()", "lambda: 0", "\n",
-    " ", "\\", "'", '"', "#", "@", "__class__", "\x00", "é",
-])
+_PIECES = st.sampled_from(
+    [
+        "SGD",
+        "AdamW",
+        "torch.optim.",
+        "lr_scheduler.",
+        "keras.optimizers.",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "=",
+        "lr",
+        "betas",
+        "params",
+        "'lr'",
+        ":",
+        "-",
+        "not ",
+        "+",
+        "*",
+        "**",
+        ".",
+        "1",
+        "0.9",
+        "1e999",
+        "10",
+        "None",
+        "True",
+        "x",
+        "model.parameters()",
+        "lambda: 0",
+        "\n",
+        " ",
+        "\\",
+        "'",
+        '"',
+        "#",
+        "@",
+        "__class__",
+        "\x00",
+        "é",
+    ]
+)
 CALL_LIKE = st.lists(_PIECES, max_size=60).map("".join)
 REPEATED = st.tuples(st.text(max_size=5), st.integers(0, 5000), st.text(max_size=5)).map(
     lambda t: "SGD(lr=" + t[0] * t[1] + t[2] + ")"
@@ -131,8 +208,11 @@ def _one_line(error: ValueError) -> None:
 def test_fuzzed_call_texts_parse_or_fail_in_one_line(text):
     try:
         parsed = call_text.parse_call(text)
-        for role in (call_text.torch_optimizer_text, call_text.torch_scheduler_text,
-                     call_text.keras_text):
+        for role in (
+            call_text.torch_optimizer_text,
+            call_text.torch_scheduler_text,
+            call_text.keras_text,
+        ):
             try:
                 call_text.refuse_unresolved(role(parsed), text, "optimizer")
             except ValueError as error:

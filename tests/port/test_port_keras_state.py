@@ -22,8 +22,10 @@ BEFORE, AFTER = 6, 6
 CASES = [
     ("SGD(learning_rate=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)", 1e-12),
     ("SGD(learning_rate=ExponentialDecay(0.05, decay_steps=3, decay_rate=0.8))", 1e-12),
-    ("Adam(learning_rate=ExponentialDecay(1e-2, decay_steps=3, decay_rate=0.8), beta_1=0.8)",
-     1e-12),
+    (
+        "Adam(learning_rate=ExponentialDecay(1e-2, decay_steps=3, decay_rate=0.8), beta_1=0.8)",
+        1e-12,
+    ),
     ("AdamW(learning_rate=1e-2, weight_decay=0.1, amsgrad=True, clipnorm=1.0)", 1e-12),
     ("Adagrad(learning_rate=0.05, initial_accumulator_value=0.2)", 1e-12),
     ("RMSprop(learning_rate=1e-2, rho=0.95, momentum=0.9, centered=True)", 1e-12),
@@ -50,8 +52,10 @@ class _Keras:
     def __init__(self, text, params, dtype):
         keras = crosscheck.import_keras()
         self.treedef = jax.tree.structure(params)
-        self.variables = [keras.Variable(np.asarray(leaf, dtype), dtype=np.dtype(dtype).name)
-                          for leaf in jax.tree.leaves(params)]
+        self.variables = [
+            keras.Variable(np.asarray(leaf, dtype), dtype=np.dtype(dtype).name)
+            for leaf in jax.tree.leaves(params)
+        ]
         self.optimizer = _keras_optimizer(parse_call(text))
         self.optimizer.build(self.variables)
 
@@ -99,8 +103,16 @@ def test_keras_to_jax_mid_run(text, rtol, dtype):
         live.steps(gradient_leaves, 0, BEFORE, dtype)
         moved = live.params()
         transformation, state = port.state_from_keras(live.optimizer, like=moved)
-        got, _ = _jax_steps(transformation, state, moved, gradient_leaves, live.treedef,
-                            BEFORE, BEFORE + AFTER, dtype)
+        got, _ = _jax_steps(
+            transformation,
+            state,
+            moved,
+            gradient_leaves,
+            live.treedef,
+            BEFORE,
+            BEFORE + AFTER,
+            dtype,
+        )
     _assert_close(got, want, dtype, BEFORE + AFTER, rtol)
 
 
@@ -112,8 +124,16 @@ def test_jax_to_keras_mid_run(text, rtol, dtype):
         fresh = _Keras(text, params, dtype)
         start = jax.tree.map(lambda p: np.asarray(p, dtype), params)
         transformation = port.from_keras(fresh.optimizer)
-        halfway, state = _jax_steps(transformation, transformation.init(start), start,
-                                    gradient_leaves, fresh.treedef, 0, BEFORE, dtype)
+        halfway, state = _jax_steps(
+            transformation,
+            transformation.init(start),
+            start,
+            gradient_leaves,
+            fresh.treedef,
+            0,
+            BEFORE,
+            dtype,
+        )
         for variable, leaf in zip(fresh.variables, jax.tree.leaves(halfway), strict=True):
             variable.assign(leaf)
         assert port.state_to_keras(state, fresh.optimizer, like=halfway) == BEFORE

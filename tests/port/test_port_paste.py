@@ -23,8 +23,9 @@ def test_qualified_names_and_an_assignment_parse_to_the_class_name():
     ]:
         parsed = parse_call(text)
         assert (parsed.name, parsed.module, parsed.kwargs) == ("AdamW", module, {"lr": 3e-4})
-    scheduler = parse_call("torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, "
-                           "total_steps=2000)")
+    scheduler = parse_call(
+        "torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=2000)"
+    )
     assert scheduler.qualified == "torch.optim.lr_scheduler.OneCycleLR"
     assert scheduler.args == (Unresolved("optimizer", 1),)
     keras = parse_call("tf.keras.optimizers.schedules.CosineDecay(1e-3, 10**3)")
@@ -34,10 +35,12 @@ def test_qualified_names_and_an_assignment_parse_to_the_class_name():
 def test_the_params_are_skipped_and_groups_keep_their_hyperparameters():
     plain = torch_optimizer_text(parse_call("optim.AdamW(params, 3e-4, weight_decay=0.1)"))
     assert (plain.groups, plain.args, plain.kwargs) == (None, (3e-4,), {"weight_decay": 0.1})
-    grouped = torch_optimizer_text(parse_call(
-        "torch.optim.SGD([{'params': model.fc.parameters(), 'lr': 1e-2}, "
-        "{'params': rest, 'momentum': 0.9}], lr=0.1)"
-    ))
+    grouped = torch_optimizer_text(
+        parse_call(
+            "torch.optim.SGD([{'params': model.fc.parameters(), 'lr': 1e-2}, "
+            "{'params': rest, 'momentum': 0.9}], lr=0.1)"
+        )
+    )
     assert grouped.groups == [{"lr": 1e-2}, {"momentum": 0.9}]
     with pytest.raises(ValueError, match="first positional argument is the params"):
         torch_optimizer_text(parse_call("SGD(0.1)"))
@@ -57,10 +60,14 @@ def _same_recipe(pasted: str, bare: str, scheduler_pasted=None, scheduler_bare=N
     [
         ("torch.optim.AdamW(model.parameters(), lr=3e-4)", "AdamW(lr=3e-4)"),
         ("optim.AdamW(params, lr=3e-4)", "AdamW(lr=3e-4)"),
-        ("optimizer = optim.SGD(net.parameters(), 0.05, momentum=0.9)",
-         "SGD(lr=0.05, momentum=0.9)"),
-        ("torch.optim.SGD([{'params': a.parameters(), 'lr': 1e-2}, {'params': b}], lr=0.1)",
-         "SGD([{'lr': 1e-2}, {}], lr=0.1)"),
+        (
+            "optimizer = optim.SGD(net.parameters(), 0.05, momentum=0.9)",
+            "SGD(lr=0.05, momentum=0.9)",
+        ),
+        (
+            "torch.optim.SGD([{'params': a.parameters(), 'lr': 1e-2}, {'params': b}], lr=0.1)",
+            "SGD([{'lr': 1e-2}, {}], lr=0.1)",
+        ),
     ],
 )
 def test_pasted_torch_optimizers_port_as_the_bare_call(torch, pasted, bare):
@@ -76,7 +83,8 @@ def test_pasted_torch_scheduler_skips_its_optimizer(torch):
     )
     assert "OneCycleLR(max_lr=0.001, total_steps=2000)" in prepared.recipe.code()
     _same_recipe(
-        "SGD(lr=0.1)", "SGD(lr=0.1)",
+        "SGD(lr=0.1)",
+        "SGD(lr=0.1)",
         "lr_scheduler.SequentialLR(opt, [lr_scheduler.LinearLR(opt, 0.1, total_iters=5), "
         "lr_scheduler.ExponentialLR(opt, gamma=0.9)], milestones=[5])",
         "SequentialLR(schedulers=[LinearLR(start_factor=0.1, total_iters=5), "
@@ -99,11 +107,16 @@ def test_pasted_keras_lines_port_as_the_bare_call(keras):
 
 
 def test_pasted_line_runs_against_torch_on_the_command_line(torch, capsys):
-    status = cli.main([
-        "port", "optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)",
-        "--scheduler", "torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, "
-        "total_steps=2000)", "--steps", "20",
-    ])
+    status = cli.main(
+        [
+            "port",
+            "optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)",
+            "--scheduler",
+            "torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=2000)",
+            "--steps",
+            "20",
+        ]
+    )
     output = capsys.readouterr().out
     assert status == 0
     assert "# optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4) + " in output

@@ -50,14 +50,25 @@ SCHEDULERS = {
     "OneCycleLR-sgd-three-phase": (
         _sgd,
         lambda o: L.OneCycleLR(
-            o, max_lr=1.0, total_steps=301, pct_start=0.25, anneal_strategy="linear",
-            three_phase=True, div_factor=7.0, final_div_factor=300.0,
+            o,
+            max_lr=1.0,
+            total_steps=301,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            three_phase=True,
+            div_factor=7.0,
+            final_div_factor=300.0,
         ),
     ),
     "OneCycleLR-epochs": (
         _sgd,
         lambda o: L.OneCycleLR(
-            o, max_lr=1.0, epochs=10, steps_per_epoch=31, pct_start=0.37, base_momentum=0.8,
+            o,
+            max_lr=1.0,
+            epochs=10,
+            steps_per_epoch=31,
+            pct_start=0.37,
+            base_momentum=0.8,
             max_momentum=0.97,
         ),
     ),
@@ -107,8 +118,10 @@ def _torch_values(make_optimizer, make_scheduler, epochs):
             scheduler.step()
         lrs.append([group["lr"] for group in optimizer.param_groups])
         momenta.append(
-            [group["betas"][0] if "betas" in group else group["momentum"]
-             for group in optimizer.param_groups]
+            [
+                group["betas"][0] if "betas" in group else group["momentum"]
+                for group in optimizer.param_groups
+            ]
         )
     return np.array(lrs), np.array(momenta)
 
@@ -178,7 +191,8 @@ def test_open_ended_schedule_runs_without_steps_and_a_finished_one_is_refused_pa
     assert float(schedule.lr[0](jnp.int32(3))) == pytest.approx(0.729, rel=1e-6)
     with pytest.raises(ValueError, match="OneCycleLR ends after 100 scheduler steps"):
         port.torch_schedule(
-            torch_schedules.OneCycleLR(max_lr=1.0, total_steps=100), [{"lr": 1.0, "momentum": 0.9}],
+            torch_schedules.OneCycleLR(max_lr=1.0, total_steps=100),
+            [{"lr": 1.0, "momentum": 0.9}],
             steps=500,
         )
 

@@ -26,35 +26,56 @@ BEFORE, AFTER = 6, 6
 STEPS = 40  # tabulated optimizer steps (past BEFORE + AFTER)
 
 CASES = [
-    ("SGD([{}, {'lr': 0.02}], lr=0.05, momentum=0.9, dampening=0.1)",
-     "StepLR(step_size=3, gamma=0.5)"),
-    ("SGD([{}, {}], lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)",
-     "OneCycleLR(max_lr=[0.1, 0.05], total_steps=40)"),
-    ("Adam([{}, {'betas': (0.8, 0.99)}], lr=1e-2, weight_decay=1e-2)",
-     "ExponentialLR(gamma=0.9)"),
-    ("AdamW([{}, {'weight_decay': 0.0}], lr=1e-2, weight_decay=0.1, amsgrad=True)",
-     "OneCycleLR(max_lr=[1e-2, 2e-2], total_steps=40)"),
-    ("Adagrad([{}, {'lr_decay': 0.0}], lr=0.05, lr_decay=1e-2, initial_accumulator_value=0.1)",
-     "PolynomialLR(total_iters=8, power=2.0)"),
-    ("RMSprop([{}, {'momentum': 0.0}], lr=1e-2, momentum=0.9, centered=True)",
-     "OneCycleLR(max_lr=1e-2, total_steps=40)"),
+    (
+        "SGD([{}, {'lr': 0.02}], lr=0.05, momentum=0.9, dampening=0.1)",
+        "StepLR(step_size=3, gamma=0.5)",
+    ),
+    (
+        "SGD([{}, {}], lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)",
+        "OneCycleLR(max_lr=[0.1, 0.05], total_steps=40)",
+    ),
+    ("Adam([{}, {'betas': (0.8, 0.99)}], lr=1e-2, weight_decay=1e-2)", "ExponentialLR(gamma=0.9)"),
+    (
+        "AdamW([{}, {'weight_decay': 0.0}], lr=1e-2, weight_decay=0.1, amsgrad=True)",
+        "OneCycleLR(max_lr=[1e-2, 2e-2], total_steps=40)",
+    ),
+    (
+        "Adagrad([{}, {'lr_decay': 0.0}], lr=0.05, lr_decay=1e-2, initial_accumulator_value=0.1)",
+        "PolynomialLR(total_iters=8, power=2.0)",
+    ),
+    (
+        "RMSprop([{}, {'momentum': 0.0}], lr=1e-2, momentum=0.9, centered=True)",
+        "OneCycleLR(max_lr=1e-2, total_steps=40)",
+    ),
     ("Adadelta([{}, {'rho': 0.8}], lr=1.0, weight_decay=1e-3)", "StepLR(step_size=4, gamma=0.5)"),
     ("Adamax([{}, {'betas': (0.8, 0.99)}], lr=2e-2)", "CosineAnnealingLR(T_max=8)"),
-    ("NAdam([{}, {'weight_decay': 0.0}], lr=1e-2, weight_decay=0.1, "
-     "decoupled_weight_decay=True)", "LinearLR(start_factor=0.1, total_iters=8)"),
-    ("RAdam([{}, {'weight_decay': 0.0}], lr=1e-2, weight_decay=0.1, "
-     "decoupled_weight_decay=True)", "CosineAnnealingWarmRestarts(T_0=4, T_mult=2)"),
+    (
+        "NAdam([{}, {'weight_decay': 0.0}], lr=1e-2, weight_decay=0.1, "
+        "decoupled_weight_decay=True)",
+        "LinearLR(start_factor=0.1, total_iters=8)",
+    ),
+    (
+        "RAdam([{}, {'weight_decay': 0.0}], lr=1e-2, weight_decay=0.1, "
+        "decoupled_weight_decay=True)",
+        "CosineAnnealingWarmRestarts(T_0=4, T_mult=2)",
+    ),
     ("Rprop([{}, {'etas': (0.4, 1.3)}], lr=0.01)", "ExponentialLR(gamma=0.9)"),
-    ("Adafactor([{}, {'weight_decay': 0.0}], lr=0.1, weight_decay=0.1)",
-     "StepLR(step_size=4, gamma=0.5)"),
+    (
+        "Adafactor([{}, {'weight_decay': 0.0}], lr=0.1, weight_decay=0.1)",
+        "StepLR(step_size=4, gamma=0.5)",
+    ),
 ]
 DTYPES = [np.float32, np.float64]
 
 
 def _params():
     rng = np.random.default_rng(0)
-    params = {"w0": rng.standard_normal((4, 3)), "b0": rng.standard_normal(3),
-              "w1": rng.standard_normal((4, 3)), "b1": rng.standard_normal(3)}
+    params = {
+        "w0": rng.standard_normal((4, 3)),
+        "b0": rng.standard_normal(3),
+        "w1": rng.standard_normal((4, 3)),
+        "b1": rng.standard_normal(3),
+    }
     group_of = {"w0": 0, "b0": 0, "w1": 1, "b1": 1}
     return params, group_of
 
@@ -64,13 +85,14 @@ class _Torch:
 
     def __init__(self, optimizer_text, scheduler_text, params, group_of, dtype):
         self.leaves, self.treedef = jax.tree.flatten(params)
-        self.tensors = [torch.tensor(np.asarray(leaf, dtype), requires_grad=True)
-                        for leaf in self.leaves]
+        self.tensors = [
+            torch.tensor(np.asarray(leaf, dtype), requires_grad=True) for leaf in self.leaves
+        ]
         scheduler = torch_scheduler_text(parse_call(scheduler_text)) if scheduler_text else None
-        build = _torch_builder(torch_optimizer_text(parse_call(optimizer_text)), scheduler,
-                               jax.tree.leaves(group_of))
+        build = _torch_builder(
+            torch_optimizer_text(parse_call(optimizer_text)), scheduler, jax.tree.leaves(group_of)
+        )
         self.optimizer, self.scheduler = build(self.tensors)
-
 
     def params(self):
         return self.treedef.unflatten([t.detach().numpy().copy() for t in self.tensors])
@@ -126,17 +148,25 @@ def _reference(optimizer_text, scheduler_text, params, group_of, gradient_leaves
 @pytest.mark.parametrize("optimizer_text, scheduler_text", CASES, ids=lambda t: t[:24])
 def test_torch_to_jax_mid_run(optimizer_text, scheduler_text, dtype):
     params, group_of = _params()
-    gradient_leaves = jax.tree.leaves(
-        crosscheck.random_gradients(params, BEFORE + AFTER, seed=1))
+    gradient_leaves = jax.tree.leaves(crosscheck.random_gradients(params, BEFORE + AFTER, seed=1))
     want = _reference(optimizer_text, scheduler_text, params, group_of, gradient_leaves, dtype)
     live = _Torch(optimizer_text, scheduler_text, params, group_of, dtype)
     _torch_steps(live, gradient_leaves, 0, BEFORE, dtype)
     with jax.enable_x64(dtype == np.float64):
         moved = jax.tree.map(lambda p: np.asarray(p, dtype), live.params())
         transformation, state = port.state_from_torch(
-            live.optimizer, live.scheduler, like=moved, group_of=group_of, steps=STEPS)
-        got, _ = _jax_steps(transformation, state, moved, gradient_leaves, live.treedef,
-                            BEFORE, BEFORE + AFTER, dtype)
+            live.optimizer, live.scheduler, like=moved, group_of=group_of, steps=STEPS
+        )
+        got, _ = _jax_steps(
+            transformation,
+            state,
+            moved,
+            gradient_leaves,
+            live.treedef,
+            BEFORE,
+            BEFORE + AFTER,
+            dtype,
+        )
         got = jax.tree.map(np.asarray, got)
     _assert_close(got, want, dtype, BEFORE + AFTER)
 
@@ -145,20 +175,29 @@ def test_torch_to_jax_mid_run(optimizer_text, scheduler_text, dtype):
 @pytest.mark.parametrize("optimizer_text, scheduler_text", CASES, ids=lambda t: t[:24])
 def test_jax_to_torch_mid_run(optimizer_text, scheduler_text, dtype):
     params, group_of = _params()
-    gradient_leaves = jax.tree.leaves(
-        crosscheck.random_gradients(params, BEFORE + AFTER, seed=1))
+    gradient_leaves = jax.tree.leaves(crosscheck.random_gradients(params, BEFORE + AFTER, seed=1))
     want = _reference(optimizer_text, scheduler_text, params, group_of, gradient_leaves, dtype)
     fresh = _Torch(optimizer_text, scheduler_text, params, group_of, dtype)
     treedef = fresh.treedef
     with jax.enable_x64(dtype == np.float64):
         start = jax.tree.map(lambda p: np.asarray(p, dtype), params)
-        transformation = port.from_torch(fresh.optimizer, fresh.scheduler, group_of=group_of,
-                                         steps=STEPS)
-        halfway, state = _jax_steps(transformation, transformation.init(start), start,
-                                    gradient_leaves, treedef, 0, BEFORE, dtype)
+        transformation = port.from_torch(
+            fresh.optimizer, fresh.scheduler, group_of=group_of, steps=STEPS
+        )
+        halfway, state = _jax_steps(
+            transformation,
+            transformation.init(start),
+            start,
+            gradient_leaves,
+            treedef,
+            0,
+            BEFORE,
+            dtype,
+        )
         halfway = jax.tree.map(np.asarray, halfway)
-        count = port.state_to_torch(state, fresh.optimizer, fresh.scheduler, like=halfway,
-                                    group_of=group_of)
+        count = port.state_to_torch(
+            state, fresh.optimizer, fresh.scheduler, like=halfway, group_of=group_of
+        )
     assert count == BEFORE
     with torch.no_grad():
         for tensor, leaf in zip(fresh.tensors, jax.tree.leaves(halfway), strict=True):
@@ -179,8 +218,9 @@ def test_a_scheduler_out_of_step_is_refused():
     live, params, group_of = _stepped(*CASES[2], BEFORE)
     live.scheduler.step()  # one scheduler step more than optimizer steps
     with pytest.raises(port.PortError, match="last_epoch=7 but the optimizer took 6 steps"):
-        port.state_from_torch(live.optimizer, live.scheduler, like=params, group_of=group_of,
-                              steps=STEPS)
+        port.state_from_torch(
+            live.optimizer, live.scheduler, like=params, group_of=group_of, steps=STEPS
+        )
 
 
 def test_sgd_without_a_count_asks_for_step():
@@ -197,8 +237,9 @@ def test_params_that_do_not_match_torch_are_refused():
     live, params, group_of = _stepped(*CASES[2], 2)
     params["w0"] = np.zeros((3, 4))
     with pytest.raises(ValueError, match=r"has shape \(3, 4\) but torch's param"):
-        port.state_from_torch(live.optimizer, live.scheduler, like=params, group_of=group_of,
-                              steps=STEPS)
+        port.state_from_torch(
+            live.optimizer, live.scheduler, like=params, group_of=group_of, steps=STEPS
+        )
 
 
 def test_an_unported_optimizer_is_refused_by_name():

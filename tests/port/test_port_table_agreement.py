@@ -23,9 +23,13 @@ from jaxopt_lab.port import keras_recipe, torch_recipe
 from jaxopt_lab.port.recipe import Call, Ref
 
 ROWS = [
-    row for row in equivalences.EQUIVALENCES
-    if row.label == "defaults" and row.library in ("torch", "keras") and row.agrees
-    and not row.complex_params and row.other is not None
+    row
+    for row in equivalences.EQUIVALENCES
+    if row.label == "defaults"
+    and row.library in ("torch", "keras")
+    and row.agrees
+    and not row.complex_params
+    and row.other is not None
 ]
 DECOUPLED = {"adamw": "adam", "nadamw": "nadam"}
 """Lab optimizers that are another with ``decoupled_weight_decay=True``."""

@@ -158,7 +158,10 @@ def test_write_report_writes_markdown_and_the_page(tmp_path):
     assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "figure.png", "report.html", "report.md", "result.json"  # result.json: the files' unit
+        "figure.png",
+        "report.html",
+        "report.md",
+        "result.json",  # result.json: the files' unit
     ]
 
 

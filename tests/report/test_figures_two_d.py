@@ -62,8 +62,9 @@ def test_sweep_lines_use_a_log_axis_mark_the_best_and_the_diverged(tmp_path):
     best_markers = [line for line in panel.lines if line.get_marker() == "*"]
     assert len(best_markers) == 2
     best_sgd, best_loss = results["sgd"].best()
-    np.testing.assert_allclose(best_markers[0].get_xydata(), [[best_sgd["learning_rate"],
-                                                               best_loss]])
+    np.testing.assert_allclose(
+        best_markers[0].get_xydata(), [[best_sgd["learning_rate"], best_loss]]
+    )
     sgd_line = next(line for line in panel.lines if line.get_label() == "sgd")
     # Diverged runs are cut out of the line (NaN), not drawn as huge losses.
     assert np.isnan(sgd_line.get_ydata()[results["sgd"].diverged]).all()

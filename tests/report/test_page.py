@@ -126,6 +126,7 @@ def logs(driver):
 
 def outside_requests(requests, page_uri):
     """Requests to the network, and anything the page asked for beyond itself and data: URIs."""
+
     def inside(url, document):
         return document != page_uri or url == page_uri or url.startswith("data:")
 

@@ -128,9 +128,7 @@ def test_the_learning_rate_sweep_is_drawn_on_its_log_axes(browser, page, two_d):
 
 
 @pytest.mark.parametrize("kind", ["smoothed", "raw"])
-def test_loss_curves_are_drawn_where_their_axes_put_them(
-    browser, page, mnist_summary, kind
-):
+def test_loss_curves_are_drawn_where_their_axes_put_them(browser, page, mnist_summary, kind):
     """Survivor of the audit: the loss curve drawn from raw data, upside down."""
     from selenium.webdriver.common.by import By
 

@@ -23,7 +23,11 @@ def test_without_mnist_the_page_still_holds_the_explorer(tmp_path):
     data = explorer_view.data
     assert [o["label"] for o in data["optimizers"]] == ["sgd", "momentum", "adagrad", "adam"]
     assert [p["name"] for p in data["problems"]] == [
-        "bowl", "plateau", "rastrigin", "rosenbrock", "saddle"
+        "bowl",
+        "plateau",
+        "rastrigin",
+        "rosenbrock",
+        "saddle",
     ]
     assert data["trajectories"].shape == (5, 4, 204, 31, 2)
     for opt in data["optimizers"]:  # each opens at the tutorial's figure rate

@@ -49,6 +49,7 @@ def test_a_run_writes_what_compare_computes_and_resumes_bit_for_bit(tmp_path):
 
     stop = threading.Event()
     with TrainingRun(tmp_path / "part", config(), checkpoint_every=10) as run:
+
         def stop_after_20(chunk):
             if chunk.done == 20:
                 stop.set()
