@@ -440,6 +440,21 @@ class FolderLock:
             self._descriptor = None
 
 
+def hold_folder(folder: str | os.PathLike, error: type[Exception]) -> FolderLock:
+    """``folder`` made if need be, proven writable and held under its :class:`FolderLock`:
+    what every writer of a run folder does first. Raises ``error`` with one line if it
+    cannot (the caller releases the lock with ``__exit__``)."""
+    folder = Path(folder)
+    try:
+        check_writable_folder(folder)
+    except OSError as cause:
+        raise error(f"cannot use {folder} as the run folder: {cause}") from None
+    try:
+        return FolderLock(folder).__enter__()
+    except FolderBusyError as cause:
+        raise error(str(cause)) from None
+
+
 class ParquetStream:
     """A Parquet file written one row group per :meth:`write`, renamed into place on
     :meth:`close`; :meth:`abort` removes the partial file."""

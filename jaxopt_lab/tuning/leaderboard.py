@@ -422,16 +422,7 @@ class LeaderboardRun:
         self._workloads: dict[str, Any] | None = None
 
     def __enter__(self) -> LeaderboardRun:
-        try:
-            files.check_writable_folder(self.folder)
-        except OSError as error:
-            raise LeaderboardError(f"cannot use {self.folder} as the run folder: {error}") from None
-        lock = files.FolderLock(self.folder)
-        try:
-            lock.__enter__()
-        except files.FolderBusyError as error:
-            raise LeaderboardError(str(error)) from None
-        self._lock = lock
+        self._lock = files.hold_folder(self.folder, LeaderboardError)
         try:
             self._checked_workloads()
             self._check_earlier_config()

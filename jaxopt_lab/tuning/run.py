@@ -96,16 +96,7 @@ class TuneRun:
         self._lock: files.FolderLock | None = None
 
     def __enter__(self) -> TuneRun:
-        try:
-            files.check_writable_folder(self.folder)
-        except OSError as error:
-            raise RunError(f"cannot use {self.folder} as the run folder: {error}") from None
-        self._lock = files.FolderLock(self.folder)
-        try:
-            self._lock.__enter__()
-        except files.FolderBusyError as error:
-            self._lock = None
-            raise RunError(str(error)) from None
+        self._lock = files.hold_folder(self.folder, RunError)
         try:
             self._read_saved()
         except BaseException:
