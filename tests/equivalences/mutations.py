@@ -325,8 +325,8 @@ MUTATIONS = (
     Mutation(
         "port: torch Adam ported with eps hat",
         "jaxopt_lab/port/torch_optimizers.py",
-        'eps=options["eps"],\n                           eps_hat=False, **knobs)',
-        'eps=options["eps"],\n                           eps_hat=True, **knobs)',
+        'eps=options["eps"], eps_hat=False, **knobs',
+        'eps=options["eps"], eps_hat=True, **knobs',
         (
             "tests/port/test_port.py::test_matrix_case_agrees_for_1000_steps_in_both_dtypes"
             "[AdamW(lr=1e-3, eps=1e-6, weight_decay=0.05, maximize=True) + CosineAnn]",

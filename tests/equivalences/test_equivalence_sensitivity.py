@@ -47,7 +47,7 @@ def _other_prefix(row: equivalences.Equivalence, dtype: str) -> crosscheck.Traje
         if any(index != key[0] for index, _ in _OTHER_PREFIXES):
             _OTHER_PREFIXES.clear()  # one row at a time: keep memory bounded
         side = table.build_other(row)
-        if isinstance(side, crosscheck.OptaxSide) and row.optimizer not in COMPILED_OTHER:
+        if isinstance(side, crosscheck.OptaxAdapter) and row.optimizer not in COMPILED_OTHER:
             side.jit = False  # 25 steps op by op cost less than compiling them
         _OTHER_PREFIXES[key] = crosscheck.trajectory(
             side,
@@ -75,7 +75,7 @@ def caught_at(row: equivalences.Equivalence, dtype: str, change: dict) -> int | 
     )
     leaves, treedef = jax.tree.flatten(params)
     gradient_leaves = [np.asarray(g, run_dtype) for g in treedef.flatten_up_to(gradients)]
-    side = crosscheck.OptaxSide(table.build_lab(row, **change), jit=False)
+    side = crosscheck.OptaxAdapter(table.build_lab(row, **change), jit=False)
     history: list[list[np.ndarray]] = []
     wide = np.finfo(run_dtype).bits == 64
     with jax.enable_x64(wide), np.errstate(invalid="ignore", over="ignore"):

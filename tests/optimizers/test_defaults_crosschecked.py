@@ -224,7 +224,7 @@ class Rprop:
 def _reference_trajectory(reference, dtype, gradients=None, steps=STEPS):
     params = table.table_params()
     gradients = table.table_gradients(steps) if gradients is None else gradients
-    side = crosscheck.ReferenceSide(reference)
+    side = crosscheck.ReferenceAdapter(reference)
     trajectory = crosscheck.trajectory(side, params, gradients, steps, dtype=dtype)
     return trajectory, side.instance
 
@@ -294,7 +294,7 @@ def test_rprop_defaults_until_both_clamps_against_torch_s_algorithm(dtype):
         assert np.all(reference.smallest[key] == np.asarray(1e-6, dtype)), key
     row = _transcribed_row("rprop")
     lab = crosscheck.trajectory(
-        crosscheck.OptaxSide(jaxopt_lab.rprop()),
+        crosscheck.OptaxAdapter(jaxopt_lab.rprop()),
         table.table_params(),
         gradients,
         STEPS,
