@@ -50,7 +50,7 @@ nitpicky = True
 # (jax, optax, numpy, torch, the standard library) cannot resolve and are listed here.
 # Every name of the lab itself must resolve.
 _EXTERNAL = (
-    r"(_pytest|pytest|jax|jaxlib|jnp|optax|numpy|np|ml_dtypes|torch|keras|tensorflow|tfds|pandas|pyarrow|"
+    r"(_pytest|pytest|pd|jax|jaxlib|jnp|optax|numpy|np|ml_dtypes|torch|keras|tensorflow|tfds|pandas|pyarrow|"
     r"matplotlib|tqdm|tabulate|selenium|contourpy|scipy|pathlib|typing|typing_extensions|"
     r"collections|argparse|os|io|enum|dataclasses|functools|types|concurrent|threading|ast|"
     r"contextlib|zipfile|hashlib|json|re|subprocess|signal|datetime|importlib|abc)(\..+)?"
@@ -68,6 +68,7 @@ nitpick_ignore_regex = [
     (r"py:.*", _EXTERNAL),
     (r"py:.*", _BUILTINS),
     (r"py:.*", r".*\._\w+"),  # a private helper named in a signature
+    (r"py:class", r"tuple\[.*"),  # a signature's tuple[str, ...], split at its comma
 ]
 
 autosummary_generate = True

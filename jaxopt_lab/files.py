@@ -129,7 +129,7 @@ def _sha256_of_file(path: Path) -> tuple[int, str]:
 
 
 class Result:
-    """The files of one result, written as a unit: all or nothing, and never mixed.
+    """The files of one result, written as a unit: all or nothing, and never mixed::
 
         with Result(folder) as result:
             result.add("losses.json", text)              # staged: written, fsynced
@@ -405,7 +405,7 @@ class FolderLock:
 
     Uses ``fcntl.flock``: the kernel releases it when the holder exits or is
     killed, so a crashed run never leaves a stale lock. The lock file is opened
-    with ``O_NOFOLLOW`` and rewritten only if the lab wrote it (:func:`_open_lock`;
+    with ``O_NOFOLLOW`` and rewritten only if the lab wrote it (``_open_lock``;
     else :class:`LockFileError`). On systems without ``fcntl`` (Windows) it does
     nothing.
     """

@@ -75,7 +75,7 @@ def hyperparameter_names(make_optimizer: Callable | str) -> tuple[str, ...]:
 
     A lab optimizer declares them beside its definition (``@hyperparameters``,
     read here as its ``hyperparameters`` attribute), and so may any function
-    (:func:`with_settings` does). For any other function of keyword arguments,
+    (:func:`jaxopt_lab.grid.with_settings` does). For any other function of keyword arguments,
     every argument it accepts by name; for one whose signature cannot be read
     (or that takes ``**kwargs``), an empty tuple, meaning "not checked".
     """

@@ -135,13 +135,20 @@ def _generic_table(rows: list[dict]) -> str:
 
 def _benchmark_table(name: str, result: dict) -> str:
     """The benchmark module's own Markdown where it has one, else every row's every key."""
-    try:
-        module = importlib.import_module(f"jaxopt_lab.bench.{name}")
-    except ImportError:
-        module = None
+    from jaxopt_lab.bench.suite import MODULES
+
+    module = (
+        importlib.import_module(f"jaxopt_lab.bench.{MODULES[name]}") if name in MODULES else None
+    )
     render = getattr(module, "markdown", None)
     table = render(result) if render is not None else None
-    return table or (_generic_table(result["rows"]) if result.get("rows") else "(no rows)")
+    if table:
+        return table
+    if result.get("rows"):
+        return _generic_table(result["rows"])
+    # A result without rows (the tuning benchmark, the targets, the port's hostile inputs):
+    # one row per top-level entry, its value as JSON.
+    return _generic_table([{"entry": key, "value": value} for key, value in result.items()])
 
 
 def benchmark_fragments() -> dict[str, str]:
@@ -151,16 +158,25 @@ def benchmark_fragments() -> dict[str, str]:
         parts.append(f"### `{device.name}`\n")
         for path in sorted(device.glob("*.json")):
             result = json.loads(path.read_text())
-            machine = result.get("machine", {})
-            about = ", ".join(f"{key} {value}" for key, value in machine.items())
+            machine = result.get("machine") or {}
+            about = (
+                ", ".join(f"{key} {value}" for key, value in machine.items())
+                if isinstance(machine, dict)
+                else str(machine)
+            )
             parts.append(f"#### `{path.stem}`\n\nFrom `benchmarks/results/{device.name}/"
                          f"{path.name}` ({about}).\n")  # fmt: skip
             parts.append(_benchmark_table(path.stem, result) + "\n")
-            summary = {k: v for k, v in result.get("summary", {}).items() if k != "targets"}
+            summary = result.get("summary")
+            summary = (
+                {k: v for k, v in summary.items() if k != "targets"}
+                if isinstance(summary, dict)
+                else {}
+            )
             if summary:
                 parts.append(_generic_table([{"summary": k, "value": v}
                                              for k, v in summary.items()]) + "\n")  # fmt: skip
-            targets = result.get("summary", {}).get("targets")
+            targets = (result.get("summary") or {}).get("targets") if summary else None
             if targets:
                 parts.append("Targets:\n\n" + _generic_table(
                     targets if isinstance(targets, list)

@@ -194,7 +194,7 @@ def resolve(path: str) -> Any:
 
 
 def build_other(row: Equivalence) -> crosscheck.Adapter:
-    """The other side of ``row``, ready for :func:`jaxopt_lab.crosscheck.compare`."""
+    """The other side of ``row``, ready for :func:`jaxopt_lab.crosscheck.measures.compare`."""
     if row.other is None:
         raise ValueError(f"{row.library} has no counterpart of {row.optimizer}: {row.note}")
     target = resolve(row.other)

@@ -1,4 +1,4 @@
-"""Move a half-trained torch optimizer's state to its optax port, and back.
+"""Move a half-trained torch optimizer's state to its optax port, and back::
 
     optimizer_jax, state = port.state_from_torch(torch_optimizer, scheduler, like=params,
                                                  group_of=group_of, steps=10_000)

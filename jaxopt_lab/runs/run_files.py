@@ -2,12 +2,12 @@
 
 A folder given to ``jaxopt-lab explore --run`` may hold anything: a ``losses.json``
 with an integer label, losses as a string, lists nested ten thousand deep, a
-``sweep.json`` with empty axes. :func:`read_losses_summary` and
-:func:`read_mnist_sweep` read such a file (a regular file of at most
-:data:`MAX_RUN_FILE_BYTES`, checked against the folder's ``result.json`` by
-:func:`jaxopt_lab.files.read_result_file`), parse it as strict JSON and check it
-against the schema that :mod:`jaxopt_lab.runs` and :mod:`jaxopt_lab.outputs`
-write, or raise :class:`RunFileError`: one line naming the file and the field.
+``sweep.json`` with empty axes. :func:`read_json` reads such a file (a regular file of at
+most :data:`MAX_RUN_FILE_BYTES`, checked against the folder's ``result.json`` by
+:func:`jaxopt_lab.files.read_result_file`) as strict JSON; :func:`check_losses_summary` and
+:func:`check_mnist_sweep` check it against the schema that :mod:`jaxopt_lab.runs.training`
+and :mod:`jaxopt_lab.runs.outputs` write, or raise :class:`RunFileError`: one line naming
+the file and the field.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _check_per_label(record: dict, key: str, labels: list[str], path: Path) -> N
 
 def check_losses_summary(summary: Any, path: Path) -> dict:
     """``summary`` if it has the schema of the ``losses.json`` a run writes
-    (:func:`jaxopt_lab.runs.summarize`), as far as a reader uses it."""
+    (:func:`jaxopt_lab.runs.training.summarize`), as far as a reader uses it."""
     _check(isinstance(summary, dict), path, "the file", "a JSON object")
     labels = _check_labels(summary.get("optimizers"), path)
     for key, low in (("iterations", 1), ("batch_size", 1), ("seed", 0)):

@@ -1,4 +1,4 @@
-"""The leaderboard: several optimizers tuned on several workloads, scored as AlgoPerf scores.
+"""The leaderboard: several optimizers tuned on several workloads, scored as AlgoPerf scores::
 
     config = LeaderboardConfig(optimizers=("adam", "sgd"), workloads=("rosenbrock",))
     with LeaderboardRun("runs/board", config, resume=True) as run:

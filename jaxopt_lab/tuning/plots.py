@@ -15,7 +15,10 @@ from jaxopt_lab.workloads import Workload
 
 
 def plot_sensitivity(final: pd.DataFrame, workload: Workload, optimizer: str):
-    """Final validation metric vs learning rate (``final``: :meth:`StudyResult.final`)."""
+    """Final validation metric vs learning rate.
+
+    ``final``: :meth:`~jaxopt_lab.tuning.study.StudyResult.final`.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

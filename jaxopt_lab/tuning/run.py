@@ -10,7 +10,7 @@ and holds, each written atomically:
   compute (lane-steps run against the full study's) and the times;
 * ``best_trial.json``: the best trial over the studies (its hyperparameters and
   final validation metric, and the optimizer's keyword arguments);
-* ``curves.parquet``: :attr:`StudyResult.curves`;
+* ``curves.parquet``: :attr:`~jaxopt_lab.tuning.study.StudyResult.curves`;
 * ``sensitivity.png``: the learning-rate sensitivity plot (DeepOBS style).
 
 A study is one compiled program, so it is resumable as a whole: a folder whose

@@ -324,8 +324,8 @@ def study(
       chunk_size: studies run at once (default all); ``on_chunk(done, studies)`` is
         called after each chunk (for a progress bar).
 
-    Raises:
-      StudyError (a ``ValueError``) for bad input, naming the argument.
+    Raises :class:`~jaxopt_lab.tuning.study.StudyError` (a ``ValueError``) for bad input,
+    naming the argument.
     """
     trials = _positive("trials", trials)
     studies = _positive("studies", studies)

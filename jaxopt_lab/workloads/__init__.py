@@ -3,15 +3,15 @@
 ``WORKLOADS[name]()`` builds a workload (MNIST is read on first use, through
 :mod:`jaxopt_lab.data`); :func:`get_workload` accepts a name or a workload.
 
-=====================  ======================================  ==================  ==========
-name                   what                                    metric              target
-=====================  ======================================  ==================  ==========
-``noisy_quadratic``    Zhang et al. (2019), hᵢ = 1/i, 10⁴ dims  exact loss (min)    see targets
-``rosenbrock``         the 2-D lab's valley from (-1.2, 1)      f (min)             see targets
-``mnist_mlp``          AlgoPerf's MNIST 784-128-10 sigmoid      val. accuracy       > 0.97
-``tutorial_mlp``       the tutorial's 784-100x4-10 ReLU         val. accuracy       see targets
-``modular_addition``   (a + b) mod 97, 40% of pairs             val. accuracy       > 0.99
-=====================  ======================================  ==================  ==========
+The built-in ones (name: what; metric; target):
+
+- ``noisy_quadratic``: Zhang et al. (2019), h_i = 1/i over 10^4 dims; the exact loss
+  (min); see the targets;
+- ``rosenbrock``: the 2-D lab's valley from (-1.2, 1); f (min); see the targets;
+- ``mnist_mlp``: AlgoPerf's MNIST 784-128-10 sigmoid network; validation accuracy; > 0.97;
+- ``tutorial_mlp``: the tutorial's 784-100x4-10 ReLU network; validation accuracy; see the
+  targets;
+- ``modular_addition``: (a + b) mod 97, 40% of the pairs train; validation accuracy; > 0.99.
 """
 
 from __future__ import annotations
