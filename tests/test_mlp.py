@@ -1,4 +1,5 @@
-"""The tutorial's network against a NumPy forward and backward pass written here, and its checks.
+"""The tutorial's network against the NumPy forward and backward pass of ``test_mnist``, and
+its checks.
 
 Tolerance: float64 throughout (the ``x64`` fixture), the same sums in another
 order: 1e-12 relative.
@@ -14,36 +15,10 @@ import pytest
 from jaxopt_lab import mlp
 from jaxopt_lab.data import MnistData
 from jaxopt_lab.optimizers import sgd
+from tests.test_mnist import numpy_forward
+from tests.test_mnist import numpy_loss_and_grads as numpy_loss_and_gradients
 
 SIZES = (6, 5, 4, 3)
-
-
-def numpy_forward(params, images):
-    """The activations of every layer, the tutorial's ``Affine`` and ``Relu`` layers."""
-    activations = [images]
-    for index, layer in enumerate(params):
-        out = activations[-1] @ layer["w"] + layer["b"]
-        activations.append(out if index == len(params) - 1 else np.maximum(out, 0.0))
-    return activations
-
-
-def numpy_loss_and_gradients(params, images, labels):
-    """Softmax cross-entropy and its gradient by backpropagation (the tutorial's ``gradient``)."""
-    activations = numpy_forward(params, images)
-    logits = activations[-1]
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    batch = len(labels)
-    loss = -np.mean(np.log(probabilities[np.arange(batch), labels]))
-    delta = probabilities.copy()
-    delta[np.arange(batch), labels] -= 1.0
-    delta /= batch
-    gradients = [None] * len(params)
-    for index in reversed(range(len(params))):
-        gradients[index] = {"w": activations[index].T @ delta, "b": delta.sum(axis=0)}
-        if index:
-            delta = (delta @ params[index]["w"].T) * (activations[index] > 0)
-    return loss, gradients
 
 
 @pytest.fixture
