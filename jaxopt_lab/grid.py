@@ -225,6 +225,8 @@ def _batched(point_function: PointFunction, block: int | None) -> Callable:
             return point_function(point, *replicated)
 
         count = len(next(iter(points.values())))
+        if block == 1:  # one point at a time, not a vmap of one (see GridMap's block)
+            return jax.lax.map(one, points)
         if block is None or count <= block:
             return jax.vmap(one)(points)
         return jax.lax.map(one, points, batch_size=block)
@@ -263,7 +265,9 @@ class GridMap:
       chunk_size: the most points run at once (rounded up to a multiple of the
         device count); default :func:`default_chunk_size` of ``bytes_per_point``.
       bytes_per_point: a generous estimate of one point's working memory.
-      block: on a CPU, points vmapped at once inside the program (``None``: all).
+      block: on a CPU, points vmapped at once inside the program (``None``: all;
+        ``1``: one point after another, with no ``vmap`` over points, for a point
+        function that ``vmap``-s inside, as a tuning study does).
       precompile: compile ahead of the first chunk and time it (``compile_seconds``);
         otherwise jit's own cache compiles on first use, and reuses across maps.
 

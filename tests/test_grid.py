@@ -12,11 +12,13 @@ from __future__ import annotations
 import socket
 import textwrap
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxopt_lab
+from jaxopt_lab import grid
 from jaxopt_lab.grid import GridMap, hyperparameter_names, with_settings
 
 
@@ -41,6 +43,19 @@ def test_blocks_inside_a_chunk_give_the_same_points():
     whole = GridMap(square_plus, axes).collect(np.float32(0))
     blocked = GridMap(square_plus, axes, block=3).collect(np.float32(0))
     np.testing.assert_array_equal(whole["value"], blocked["value"])
+
+
+def test_block_one_runs_one_point_after_another_without_a_vmap():
+    axes = {"a": np.linspace(0, 1, 5), "b": np.array([1.0, 2.0])}
+    one_by_one = GridMap(square_plus, axes, block=1).collect(np.float32(0.25))
+    whole = GridMap(square_plus, axes).collect(np.float32(0.25))
+    np.testing.assert_array_equal(one_by_one["value"], whole["value"])
+    points = GridMap(square_plus, axes).points(0, 10)
+    for block, point_shape in ((1, ()), (2, (2,))):
+        jaxpr = jax.make_jaxpr(grid._batched(square_plus, block))(points, np.float32(0))
+        (loop,) = [equation for equation in jaxpr.eqns if equation.primitive.name == "scan"]
+        body_inputs = loop.params["jaxpr"].jaxpr.invars
+        assert {tuple(variable.aval.shape) for variable in body_inputs} == {point_shape, ()}
 
 
 def test_hyperparameter_names_come_from_the_declaration_and_with_settings_removes_fixed_ones():

@@ -1,13 +1,17 @@
 """Studies: a lane equals the trial run alone, against a NumPy loop, NaN lanes, bad input."""
 
 import dataclasses
+import importlib
 
+import jax
 import numpy as np
 import pytest
 
 import jaxopt_lab
 from jaxopt_lab.tuning import StudyError, study
 from jaxopt_lab.workloads import Workload, get_workload
+
+study_module = importlib.import_module("jaxopt_lab.tuning.study")  # `study`: the function
 
 ROSENBROCK = dataclasses.replace(get_workload("rosenbrock"), steps=60, eval_every=10)
 QUADRATIC = dataclasses.replace(get_workload("noisy_quadratic"), steps=40, eval_every=10)
@@ -45,6 +49,24 @@ def test_a_lane_is_the_trial_run_alone_on_the_noisy_quadratic_within_reduction_r
     lane = full.curves[full.curves["trial"] == 2].reset_index(drop=True)
     for column in ("train_loss", "validation_metric"):
         np.testing.assert_allclose(lane[column], alone.curves[column], rtol=1e-5)
+
+
+def test_studies_in_sequence_on_a_cpu_equal_studies_vmapped(monkeypatch):
+    # A CPU runs a device's studies one after another (lax.map); an accelerator vmaps them.
+    # Same numbers either way: bit for bit on rosenbrock, reduction rounding on the quadratic.
+    assert study_module.study_block(jax.devices("cpu")) == 1
+    in_sequence = study("adamw", ADAM_SPACE, ROSENBROCK, trials=6, studies=3, seed=2)
+    quadratic_in_sequence = study("sgd", [{"learning_rate": 0.5}], QUADRATIC, trials=1,
+                                  studies=3, seed=2, schedule="constant")  # fmt: skip
+    monkeypatch.setattr(study_module, "study_block", lambda devices: None)
+    vmapped = study("adamw", ADAM_SPACE, ROSENBROCK, trials=6, studies=3, seed=2)
+    quadratic_vmapped = study("sgd", [{"learning_rate": 0.5}], QUADRATIC, trials=1,
+                              studies=3, seed=2, schedule="constant")  # fmt: skip
+    columns = ["study", "trial", "step", "train_loss", "validation_metric"]
+    np.testing.assert_array_equal(in_sequence.curves[columns], vmapped.curves[columns])
+    for column in ("train_loss", "validation_metric"):
+        np.testing.assert_allclose(quadratic_in_sequence.curves[column],
+                                   quadratic_vmapped.curves[column], rtol=1e-5)  # fmt: skip
 
 
 def test_studies_differ_by_seed_and_repeat_with_it():
