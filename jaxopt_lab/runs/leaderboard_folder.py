@@ -11,8 +11,10 @@ process is refused), ``config.json`` (a folder holding another leaderboard's con
 ``resume`` continues one with the same config), one finished cell at a time in ``cells/`` (its
 curves as Parquet, its times as JSON, each written atomically), then the outputs:
 ``scores.md``, ``time_to_target.md``, ``profiles.png``, ``curves.parquet`` (every curve of every
-cell) and ``summary.json``. Stopped (a ``threading.Event``), it stops after the cell it is in;
-a resumed run skips the finished cells. Nothing here prints: progress goes to ``on_cell``.
+cell), ``summary.json`` and last the report, ``report.md`` and ``report.html``
+(:func:`jaxopt_lab.report.leaderboard_view.leaderboard_report`, read back from the folder as
+``jaxopt-lab explore --run`` reads it). Stopped (a ``threading.Event``), it stops after the cell
+it is in; a resumed run skips the finished cells. Nothing here prints: progress goes to ``on_cell``.
 """
 
 from __future__ import annotations
@@ -205,6 +207,8 @@ class LeaderboardRun:
         return self._write_outputs(cells, time.perf_counter() - begin)
 
     def _write_outputs(self, cells: list[Cell], wall_seconds: float) -> LeaderboardResult:
+        from jaxopt_lab.report.document import write_report
+        from jaxopt_lab.report.leaderboard_view import leaderboard_report
         from jaxopt_lab.tuning.plots import plot_profiles
 
         config = self.config
@@ -225,11 +229,16 @@ class LeaderboardRun:
             "steps_to_target": times["steps"].to_dict(orient="index"),
             "seconds_to_target": times["seconds"].to_dict(orient="index"),
             "cells": [cell.to_dict() for cell in cells],
+            "workloads": {
+                name: {"metric": workload.metric_name}
+                for name, workload in self._checked_workloads().items()
+            },
             "wall_seconds": wall_seconds,
             "devices": [str(device) for device in jax.devices()],
         }
         files.write_json(self.folder / SUMMARY, summary)
         written = [self.folder / name for name in (SCORES, TIMES, FIGURE, CURVES, SUMMARY)]
+        written += write_report(leaderboard_report(self.folder), self.folder)
         return LeaderboardResult(
             cells, False, times, profiles, scores, wall_seconds=wall_seconds, files=written
         )

@@ -339,6 +339,35 @@ def _format_time(value: float, unit: str) -> str:
     return f"{value:.0f}" if unit == "steps" else f"{value:.3g}"
 
 
+def median_study_trial(
+    studies: Sequence[Mapping[str, Any]], curves: pd.DataFrame, direction: str
+) -> tuple[int, int]:
+    """The ``(study, trial)`` that shows a cell's curve: its median study's best trial.
+
+    ``studies``: :attr:`Cell.studies` (each study's ``steps_to_target``, ∞ or ``None`` for a
+    miss, and the ``trial`` that reached the target first: AlgoPerf's best trial, as the
+    times use it); ``curves``: the cell's curves. The median study is the one whose time is
+    the median of the studies' times (the faster of the two middle ones for an even count; ties
+    by study index), so with an odd count its best trial reaches the target at the cell's time.
+    A study where no trial reached the target shows the trial with the best final
+    ``validation_metric`` (by ``direction``; NaN worst; ties by trial index).
+    """
+
+    def steps(study: Mapping[str, Any]) -> float:
+        value = study["steps_to_target"]
+        return np.inf if value is None else float(value)
+
+    ordered = sorted(studies, key=lambda study: (steps(study), int(study["study"])))
+    median = ordered[(len(ordered) - 1) // 2]
+    index = int(median["study"])
+    if median["trial"] is not None and np.isfinite(steps(median)):
+        return index, int(median["trial"])
+    rows = curves[curves["study"] == index].sort_values(["trial", "step"])
+    final = rows.groupby("trial").tail(1).set_index("trial")["validation_metric"].astype(float)
+    signed = final if direction == "maximize" else -final
+    return index, int(signed.fillna(-np.inf).idxmax())
+
+
 SCORE_HEADERS = ("optimizer", "score (steps)", "score (seconds)")
 
 
