@@ -13,6 +13,7 @@ from jaxopt_lab.tuning.leaderboard import (
     LeaderboardConfig,
     LeaderboardError,
     check_config,
+    median_study_trial,
     run_cell,
     scored,
     seconds_per_step,
@@ -146,3 +147,35 @@ def test_seconds_per_step_times_one_network():
     point = {"learning_rate": 1e-2, "warmup_factor": 0.05}
     short = seconds_per_step("sgd", workload, point, steps=20, repeats=1)
     assert 0 < short < 1.0
+
+
+def _curves(finals):
+    """Curves whose last evaluation of (study, trial) is ``finals[study][trial]``."""
+    rows = [(study, trial, step, value if step == 20 else 0.5)
+            for study, values in enumerate(finals) for trial, value in enumerate(values)
+            for step in (10, 20)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["study", "trial", "step", "validation_metric"])
+
+
+def test_the_shown_trial_is_the_median_study_s_best_trial():
+    curves = _curves([[1.0, 2.0]] * 4)
+    studies = [{"study": 0, "trial": 1, "steps_to_target": 300.0},
+               {"study": 1, "trial": 0, "steps_to_target": 100.0},
+               {"study": 2, "trial": 1, "steps_to_target": 200.0}]  # fmt: skip
+    assert median_study_trial(studies, curves, "minimize") == (2, 1)  # times 100, 200, 300
+    # an even count: the faster of the two middle ones; a tie: the lower study index
+    even = [*studies, {"study": 3, "trial": 0, "steps_to_target": None}]
+    assert median_study_trial(even, curves, "minimize") == (2, 1)
+    tied = [{"study": 1, "trial": 1, "steps_to_target": 100.0},
+            {"study": 0, "trial": 0, "steps_to_target": 100.0}]  # fmt: skip
+    assert median_study_trial(tied, curves, "minimize") == (0, 0)
+
+
+def test_a_missed_median_study_shows_its_best_final_trial_nan_worst():
+    curves = _curves([[3.0, float("nan"), 1.0], [0.1, 0.2, 0.3]])
+    missed = [{"study": 0, "trial": None, "steps_to_target": None},
+              {"study": 1, "trial": None, "steps_to_target": math.inf}]  # fmt: skip
+    assert median_study_trial(missed, curves, "minimize") == (0, 2)  # 1.0 is the lowest
+    assert median_study_trial(missed, curves, "maximize") == (0, 0)  # NaN never wins
+    nan_only = _curves([[float("nan"), float("nan")]])
+    assert median_study_trial(missed[:1], nan_only, "maximize") == (0, 0)
