@@ -1,4 +1,4 @@
-"""A leaderboard that owns its folder: ``jaxopt-lab leaderboard``'s library half.
+"""A leaderboard that owns its folder: ``jaxopt-lab leaderboard``'s library half::
 
     config = LeaderboardConfig(optimizers=("adam", "sgd"), workloads=("rosenbrock",))
     with LeaderboardRun("runs/board", config, resume=True) as run:

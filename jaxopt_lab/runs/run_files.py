@@ -290,7 +290,7 @@ def check_leaderboard_summary(summary: Any, path: Path) -> dict:
 
 def read_leaderboard_curves(path: Path, summary: dict) -> pd.DataFrame:
     """A leaderboard's ``curves.parquet``, read within the bounds of the module doc: the
-    columns :data:`CURVE_COLUMNS` (names as strings, study, trial and step as integers, the
+    columns ``CURVE_COLUMNS`` (names as strings, study, trial and step as integers, the
     metric as numbers), with rows for every cell of ``summary`` (checked first)."""
     try:
         data = read_result_file(path, MAX_RUN_FILE_BYTES)

@@ -344,11 +344,12 @@ def median_study_trial(
 ) -> tuple[int, int]:
     """The ``(study, trial)`` that shows a cell's curve: its median study's best trial.
 
-    ``studies``: :attr:`Cell.studies` (each study's ``steps_to_target``, ∞ or ``None`` for a
-    miss, and the ``trial`` that reached the target first: AlgoPerf's best trial, as the
-    times use it); ``curves``: the cell's curves. The median study is the one whose time is
-    the median of the studies' times (the faster of the two middle ones for an even count; ties
-    by study index), so with an odd count its best trial reaches the target at the cell's time.
+    ``studies``: a :class:`Cell`'s ``studies`` (each study's ``steps_to_target``, ∞ or
+    ``None`` for a miss, and the ``trial`` that reached the target first: AlgoPerf's best
+    trial, as the times use it); ``curves``: the cell's curves. The median study is the one
+    whose time is the median of the studies' times (the faster of the two middle ones for an
+    even count; ties by study index), so with an odd count its best trial reaches the target at
+    the cell's time.
     A study where no trial reached the target shows the trial with the best final
     ``validation_metric`` (by ``direction``; NaN worst; ties by trial index).
     """
@@ -372,7 +373,7 @@ SCORE_HEADERS = ("optimizer", "score (steps)", "score (seconds)")
 
 
 def score_rows(scores: pd.DataFrame) -> list[list[str]]:
-    """The rows of the score table (under :data:`SCORE_HEADERS`), best first (by the score in
+    """The rows of the score table (under ``SCORE_HEADERS``), best first (by the score in
     steps, then in seconds)."""
     ordered = scores.sort_values(["score_steps", "score_seconds"], ascending=False)
     return [
