@@ -67,7 +67,9 @@ class Interactive:
 
     ``view`` names the script's drawing function (``"two_d"``: the 2-D explorer,
     ``"loss_curves"``: MNIST loss curves, ``"mnist_sweep"``: an MNIST sweep's final
-    losses; :mod:`jaxopt_lab.report.explorer` builds them). ``data`` is JSON-like;
+    losses; :mod:`jaxopt_lab.report.explorer` builds them; ``"leaderboard"``: a
+    leaderboard's profiles and curves, :mod:`jaxopt_lab.report.leaderboard_view`). ``data``
+    is JSON-like;
     NumPy arrays in it travel as typed arrays (float32, float64, int32, uint8,
     uint16; booleans as uint8), bit for bit. ``static``: an image of the same
     thing, or ``None``; ``alt``: a line saying what the page shows.
