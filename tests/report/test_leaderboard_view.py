@@ -8,6 +8,7 @@ best trial). A malformed file is refused in one line that names the file and the
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxopt_lab.report.document import Interactive, Table
+from jaxopt_lab.report.document import Interactive, Report, Table, to_html
 from jaxopt_lab.report.explorer import RunFolderError, run_section
 from jaxopt_lab.report.leaderboard_view import leaderboard_view
 from jaxopt_lab.runs.leaderboard_folder import LeaderboardRun
@@ -258,3 +259,26 @@ def test_a_folder_without_the_curves_is_none_the_page_can_show(board, tmp_path):
     (folder / "curves.parquet").unlink()
     with pytest.raises(RunFolderError, match="nor the summary.json and curves.parquet of a"):
         run_section(folder)
+
+
+def test_names_from_the_files_are_shown_as_text_never_as_markup(board, tmp_path):
+    hostile = '<img src=x onerror="alert(1)">'
+
+    def rename(value):
+        if isinstance(value, dict):
+            return {rename(key): rename(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [rename(item) for item in value]
+        return hostile if value == "adam" else value
+
+    folder = _broken(board, tmp_path, lambda summary, folder: summary.update(rename(summary)))
+    curves = pd.read_parquet(board / "curves.parquet")
+    curves.assign(optimizer=curves["optimizer"].replace("adam", hostile)).to_parquet(
+        folder / "curves.parquet"
+    )
+    section = run_section(folder)
+    page = to_html(Report("r", [section]), folder)
+    assert hostile not in page and "<img" not in page
+    assert html.escape(hostile) in page  # in the tables, as text
+    view = next(block for block in section.blocks if isinstance(block, Interactive))
+    assert view.data["optimizers"][0] == hostile  # the script sets it as textContent
