@@ -227,6 +227,11 @@ def _table_html(table: Table) -> str:
                     disable_numparse=True)  # fmt: skip
 
 
+PAGE_SCRIPTS = ("leaderboard.js", "report.js")
+"""The page's script: these files of ``page/``, in this order, inlined as one script (the
+leaderboard's view first: ``report.js`` draws every view when it runs)."""
+
+
 def _asset(name: str) -> str:
     return resources.files("jaxopt_lab.report").joinpath("page", name).read_text("utf-8")
 
@@ -259,7 +264,7 @@ def to_html(report: Report, folder: str | Path | None = None) -> str:
                     "</div>"
                 )  # fmt: skip
         body.append("</section>")
-    script = f"\n{_asset('report.js')}"
+    script = "\n" + "\n".join(_asset(name) for name in PAGE_SCRIPTS)
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en">',
