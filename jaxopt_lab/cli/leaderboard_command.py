@@ -8,12 +8,12 @@ from pathlib import Path
 from jaxopt_lab.cli.arguments import SEED, add_out_argument, integer
 from jaxopt_lab.data import MnistNotFoundError
 from jaxopt_lab.optimizers import OPTIMIZERS
+from jaxopt_lab.runs.leaderboard_folder import LeaderboardRun
 from jaxopt_lab.tuning.leaderboard import (
     DEFAULT_OPTIMIZERS,
     DEFAULT_WORKLOADS,
     LeaderboardConfig,
     LeaderboardError,
-    LeaderboardRun,
     scores_markdown,
 )
 from jaxopt_lab.tuning.search_space import SearchSpaceError, load_search_space

@@ -41,8 +41,8 @@ def add_tune_parser(subparsers) -> None:
 def run_tune(args) -> int:
     from tqdm import tqdm
 
+    from jaxopt_lab.runs.tune_folder import STUDY, TuneConfig, TuneRun
     from jaxopt_lab.tuning import SearchSpaceError, check_space, default_space, load_search_space
-    from jaxopt_lab.tuning.run import STUDY, TuneConfig, TuneRun
     from jaxopt_lab.tuning.study import StudyError
 
     parser = args.parser

@@ -110,7 +110,8 @@ def add_explore_parser(subparsers) -> None:
         description="Sweep each optimizer over a learning-rate grid on each 2-D problem, keep "
         "every position, and write one self-contained page, report.html, to --out: a "
         "learning-rate and a step slider per optimizer, the problem to choose. --run adds "
-        "an MNIST run's loss curves, or an mnist-sweep's loss against learning rate.",
+        "an MNIST run's loss curves, an mnist-sweep's loss against learning rate, or a "
+        "leaderboard's profiles and curves.",
     )
     parser.add_argument("--problem", nargs="+", default=list(PROBLEMS), metavar="NAME",
                         help=f"2-D problems (default: all, {' '.join(PROBLEMS)})")  # fmt: skip
@@ -126,8 +127,9 @@ def add_explore_parser(subparsers) -> None:
                         "each optimizer's opening rate is added")  # fmt: skip
     parser.add_argument("--steps", type=integer(1, 10_000), default=30, help="updates per run")
     parser.add_argument("--run", nargs="+", type=Path, default=[], metavar="FOLDER", dest="runs",
-                        help="also show these MNIST runs: an mnist run or demo folder (loss "
-                        "curves, test accuracy) or an mnist-sweep folder")  # fmt: skip
+                        help="also show these runs: an mnist run or demo folder (loss "
+                        "curves, test accuracy), an mnist-sweep folder or a leaderboard folder "
+                        "(scores, profiles, curves)")  # fmt: skip
     add_out_argument(parser)
     parser.set_defaults(run=run_explore, parser=parser)
 

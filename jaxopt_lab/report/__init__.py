@@ -6,6 +6,8 @@ the explorer's interactive views, the figures and the Markdown tables.
   ``report.html``; the page's script and style are in ``page/``;
 - :mod:`~jaxopt_lab.report.explorer`: the 2-D explorer and the views of
   training runs and MNIST sweeps, built from a result folder;
+- :mod:`~jaxopt_lab.report.leaderboard_view`: a leaderboard's section (scores,
+  profiles, curves per workload, times), built from its folder;
 - :mod:`~jaxopt_lab.report.figures`: the matplotlib figures of both labs;
 - :mod:`~jaxopt_lab.report.tables`: the one Markdown table helper.
 

@@ -67,7 +67,9 @@ class Interactive:
 
     ``view`` names the script's drawing function (``"two_d"``: the 2-D explorer,
     ``"loss_curves"``: MNIST loss curves, ``"mnist_sweep"``: an MNIST sweep's final
-    losses; :mod:`jaxopt_lab.report.explorer` builds them). ``data`` is JSON-like;
+    losses; :mod:`jaxopt_lab.report.explorer` builds them; ``"leaderboard"``: a
+    leaderboard's profiles and curves, :mod:`jaxopt_lab.report.leaderboard_view`). ``data``
+    is JSON-like;
     NumPy arrays in it travel as typed arrays (float32, float64, int32, uint8,
     uint16; booleans as uint8), bit for bit. ``static``: an image of the same
     thing, or ``None``; ``alt``: a line saying what the page shows.
@@ -225,6 +227,11 @@ def _table_html(table: Table) -> str:
                     disable_numparse=True)  # fmt: skip
 
 
+PAGE_SCRIPTS = ("leaderboard.js", "report.js")
+"""The page's script: these files of ``page/``, in this order, inlined as one script (the
+leaderboard's view first: ``report.js`` draws every view when it runs)."""
+
+
 def _asset(name: str) -> str:
     return resources.files("jaxopt_lab.report").joinpath("page", name).read_text("utf-8")
 
@@ -257,7 +264,7 @@ def to_html(report: Report, folder: str | Path | None = None) -> str:
                     "</div>"
                 )  # fmt: skip
         body.append("</section>")
-    script = f"\n{_asset('report.js')}"
+    script = "\n" + "\n".join(_asset(name) for name in PAGE_SCRIPTS)
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en">',

@@ -9,8 +9,9 @@ vmapped program per (optimizer, problem), through the grid map
 as float32, bit for bit the sweep's. :func:`loss_curves_view` and
 :func:`mnist_sweep_view` turn an MNIST run's ``losses.json`` and an
 ``mnist-sweep``'s ``sweep.json`` into views; :func:`run_section` reads either
-from a folder. :func:`explore_report` assembles the page that ``jaxopt-lab
-explore`` writes; the demo puts the same views in its own report.
+from a folder, or a leaderboard's (:mod:`jaxopt_lab.report.leaderboard_view`).
+:func:`explore_report` assembles the page that ``jaxopt-lab explore`` writes; the demo
+puts the same views in its own report.
 """
 
 from __future__ import annotations
@@ -285,7 +286,8 @@ def mnist_sweep_view(record: Mapping[str, Any]) -> Interactive:
 
 
 class RunFolderError(ValueError):
-    """The folder holds no MNIST run, demo or ``mnist-sweep`` the page can show."""
+    """The folder holds no MNIST run, demo, ``mnist-sweep`` or leaderboard the page can show,
+    or one of its files is malformed (the message, one line, names the file and the field)."""
 
 
 def _read_json(path: Path) -> Any:
@@ -298,7 +300,9 @@ def _read_json(path: Path) -> Any:
 def run_section(folder: str | Path) -> Section:
     """The page's section for a run folder: an ``mnist`` run (or a demo's ``mnist/``):
     the loss curves and the test-accuracy table; an ``mnist-sweep``: final loss
-    against the swept rate per seed, and its table. Each file is checked against its
+    against the swept rate per seed, and its table; a ``leaderboard``: its scores,
+    profiles, curves and times (:func:`~jaxopt_lab.report.leaderboard_view.leaderboard_section`).
+    Each file is checked against its
     schema (:mod:`jaxopt_lab.runs.run_files`) before it is used, and every value from it is
     shown as text (never a link). Raises :class:`RunFolderError`, one line."""
     folder = Path(folder)
@@ -345,9 +349,13 @@ def _run_section(folder: Path) -> Section:
                            "test accuracy (mean over seeds)"], rows, ["right"] * 3),
                 ],
             )  # fmt: skip
+    if (folder / "summary.json").is_file() and (folder / "curves.parquet").is_file():
+        from jaxopt_lab.report.leaderboard_view import leaderboard_section
+
+        return leaderboard_section(folder)
     raise RunFolderError(
-        f"{folder} holds neither the losses.json of an mnist run or demo nor the sweep.json "
-        "of an mnist-sweep"
+        f"{folder} holds neither the losses.json of an mnist run or demo, the sweep.json "
+        "of an mnist-sweep, nor the summary.json and curves.parquet of a leaderboard"
     )
 
 

@@ -1,5 +1,11 @@
 """Tuning: AlgoPerf search spaces, schedules and default spaces; studies in one compiled
-program, with successive halving inside it (``study.py``, ``halving.py``)."""
+program, with successive halving inside it (``study.py``, ``halving.py``); the leaderboard's
+cells, time tables and scores (``leaderboard.py``).
+
+The folders that ``jaxopt-lab tune`` and ``jaxopt-lab leaderboard`` write are written by
+:mod:`jaxopt_lab.runs.tune_folder` and :mod:`jaxopt_lab.runs.leaderboard_folder`, with every
+other result folder.
+"""
 
 from jaxopt_lab.tuning.default_spaces import (
     DEFAULT_SPACES,
@@ -9,7 +15,7 @@ from jaxopt_lab.tuning.default_spaces import (
     tunable_names,
 )
 from jaxopt_lab.tuning.halving import RungPlan, rung_plan  # tuning-core
-from jaxopt_lab.tuning.leaderboard import LeaderboardConfig, LeaderboardRun
+from jaxopt_lab.tuning.leaderboard import LeaderboardConfig
 from jaxopt_lab.tuning.schedules import constant, warmup_constant, warmup_cosine
 from jaxopt_lab.tuning.search_space import (
     SearchSpaceError,
@@ -22,7 +28,6 @@ from jaxopt_lab.tuning.study import StudyError, StudyResult, study  # tuning-cor
 __all__ = [
     "DEFAULT_SPACES",
     "LeaderboardConfig",
-    "LeaderboardRun",
     "SearchSpaceError",
     "check_space",
     "constant",

@@ -1,38 +1,33 @@
-"""The leaderboard: several optimizers tuned on several workloads, scored as AlgoPerf scores::
+"""The leaderboard's computation: several optimizers tuned on several workloads, scored as
+AlgoPerf scores them.
+
+Each (optimizer, workload) *cell* is one :func:`~jaxopt_lab.tuning.study.study` of the
+optimizer's space (its default space, :mod:`.default_spaces`, unless one is given) with
+``trials`` trials x ``studies`` studies, AlgoPerf's external tuning (5 x 5 there; 5 x 3 by
+default here): :func:`run_cell`. Its time to target (:func:`jaxopt_lab.scoring.time_to_target`)
+is counted in steps, which do not depend on the hardware, and in seconds: steps x the
+optimizer's seconds per step on that workload, measured alone (one network, no evaluation,
+after compiling; :func:`seconds_per_step`) in the same run, because the lanes of a study share
+their program's wall time. The two time tables (:func:`time_tables`) give two sets of
+performance profiles and scores (:func:`scored`, :mod:`jaxopt_lab.scoring`);
+:func:`scores_markdown` and :func:`times_markdown` are their tables.
+
+The run that owns a leaderboard's folder (its lock, resume, cells and outputs) is
+:class:`jaxopt_lab.runs.leaderboard_folder.LeaderboardRun`::
 
     config = LeaderboardConfig(optimizers=("adam", "sgd"), workloads=("rosenbrock",))
     with LeaderboardRun("runs/board", config, resume=True) as run:
         result = run.run(on_cell=print)
     result.scores            # DataFrame: score_steps, score_seconds by optimizer
-
-Each (optimizer, workload) *cell* is one :func:`~jaxopt_lab.tuning.study.study` of the
-optimizer's space (its default space, :mod:`.default_spaces`, unless one is given) with
-``trials`` trials x ``studies`` studies, AlgoPerf's external tuning (5 x 5 there; 5 x 3 by
-default here). Its time to target (:func:`jaxopt_lab.scoring.time_to_target`) is counted in
-steps, which do not depend on the hardware, and in seconds: steps x the optimizer's seconds per
-step on that workload, measured alone (one network, no evaluation, after compiling) in the same
-run, because the lanes of a study share their program's wall time. The two time tables give two
-sets of performance profiles and scores (:mod:`jaxopt_lab.scoring`).
-
-The run owns its folder: a lock (a second process is refused), ``config.json`` (a folder holding
-another leaderboard's config is refused; ``resume`` continues one with the same config), one
-finished cell at a time in ``cells/`` (its curves as Parquet, its times as JSON, each written
-atomically), then the outputs: ``scores.md``, ``time_to_target.md``, ``profiles.png``,
-``curves.parquet`` (every curve of every cell) and ``summary.json``. Stopped (a
-``threading.Event``), it stops after the cell it is in; a resumed run skips the finished cells.
-Nothing here prints: progress goes to ``on_cell``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -41,7 +36,6 @@ import numpy as np
 import optax
 import pandas as pd
 
-from jaxopt_lab import files
 from jaxopt_lab.optimizers import OPTIMIZERS
 from jaxopt_lab.scoring import leaderboard_score, performance_profiles, time_to_target
 from jaxopt_lab.tuning.default_spaces import check_space, default_space, optimizer_settings
@@ -70,15 +64,6 @@ DEFAULT_WORKLOADS = (
     "modular_addition",
 )
 
-CONFIG, SCORES, TIMES, FIGURE, CURVES, SUMMARY = (
-    "config.json",
-    "scores.md",
-    "time_to_target.md",
-    "profiles.png",
-    "curves.parquet",
-    "summary.json",
-)
-CELLS = "cells"
 TIMING_STEPS = 200
 """Steps per timing of one network (the seconds per step); the minimum of 3 timings is kept."""
 
@@ -333,18 +318,19 @@ def time_tables(cells: Sequence[Cell], config: LeaderboardConfig) -> dict[str, p
     return tables
 
 
-@dataclass
-class LeaderboardResult:
-    """What :meth:`LeaderboardRun.run` returns. ``interrupted``: stopped before every cell ran
-    (then only ``cells`` is filled; the rest is ``None``)."""
+def scored(times: Mapping[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """The performance profiles of each time table (:func:`time_tables`), and the scores: a
+    DataFrame indexed by optimizer with a column ``score_<unit>`` per table."""
+    profiles = {unit: performance_profiles(table) for unit, table in times.items()}
+    scores = pd.DataFrame(
+        {f"score_{unit}": leaderboard_score(profile) for unit, profile in profiles.items()}
+    )
+    return profiles, scores
 
-    cells: list[Cell]
-    interrupted: bool
-    times: dict[str, pd.DataFrame] | None = None
-    profiles: dict[str, pd.DataFrame] | None = None
-    scores: pd.DataFrame | None = None
-    wall_seconds: float = 0.0
-    files: list[Path] = field(default_factory=list)
+
+def target_text(direction: str, target: float) -> str:
+    """A target as the tables head it: ``>= 0.97`` for a metric to maximize, ``<= 0.11`` else."""
+    return f"{'>=' if direction == 'maximize' else '<='} {target:g}"
 
 
 def _format_time(value: float, unit: str) -> str:
@@ -353,219 +339,74 @@ def _format_time(value: float, unit: str) -> str:
     return f"{value:.0f}" if unit == "steps" else f"{value:.3g}"
 
 
+def median_study_trial(
+    studies: Sequence[Mapping[str, Any]], curves: pd.DataFrame, direction: str
+) -> tuple[int, int]:
+    """The ``(study, trial)`` that shows a cell's curve: its median study's best trial.
+
+    ``studies``: a :class:`Cell`'s ``studies`` (each study's ``steps_to_target``, ∞ or
+    ``None`` for a miss, and the ``trial`` that reached the target first: AlgoPerf's best
+    trial, as the times use it); ``curves``: the cell's curves. The median study is the one
+    whose time is the median of the studies' times (the faster of the two middle ones for an
+    even count; ties by study index), so with an odd count its best trial reaches the target at
+    the cell's time.
+    A study where no trial reached the target shows the trial with the best final
+    ``validation_metric`` (by ``direction``; NaN worst; ties by trial index).
+    """
+
+    def steps(study: Mapping[str, Any]) -> float:
+        value = study["steps_to_target"]
+        return np.inf if value is None else float(value)
+
+    ordered = sorted(studies, key=lambda study: (steps(study), int(study["study"])))
+    median = ordered[(len(ordered) - 1) // 2]
+    index = int(median["study"])
+    if median["trial"] is not None and np.isfinite(steps(median)):
+        return index, int(median["trial"])
+    rows = curves[curves["study"] == index].sort_values(["trial", "step"])
+    final = rows.groupby("trial").tail(1).set_index("trial")["validation_metric"].astype(float)
+    signed = final if direction == "maximize" else -final
+    return index, int(signed.fillna(-np.inf).idxmax())
+
+
+SCORE_HEADERS = ("optimizer", "score (steps)", "score (seconds)")
+
+
+def score_rows(scores: pd.DataFrame) -> list[list[str]]:
+    """The rows of the score table (under ``SCORE_HEADERS``), best first (by the score in
+    steps, then in seconds)."""
+    ordered = scores.sort_values(["score_steps", "score_seconds"], ascending=False)
+    return [
+        [name, f"{row.score_steps:.3f}", f"{row.score_seconds:.3f}"]
+        for name, row in ordered.iterrows()
+    ]
+
+
+def time_table_rows(
+    table: pd.DataFrame, unit: str, targets: Mapping[str, str]
+) -> tuple[list[str], list[list[str]]]:
+    """The headers and rows of one time-to-target table (:func:`time_tables`), ∞ for a miss;
+    ``targets``: workload -> :func:`target_text`."""
+    headers = ["optimizer", *[f"{name} ({targets[name]})" for name in table.columns]]
+    rows = [[name, *[_format_time(value, unit) for value in row]] for name, row in table.iterrows()]
+    return headers, rows
+
+
 def scores_markdown(scores: pd.DataFrame) -> str:
     """The score table, best first (by the score in steps)."""
     from jaxopt_lab.report import markdown_table
 
-    ordered = scores.sort_values(["score_steps", "score_seconds"], ascending=False)
-    rows = [
-        [name, f"{row.score_steps:.3f}", f"{row.score_seconds:.3f}"]
-        for name, row in ordered.iterrows()
-    ]
-    return markdown_table(rows, ["optimizer", "score (steps)", "score (seconds)"])
+    return markdown_table(score_rows(scores), list(SCORE_HEADERS))
 
 
-def times_markdown(times: dict[str, pd.DataFrame], targets: Mapping[str, str]) -> str:
+def times_markdown(times: Mapping[str, pd.DataFrame], targets: Mapping[str, str]) -> str:
     """The time-to-target tables (steps, then seconds), ∞ for a miss."""
     from jaxopt_lab.report import markdown_table
 
     parts = []
     for unit, table in times.items():
-        headers = ["optimizer", *[f"{name} ({targets[name]})" for name in table.columns]]
-        rows = [
-            [name, *[_format_time(value, unit) for value in row]] for name, row in table.iterrows()
-        ]
-        parts.append(f"Median time to target over studies, in {unit}:\n\n" + markdown_table(
-            rows, headers, align=["left", *["right"] * len(table.columns)]
-        ))  # fmt: skip
+        headers, rows = time_table_rows(table, unit, targets)
+        align = ["left", *["right"] * len(table.columns)]
+        parts.append(f"Median time to target over studies, in {unit}:\n\n"
+                     + markdown_table(rows, headers, align=align))  # fmt: skip
     return "\n\n".join(parts) + "\n"
-
-
-def profiles_figure(profiles: dict[str, pd.DataFrame]) -> Any:
-    """rho(tau) of every optimizer, one panel per time unit (a matplotlib Figure)."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(13, 4.8), layout="constrained")
-    axes = figure.subplots(1, len(profiles), sharey=True, squeeze=False)[0]
-    for axis, (unit, profile) in zip(axes, profiles.items(), strict=True):
-        taus = profile.columns.to_numpy(dtype=float)
-        for name, rho in profile.iterrows():
-            axis.step(taus, rho.to_numpy(), where="post", label=name)
-        axis.set_xlabel(f"τ: time to target / the best optimizer's ({unit})")
-        axis.set_xlim(taus[0], taus[-1])
-        axis.set_ylim(-0.02, 1.02)
-        axis.set_title(f"Performance profiles, time in {unit}")
-        axis.grid(alpha=0.3)
-    axes[0].set_ylabel("ρ(τ): fraction of workloads")
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside right upper", fontsize="small")
-    return figure
-
-
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
-
-
-class LeaderboardRun:
-    """A leaderboard that owns ``folder``; see the module docstring. A context manager:
-    entering checks the folder, takes its lock and reads any earlier config (raising
-    :class:`LeaderboardError`)."""
-
-    def __init__(self, folder: str | Path, config: LeaderboardConfig, *, resume: bool = False):
-        check_config(config)
-        self.folder = Path(folder)
-        self.config = config
-        self.resume = resume
-        self._lock: files.FolderLock | None = None
-        self._workloads: dict[str, Any] | None = None
-
-    def __enter__(self) -> LeaderboardRun:
-        self._lock = files.hold_folder(self.folder, LeaderboardError)
-        try:
-            self._checked_workloads()
-            self._check_earlier_config()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._lock is not None:
-            self._lock.__exit__(*exc_info)
-            self._lock = None
-
-    def _check_earlier_config(self) -> None:
-        path = self.folder / CONFIG
-        mine = self.config.to_dict()
-        if path.exists():
-            try:
-                theirs = json.loads(path.read_text())
-            except (OSError, ValueError) as error:
-                raise LeaderboardError(f"{path} is not a leaderboard config ({error})") from None
-            if not self.resume:
-                raise LeaderboardError(
-                    f"{self.folder} holds a leaderboard already; resume it (--resume) or "
-                    "choose another folder"
-                )
-            differing = [key for key in mine if mine[key] != theirs.get(key)]
-            if differing:
-                shown = "; ".join(
-                    f"{key}: saved {theirs.get(key)!r}, now {mine[key]!r}" for key in differing
-                )
-                raise LeaderboardError(
-                    f"cannot resume {self.folder}: it was started with other settings ({shown})"
-                )
-        files.write_json(path, mine)
-
-    def _cell_paths(self, optimizer: str, workload: str) -> tuple[Path, Path]:
-        folder = self.folder / CELLS / workload
-        return folder / f"{optimizer}.json", folder / f"{optimizer}.parquet"
-
-    def finished_cell(self, optimizer: str, workload: Any) -> Cell | None:
-        """The saved cell, or ``None`` if it has not finished or ran with another budget.
-
-        A cell saved against another target (the workloads' targets were reset since) gets its
-        times recomputed from its saved curves: the studies do not depend on the target.
-        """
-        json_path, parquet_path = self._cell_paths(optimizer, workload.name)
-        if not (json_path.exists() and parquet_path.exists()):
-            return None
-        record = json.loads(json_path.read_text())
-        budget = self.config.steps.get(workload.name, workload.steps)
-        if record["budget"] != budget:
-            return None
-        for key in ("steps_to_target", "seconds_to_target"):
-            record[key] = np.inf if record[key] is None else record[key]
-        for study in record["studies"]:
-            if study["steps_to_target"] is None:
-                study["steps_to_target"] = np.inf
-        cell = Cell(**record)
-        if (cell.target, cell.direction) != (float(workload.target), workload.direction):
-            cell = timed(cell, pd.read_parquet(parquet_path), workload)
-            files.write_json(json_path, cell.to_dict())
-        return cell
-
-    def _checked_workloads(self) -> dict[str, Any]:
-        """The workloads, each budget and each space checked (before the folder is written)."""
-        if self._workloads is None:
-            workloads = {
-                name: _workloads_module().get_workload(name) for name in self.config.workloads
-            }
-            for workload in workloads.values():
-                budget = self.config.steps.get(workload.name, workload.steps)
-                if budget % workload.eval_every:
-                    raise LeaderboardError(
-                        f"steps of {workload.name}: {budget} is not a multiple of its "
-                        f"evaluation interval ({workload.eval_every})"
-                    )
-                for optimizer in self.config.optimizers:
-                    space_for(self.config, optimizer, workload)
-            self._workloads = workloads
-        return self._workloads
-
-    def run(
-        self,
-        *,
-        on_cell: Callable[[Cell, bool], None] | None = None,
-        stop: threading.Event | None = None,
-        run_study: Callable[..., Any] | None = None,
-    ) -> LeaderboardResult:
-        """Run every unfinished cell (workload by workload), then write the outputs.
-
-        ``on_cell(cell, resumed)`` after each cell (``resumed``: read from the folder).
-        """
-        begin = time.perf_counter()
-        workloads = self._checked_workloads()
-        cells: list[Cell] = []
-        for workload_name, workload in workloads.items():
-            for optimizer in self.config.optimizers:
-                if stop is not None and stop.is_set():
-                    return LeaderboardResult(cells, True, wall_seconds=time.perf_counter() - begin)
-                cell = self.finished_cell(optimizer, workload)
-                resumed = cell is not None
-                if cell is None:
-                    cell, curves = run_cell(self.config, optimizer, workload, run_study=run_study)
-                    json_path, parquet_path = self._cell_paths(optimizer, workload_name)
-                    json_path.parent.mkdir(parents=True, exist_ok=True)
-                    files.write_atomic(parquet_path, _parquet_bytes(curves))
-                    files.write_json(json_path, cell.to_dict())
-                cells.append(cell)
-                if on_cell is not None:
-                    on_cell(cell, resumed)
-        return self._write_outputs(cells, time.perf_counter() - begin)
-
-    def _write_outputs(self, cells: list[Cell], wall_seconds: float) -> LeaderboardResult:
-        config = self.config
-        times = time_tables(cells, config)
-        profiles = {unit: performance_profiles(table) for unit, table in times.items()}
-        scores = pd.DataFrame(
-            {f"score_{unit}": leaderboard_score(profile) for unit, profile in profiles.items()}
-        )
-        targets = {}
-        for cell in cells:
-            sign = ">=" if cell.direction == "maximize" else "<="
-            targets[cell.workload] = f"{sign} {cell.target:g}"
-        files.write_atomic(self.folder / SCORES, (scores_markdown(scores) + "\n").encode())
-        files.write_atomic(self.folder / TIMES, times_markdown(times, targets).encode())
-        files.save_figure(profiles_figure(profiles), self.folder / FIGURE)
-        curves = pd.concat(
-            [pd.read_parquet(self._cell_paths(c.optimizer, c.workload)[1]) for c in cells],
-            ignore_index=True,
-        )
-        files.write_atomic(self.folder / CURVES, _parquet_bytes(curves))
-        summary = {
-            "config": config.to_dict(),
-            "scores": scores.to_dict(orient="index"),
-            "steps_to_target": times["steps"].to_dict(orient="index"),
-            "seconds_to_target": times["seconds"].to_dict(orient="index"),
-            "cells": [cell.to_dict() for cell in cells],
-            "wall_seconds": wall_seconds,
-            "devices": [str(device) for device in jax.devices()],
-        }
-        files.write_json(self.folder / SUMMARY, summary)
-        written = [self.folder / name for name in (SCORES, TIMES, FIGURE, CURVES, SUMMARY)]
-        return LeaderboardResult(
-            cells, False, times, profiles, scores, wall_seconds=wall_seconds, files=written
-        )

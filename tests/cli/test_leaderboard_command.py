@@ -31,6 +31,14 @@ def test_a_small_leaderboard_runs_and_resumes(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["scores"]) == {"sgd", "adam"}
     assert len(summary["cells"]) == 2
+    # its report, written last, and the same section in explore's page (--run)
+    assert str(out / "report.html") in printed and (out / "report.md").is_file()
+    page = tmp_path / "page"
+    explore = ["explore", "--problem", "saddle", "--optimizer", "sgd", "--learning-rates",
+               "1e-2:1:3", "--steps", "4", "--run", str(out), "--out", str(page)]  # fmt: skip
+    assert cli.main(explore) == 0
+    assert 'data-view="leaderboard"' in (page / "report.html").read_text()
+    capsys.readouterr()
     # again without --resume: refused, nothing lost
     before = (out / "summary.json").read_bytes()
     assert "holds a leaderboard already" in _refused([*SMALL, "--out", str(out)], capsys)

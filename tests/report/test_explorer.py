@@ -180,7 +180,10 @@ def test_mnist_sweep_view_is_loss_against_rate_per_seed(tmp_path):
 
 
 def test_a_folder_without_a_run_is_refused_with_what_it_lacks(tmp_path):
-    with pytest.raises(explorer.RunFolderError, match="neither the losses.json .* nor the sweep"):
+    with pytest.raises(
+        explorer.RunFolderError,
+        match="neither the losses.json .*, the sweep.json .*, nor the summary.json and",
+    ):
         explorer.run_section(tmp_path)
     (tmp_path / "sweep.json").write_text(json.dumps({"adam": {"problem": "bowl"}}))  # a 2-D sweep
     with pytest.raises(explorer.RunFolderError, match="neither"):

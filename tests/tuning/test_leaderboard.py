@@ -1,10 +1,8 @@
-"""The leaderboard: its tables and scores from hand-built studies, its folder, its resume."""
+"""The leaderboard's computation: cells, time tables, profiles, scores from hand-built studies."""
 
 from __future__ import annotations
 
-import json
 import math
-import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,8 +12,14 @@ import pytest
 from jaxopt_lab.tuning.leaderboard import (
     LeaderboardConfig,
     LeaderboardError,
-    LeaderboardRun,
+    check_config,
+    median_study_trial,
+    run_cell,
+    scored,
     seconds_per_step,
+    target_text,
+    time_tables,
+    times_markdown,
 )
 from jaxopt_lab.workloads import get_workload
 
@@ -69,76 +73,51 @@ def _config(**changes):
     return LeaderboardConfig(**{**base, **changes})
 
 
-def test_tables_scores_and_files_from_hand_built_studies(tmp_path):
+def hand_built_cells(config=None):
+    """Every cell of ``config`` (default :func:`_config`), from :class:`FakeStudies`."""
+    config = config or _config()
     fake = FakeStudies()
-    with LeaderboardRun(tmp_path, _config()) as run:
-        result = run.run(run_study=fake)
-    assert not result.interrupted and len(fake.calls) == 4
-    steps = result.times["steps"]
+    cells = [run_cell(config, optimizer, get_workload(workload), run_study=fake)[0]
+             for workload in config.workloads for optimizer in config.optimizers]  # fmt: skip
+    return cells, fake
+
+
+def test_time_tables_and_scores_from_hand_built_studies():
+    config = _config()
+    cells, fake = hand_built_cells(config)
+    assert len(fake.calls) == 4
+    times = time_tables(cells, config)
+    steps = times["steps"]
     assert steps.loc["adam", "rosenbrock"] == 60 and steps.loc["sgd", "rosenbrock"] == 30
     assert steps.loc["adam", "noisy_quadratic"] == 10
     assert steps.loc["sgd", "noisy_quadratic"] == math.inf
     # seconds: steps x each cell's own seconds per step (measured, positive)
-    for cell in result.cells:
+    for cell in cells:
         assert cell.seconds_per_step > 0
         expected = cell.steps_to_target * cell.seconds_per_step
         assert cell.seconds_to_target == pytest.approx(expected) or (
             math.isinf(expected) and math.isinf(cell.seconds_to_target)
         )
+    # the winning trial of each study that reached the target, with its point
+    adam_rosenbrock = cells[0]
+    assert [s["trial"] for s in adam_rosenbrock.studies] == [1, 1, None]
+    assert adam_rosenbrock.best_points[0] == {"study": 0, "trial": 1, "learning_rate": 0.02}
     # steps: adam r = (2, 1); sgd r = (1, inf). By hand (taus 1 + 3k/99):
     # adam: noisy_quadratic all along (3) + rosenbrock from tau = 2 on, which is grid
     # point k = 33 where the trapezoid covers (4 - 2) + H/2; sgd: rosenbrock all along.
+    profiles, scores = scored(times)
     h = 3 / 99
     first = np.argmax(np.linspace(1, 4, 100) >= 2.0)
     tau = np.linspace(1, 4, 100)[first]
-    assert result.scores.loc["adam", "score_steps"] == pytest.approx(
+    assert scores.loc["adam", "score_steps"] == pytest.approx(
         (3 + (4 - tau) + h / 2) / 2 / 3, rel=1e-9
     )
-    assert result.scores.loc["sgd", "score_steps"] == pytest.approx(3 / 2 / 3)
-    for name in ("scores.md", "time_to_target.md", "profiles.png", "curves.parquet",
-                 "summary.json", "config.json"):  # fmt: skip
-        assert (tmp_path / name).stat().st_size > 0
-    curves = pd.read_parquet(tmp_path / "curves.parquet")
-    assert len(curves) == 4 * 3 * 2 * 10
-    assert set(zip(curves["optimizer"], curves["workload"])) == set(PLANNED)
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["steps_to_target"]["sgd"]["noisy_quadratic"] is None  # a miss: null
-    assert summary["steps_to_target"]["adam"]["rosenbrock"] == 60
-    assert "| adam" in (tmp_path / "scores.md").read_text()
-    times = (tmp_path / "time_to_target.md").read_text()
+    assert scores.loc["sgd", "score_steps"] == pytest.approx(3 / 2 / 3)
+    np.testing.assert_array_equal(profiles["steps"].loc["sgd"], np.full(100, 0.5))
+    targets = {cell.workload: target_text(cell.direction, cell.target) for cell in cells}
+    text = times_markdown(times, targets)
     target = get_workload("rosenbrock").target
-    assert f"rosenbrock (<= {target:g})" in times and "∞" in times
-
-
-def test_resume_keeps_finished_cells_and_refuses_other_settings(tmp_path):
-    fake = FakeStudies()
-    stop = threading.Event()
-
-    def stop_after_first(cell, resumed):
-        stop.set()
-
-    with LeaderboardRun(tmp_path, _config()) as run:
-        partial = run.run(run_study=fake, on_cell=stop_after_first, stop=stop)
-    assert partial.interrupted and len(partial.cells) == 1 and len(fake.calls) == 1
-    with pytest.raises(LeaderboardError, match="holds a leaderboard already; resume it"):
-        with LeaderboardRun(tmp_path, _config()):
-            pass
-    with pytest.raises(LeaderboardError, match=r"other settings \(trials: saved 2, now 3\)"):
-        with LeaderboardRun(tmp_path, _config(trials=3), resume=True):
-            pass
-    resumed = []
-    with LeaderboardRun(tmp_path, _config(), resume=True) as run:
-        result = run.run(run_study=fake, on_cell=lambda cell, was: resumed.append(was))
-    assert len(fake.calls) == 4  # the first cell was not run again
-    assert resumed == [True, False, False, False]
-    assert result.times["steps"].loc["sgd", "rosenbrock"] == 30
-
-
-def test_a_second_process_is_refused_while_the_first_holds_the_folder(tmp_path):
-    with LeaderboardRun(tmp_path, _config()):
-        with pytest.raises(LeaderboardError, match="in use by another run"):
-            with LeaderboardRun(tmp_path, _config(), resume=True):
-                pass
+    assert f"rosenbrock (<= {target:g})" in text and "∞" in text
 
 
 @pytest.mark.parametrize(
@@ -158,29 +137,9 @@ def test_a_second_process_is_refused_while_the_first_holds_the_folder(tmp_path):
         ),
     ],
 )
-def test_bad_configs_are_refused_in_one_line(tmp_path, changes, message):
+def test_bad_configs_are_refused_in_one_line(changes, message):
     with pytest.raises(LeaderboardError, match=message.replace("(", r"\(")):
-        LeaderboardRun(tmp_path, _config(**changes))
-
-
-def test_a_budget_off_the_evaluation_grid_is_refused_before_any_study(tmp_path):
-    fake = FakeStudies()
-    interval = get_workload("rosenbrock").eval_every
-    steps = {"rosenbrock": 3 * interval + 1, "noisy_quadratic": 100}
-    with pytest.raises(LeaderboardError, match="steps of rosenbrock: .* not a multiple"):
-        with LeaderboardRun(tmp_path, _config(steps=steps)) as run:
-            run.run(run_study=fake)
-    assert fake.calls == [] and not (tmp_path / "config.json").exists()
-
-
-def test_a_space_the_workload_cannot_take_is_refused_before_any_study(tmp_path):
-    fake = FakeStudies()
-    space = {"learning_rate": {"feasible_points": [0.1]}, "label_smoothing": {
-        "feasible_points": [0.1]}}  # fmt: skip
-    with pytest.raises(LeaderboardError, match="sgd has no hyperparameter 'label_smoothing'"):
-        with LeaderboardRun(tmp_path, _config(spaces={"sgd": space})) as run:
-            run.run(run_study=fake)
-    assert fake.calls == [] and not (tmp_path / "config.json").exists()
+        check_config(_config(**changes))
 
 
 def test_seconds_per_step_times_one_network():
@@ -190,38 +149,33 @@ def test_seconds_per_step_times_one_network():
     assert 0 < short < 1.0
 
 
-@pytest.mark.slow
-def test_a_real_leaderboard_on_the_cheap_workloads(tmp_path):
-    # the real study engine: two optimizers, two cheap workloads, short budgets
-    steps = {name: 3 * get_workload(name).eval_every for name in WORKLOADS}
-    config = _config(trials=2, studies=2, steps=steps)
-    with LeaderboardRun(tmp_path, config) as run:
-        result = run.run()
-    curves = pd.read_parquet(tmp_path / "curves.parquet")
-    assert len(curves) == 2 * 2 * 2 * 2 * 3  # optimizers x workloads x studies x trials x evals
-    assert set(result.scores.columns) == {"score_steps", "score_seconds"}
-    assert ((result.scores >= 0) & (result.scores <= 1)).all().all()
+def _curves(finals):
+    """Curves whose last evaluation of (study, trial) is ``finals[study][trial]``."""
+    rows = [(study, trial, step, value if step == 20 else 0.5)
+            for study, values in enumerate(finals) for trial, value in enumerate(values)
+            for step in (10, 20)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["study", "trial", "step", "validation_metric"])
 
 
-def test_resume_retimes_cells_saved_against_another_target_and_reruns_another_budget(tmp_path):
-    fake = FakeStudies()
-    with LeaderboardRun(tmp_path, _config()) as run:
-        run.run(run_study=fake)
-    assert len(fake.calls) == 4
-    # as if the cell had been saved when the workload's target was another
-    saved = tmp_path / "cells" / "rosenbrock" / "adam.json"
-    record = json.loads(saved.read_text())
-    record.update(target=123.0, steps_to_target=999.0)
-    saved.write_text(json.dumps(record))
-    # and another cell with another budget
-    other = tmp_path / "cells" / "noisy_quadratic" / "sgd.json"
-    record = json.loads(other.read_text())
-    record.update(budget=7)
-    other.write_text(json.dumps(record))
-    with LeaderboardRun(tmp_path, _config(), resume=True) as run:
-        result = run.run(run_study=fake)
-    assert fake.calls[4:] == [("sgd", "noisy_quadratic")]  # only the other budget reran
-    assert result.times["steps"].loc["adam", "rosenbrock"] == 60  # re-timed from the curves
-    retimed = json.loads(saved.read_text())
-    assert retimed["target"] == get_workload("rosenbrock").target
-    assert retimed["best_points"][0] == {"study": 0, "trial": 1, "learning_rate": 0.02}
+def test_the_shown_trial_is_the_median_study_s_best_trial():
+    curves = _curves([[1.0, 2.0]] * 4)
+    studies = [{"study": 0, "trial": 1, "steps_to_target": 300.0},
+               {"study": 1, "trial": 0, "steps_to_target": 100.0},
+               {"study": 2, "trial": 1, "steps_to_target": 200.0}]  # fmt: skip
+    assert median_study_trial(studies, curves, "minimize") == (2, 1)  # times 100, 200, 300
+    # an even count: the faster of the two middle ones; a tie: the lower study index
+    even = [*studies, {"study": 3, "trial": 0, "steps_to_target": None}]
+    assert median_study_trial(even, curves, "minimize") == (2, 1)
+    tied = [{"study": 1, "trial": 1, "steps_to_target": 100.0},
+            {"study": 0, "trial": 0, "steps_to_target": 100.0}]  # fmt: skip
+    assert median_study_trial(tied, curves, "minimize") == (0, 0)
+
+
+def test_a_missed_median_study_shows_its_best_final_trial_nan_worst():
+    curves = _curves([[3.0, float("nan"), 1.0], [0.1, 0.2, 0.3]])
+    missed = [{"study": 0, "trial": None, "steps_to_target": None},
+              {"study": 1, "trial": None, "steps_to_target": math.inf}]  # fmt: skip
+    assert median_study_trial(missed, curves, "minimize") == (0, 2)  # 1.0 is the lowest
+    assert median_study_trial(missed, curves, "maximize") == (0, 0)  # NaN never wins
+    nan_only = _curves([[float("nan"), float("nan")]])
+    assert median_study_trial(missed[:1], nan_only, "maximize") == (0, 0)

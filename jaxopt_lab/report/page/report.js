@@ -6,6 +6,7 @@
  * platform a browser runs on is little-endian). What is drawn is also written into the
  * DOM as data (data-xy on a path: the positions it was drawn from), so that a test can
  * compare it with the library's numbers. When every view is drawn, <body data-ready>.
+ * The leaderboard's view is in leaderboard.js, which the page inlines before this file.
  */
 (function () {
   "use strict";
@@ -537,7 +538,10 @@
 
   /* ------------------------------------------------------------------ start */
 
-  const VIEWS = { two_d: twoD, loss_curves: lossCurves, mnist_sweep: mnistSweep };
+  const VIEWS = {
+    two_d: twoD, loss_curves: lossCurves, mnist_sweep: mnistSweep,
+    leaderboard: leaderboardView({ html, svg, chart, linePath, readable, legend, style, marker, fmt, round, offset, finiteRange }),
+  };
 
   for (const element of document.querySelectorAll("[data-view]")) {
     const draw = VIEWS[element.dataset.view];

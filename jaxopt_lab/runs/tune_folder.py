@@ -1,4 +1,4 @@
-"""A tuning run that owns its folder: ``jaxopt-lab tune``'s library half.
+"""A tuning study that owns its folder: ``jaxopt-lab tune``'s library half.
 
     with TuneRun(folder, config, resume=True) as run:
         result = run.run(on_chunk=...)     # or the saved study, when it is complete
@@ -16,7 +16,8 @@ and holds, each written atomically:
 A study is one compiled program, so it is resumable as a whole: a folder whose
 ``study.json`` records the same config is complete and is read back, not rerun;
 another config is refused (:class:`RunError`); a folder with ``study.json`` and no
-``resume`` is refused too, so a result is never overwritten.
+``resume`` is refused too, so a result is never overwritten. The study itself is
+:func:`jaxopt_lab.tuning.study.study`.
 """
 
 from __future__ import annotations
