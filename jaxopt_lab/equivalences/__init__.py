@@ -67,24 +67,22 @@ from jaxopt_lab.equivalences.check import (
     CheckResult,
     Equivalence,
     Missing,
-    available_libraries,
     build_lab,
     build_other,
     check_row,
-    check_rows,
     judge,
     lab_defaults,
     lab_trajectory,
     other_trajectory,
     perturbations,
     resolve,
-    select,
     table_gradients,
     table_params,
 )
 from jaxopt_lab.equivalences.render import in_short, render_markdown
+from jaxopt_lab.equivalences.selection import available_libraries, check_rows, select
 
-MACHINERY = ("table", "render")
+MACHINERY = ("check", "render", "selection")
 """The modules of this package that are not families of rows."""
 
 

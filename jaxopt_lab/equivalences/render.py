@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from jaxopt_lab.equivalences.check import DIFFERS_ABOVE, FLAT_ULPS, CheckResult, Equivalence, select
+from jaxopt_lab.equivalences.check import DIFFERS_ABOVE, FLAT_ULPS, CheckResult, Equivalence
+from jaxopt_lab.equivalences.selection import select
 
 
 def _measurement(result: CheckResult) -> dict[str, Any]:
