@@ -18,6 +18,13 @@ Three measurements, each baseline and subject interleaved in this one process
   every evaluation), timed until it first matches the best validation metric that
   the lab's halving study found; the lab's time is that study's wall time.
   (``pip install 'jaxopt-lab[benchmark]'``; skipped when Optuna is missing.)
+* ``hyperoptax``: hyperoptax's ``RandomSearch`` with ``n_parallel`` = the trial count
+  evaluates ``f(key, config) -> final validation metric`` for every trial as one vmapped
+  call: the full study (no halving: a trial reports one number, at its end), on the
+  same space ranges (its own random points, not AlgoPerf's Halton set) and budget, each
+  trial a plain optax loop in ``lax.scan``. Against the lab's full study of the same
+  trial count: wall time, and each search's best metric. (Skipped when hyperoptax is
+  missing.)
 """
 
 from __future__ import annotations
@@ -164,11 +171,72 @@ def optuna_comparison(workload, steps, trials=27, eta=3):
     }  # fmt: skip
 
 
+def scanned_optax_trial(workload, point, steps, train, validation, seed=0):
+    """One trial as a traced function (for a vmapping tuner): ``optax.adamw`` with the
+    warmup-cosine schedule in a ``lax.scan``; the final validation metric."""
+    schedule = warmup_cosine(point["learning_rate"], point["warmup_factor"], steps)
+    optimizer = optax.adamw(schedule, b1=1 - point["one_minus_beta1"], b2=point["beta2"],
+                            weight_decay=point["weight_decay"])  # fmt: skip
+    init_key, batch_key = jax.random.split(jax.random.fold_in(jax.random.key(seed), 0))
+    params = workload.init_params(init_key)
+
+    def step(carry, index):
+        params, state = carry
+        batch = workload.sample_batch(train, jax.random.fold_in(batch_key, index))
+        grads = jax.grad(workload.loss)(params, batch, 0.0)
+        updates, state = optimizer.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), None
+
+    carry = (params, optimizer.init(params))
+    (params, _), _ = jax.lax.scan(step, carry, jax.numpy.arange(steps))
+    return workload.validation_metric(params, validation)
+
+
+def hyperoptax_comparison(workload, steps, trials=16):
+    try:
+        import hyperoptax
+    except ImportError:
+        return {"skipped": "hyperoptax is not installed (pip install 'jaxopt-lab[benchmark]')"}
+    space = default_space(OPTIMIZER)
+    their_space = {}
+    for name, spec in space.items():
+        if "feasible_points" in spec:
+            their_space[name] = hyperoptax.DiscreteSpace(list(spec["feasible_points"]))
+        elif spec["scaling"] == "log":
+            their_space[name] = hyperoptax.LogSpace(spec["min"], spec["max"])
+        else:
+            their_space[name] = hyperoptax.LinearSpace(spec["min"], spec["max"])
+    train = tuple(jax.numpy.asarray(a) for a in workload.train)
+    validation = tuple(jax.numpy.asarray(a) for a in workload.validation)
+    sign = 1 if workload.direction == "maximize" else -1
+
+    def objective(key, config):  # hyperoptax maximizes
+        del key  # common batches, as the lab's lanes
+        return sign * scanned_optax_trial(workload, config, steps, train, validation)
+
+    begin = time.perf_counter()
+    state, search = hyperoptax.RandomSearch.init(their_space, n_parallel=trials)
+    _, (_, results) = search.optimize(state, jax.random.key(0), objective, n_iterations=1)
+    their_best = sign * float(jax.numpy.nanmax(results[0]))
+    their_seconds = time.perf_counter() - begin
+    begin = time.perf_counter()
+    lab = study(OPTIMIZER, space, workload, trials=trials, steps=steps)
+    lab_seconds = time.perf_counter() - begin
+    return {
+        "workload": workload.name, "trials": trials, "steps": steps,
+        "lab_study_seconds": lab_seconds,
+        "lab_best_metric": float(lab.best_trials().iloc[0]["validation_metric"]),
+        "hyperoptax_seconds": their_seconds, "hyperoptax_best_metric": their_best,
+        "speedup": their_seconds / lab_seconds,
+    }  # fmt: skip
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--parts", nargs="+", default=["throughput", "halving", "optuna"])
+    parser.add_argument("--parts", nargs="+",
+                        default=["throughput", "halving", "optuna", "hyperoptax"])  # fmt: skip
     parser.add_argument("--workloads", nargs="+", default=None, help="only these workloads")
     parser.add_argument(
         "--append",
@@ -199,7 +267,7 @@ def main(argv=None) -> int:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=1) + "\n")
 
-    for part in ("throughput", "halving", "optuna"):
+    for part in ("throughput", "halving", "optuna", "hyperoptax"):
         if part in previous:
             results[part] = previous[part]
     chosen = lambda name: args.workloads is None or name in args.workloads
@@ -218,6 +286,10 @@ def main(argv=None) -> int:
                 args.workloads is not None and name in args.workloads
             ):
                 record("optuna", optuna_comparison(*budget(name, steps)))
+    if "hyperoptax" in args.parts:
+        for name, steps in (("noisy_quadratic", 500), ("rosenbrock", 2000), ("mnist_mlp", 300)):
+            if chosen(name):
+                record("hyperoptax", hyperoptax_comparison(*budget(name, steps)))
     return 0
 
 
