@@ -324,7 +324,7 @@ MUTATIONS = (
     # ------------------------------------------------ the port
     Mutation(
         "port: torch Adam ported with eps hat",
-        "jaxopt_lab/port/torch_optimizers.py",
+        "jaxopt_lab/port/torch_steps.py",
         'eps=options["eps"], eps_hat=False, **knobs',
         'eps=options["eps"], eps_hat=True, **knobs',
         (

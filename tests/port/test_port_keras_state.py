@@ -15,7 +15,8 @@ import optax
 import pytest
 
 from jaxopt_lab import crosscheck, port
-from jaxopt_lab.port.command import _keras_optimizer, parse_call
+from jaxopt_lab.port.command import parse_call
+from jaxopt_lab.port.library_side import _keras_optimizer
 
 BEFORE, AFTER = 6, 6
 
