@@ -64,20 +64,29 @@ any step) rather than 1 per step: the lab's Adam for Keras Muon's non-matrix lea
 the port alone, 5.3 (Keras to JAX) and 13.2 (JAX to Keras) moved mid-run."""
 
 
-def _params():
+def _params(text=""):
+    """A bias and a weight; for Keras Muon also an embedding table, which it steps with Adam."""
     rng = np.random.default_rng(0)
-    return {"b": rng.standard_normal(3), "w": rng.standard_normal((4, 3))}
+    params = {"b": rng.standard_normal(3), "w": rng.standard_normal((4, 3))}
+    if text.startswith("Muon"):
+        params["embedding"] = rng.standard_normal((5, 3))
+    return params
 
 
 class _Keras:
-    """A Keras optimizer (from a call text) over Keras variables made from ``params``."""
+    """A Keras optimizer (from a call text) over Keras variables made from ``params``, each
+    named by its key (Keras Muon routes a variable whose path holds "embedding" to Adam)."""
 
     def __init__(self, text, params, dtype):
         keras = crosscheck.import_keras()
         self.treedef = jax.tree.structure(params)
         self.variables = [
-            keras.Variable(np.asarray(leaf, dtype), dtype=np.dtype(dtype).name)
-            for leaf in jax.tree.leaves(params)
+            keras.Variable(
+                np.asarray(leaf, dtype),
+                dtype=np.dtype(dtype).name,
+                name=jax.tree_util.keystr(path, simple=True),
+            )
+            for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
         ]
         self.optimizer = _keras_optimizer(parse_call(text))
         self.optimizer.build(self.variables)
@@ -111,7 +120,7 @@ def _assert_close(got, want, dtype, steps, rtol, text):
 
 
 def _setup(text, dtype):
-    params = _params()
+    params = _params(text)
     gradient_leaves = jax.tree.leaves(crosscheck.random_gradients(params, BEFORE + AFTER, seed=1))
     reference = _Keras(text, params, dtype)
     reference.steps(gradient_leaves, 0, BEFORE + AFTER, dtype)
@@ -228,3 +237,27 @@ def test_like_that_does_not_match_the_variables_is_refused():
     live = _Keras("Adam(learning_rate=1e-3)", params, np.float32)
     with pytest.raises(ValueError, match=r"leaf 1 of like has shape \(3, 4\)"):
         port.state_from_keras(live.optimizer, like={"b": params["b"], "w": np.zeros((3, 4))})
+
+
+def test_muon_s_embedding_moves_through_the_port_s_adam_group():
+    # Keras Muon steps the variable named "embedding" with Adam (a momentum and a velocity),
+    # the matrix w with Muon (a momentum only): the moved state puts each where the port
+    # steps it.
+    text = "Muon(learning_rate=2e-2, weight_decay=0.01)"
+    params = _params(text)
+    gradient_leaves = jax.tree.leaves(crosscheck.random_gradients(params, BEFORE, seed=1))
+    live = _Keras(text, params, np.float32)
+    live.steps(gradient_leaves, 0, BEFORE, np.float32)
+    names = [variable.name for variable in live.variables]
+    embedding, matrix = names.index("embedding"), names.index("w")
+    assert live.optimizer.adam_velocities[embedding] is not None
+    assert live.optimizer.adam_velocities[matrix] is None
+    _, state = port.state_from_keras(live.optimizer, like=live.params())
+    muon, adam = (group.inner_state for group in state[0].inner_states.values())
+    np.testing.assert_array_equal(
+        adam.first_moment["embedding"], live.optimizer.momentums[embedding].value
+    )
+    np.testing.assert_array_equal(
+        adam.second_moment["embedding"], live.optimizer.adam_velocities[embedding].value
+    )
+    np.testing.assert_array_equal(muon.momentum["w"], live.optimizer.momentums[matrix].value)
