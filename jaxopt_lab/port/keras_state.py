@@ -144,8 +144,9 @@ def state_from_keras(optimizer: Any, *, like: Any) -> tuple[optax.GradientTransf
         (``jax.tree`` order), in the dtype the JAX run will use.
 
     Returns:
-      ``(transformation, state)``: ``transformation.update(grads, state, params)``
-      takes Keras's next step.
+      ``(transformation, state)``, as :func:`~jaxopt_lab.port.state_from_torch`:
+      ``transformation.update(grads, state, params)`` takes Keras's next step, and the
+      state is that transformation's ``init(like)`` filled in.
 
     Raises:
       PortError: an optimizer whose state cannot be moved (named).
