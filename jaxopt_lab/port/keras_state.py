@@ -118,6 +118,8 @@ def _replayed(
 ) -> dict[str, jax.Array]:
     """What the port's own update leaves in ``fields`` after ``count`` steps, replayed on one
     scalar param of ``dtype`` (the fields depend on the count and the schedule only)."""
+    if not fields:
+        return {}
     param = jnp.zeros((), dtype)
 
     def step(state, _):
