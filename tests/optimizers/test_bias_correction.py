@@ -190,9 +190,10 @@ def test_adam_is_optax_adam_bit_for_bit_on_complex_params(dtype):
     ],
     ids=["lr 1e-2", "non-default"],
 )
-def test_adam_is_keras_adam_bit_for_bit(lab_settings, keras_settings, dtype):
+@pytest.mark.parametrize("tree", ["two leaves", "mlp"])
+def test_adam_is_keras_adam_bit_for_bit(lab_settings, keras_settings, dtype, tree):
     keras = crosscheck.import_keras()
-    params = _params()
+    params = _params() if tree == "two leaves" else _mlp_params()
     gradients = crosscheck.random_gradients(params, STEPS, seed=1)
     # Keras keeps the learning rate in a float32 variable: the lab gets that value.
     lab_settings = {
