@@ -56,8 +56,8 @@ _OPTAX_FORM = {"eps_hat": False, "bias_correction": "float32", "moment_form": "w
 """optax's arithmetic: 1 − βᵗ in float32 from β rounded to it, moments as (1 − β)·g + β·m."""
 _OPTAX_ARITHMETIC = (
     "optax computes 1 − βᵗ in float32 from β rounded to float32 (off by 1.3e-5 for 0.999) and "
-    "the moments as (1 − β)·g + β·m: bias_correction='float32', moment_form='weighted_sum' "
-    "take both (bit for bit on one leaf; XLA rounds a tree's division otherwise)."
+    "the moments as (1 − β)·g + β·m, and divides the whole tree by 1 − βᵗ in one call: "
+    "bias_correction='float32', moment_form='weighted_sum' take all three, bit for bit."
 )
 _FLOAT32_BIAS = (
     "optax computes 1 − βᵗ in float32 from β rounded to float32 (off by 1.3e-5 for 0.999): "
@@ -112,7 +112,8 @@ ROWS = (
         {"learning_rate": 0.001},
         complex_params=True,
         label="complex",
-        note="optax's convention: |g|² = conj(g)·g in the second moment. " + _OPTAX_ARITHMETIC,
+        note="optax's convention: |g|² = conj(g)·g in the second moment, which optax keeps "
+        "complex (so does the lab with these knobs). " + _OPTAX_ARITHMETIC,
     ),
     Equivalence(
         "adam", "torch", {"eps": 1e-8, "eps_hat": False}, "torch.optim.Adam", {"lr": 0.001}

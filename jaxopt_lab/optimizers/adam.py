@@ -103,6 +103,32 @@ def _keras_step(grad, state, step_size, b1, b2, eps, eps_root, moment_form):
     return -step, first_moment, second_moment
 
 
+def _optax_bias_correction(b1, b2):
+    """optax's ``m_hat, v_hat``: ``optax.tree.bias_correction`` of the whole tree of new
+    moments, ``1 - b**t`` taken once per step (``t = optax.safe_increment(count)``, an int32
+    power) and every leaf divided by it, in one call as ``optax.scale_by_adam`` makes it, so
+    that XLA compiles the division as it compiles optax's (eager or jitted)."""
+
+    def tree_stage(new_state, count):
+        count = optax.safe_increment(count)
+        return (
+            optax.tree.bias_correction(new_state.first_moment, b1, count),
+            optax.tree.bias_correction(new_state.second_moment, b2, count),
+        )
+
+    return tree_stage
+
+
+def _optax_step(step_size, eps, eps_root):
+    """optax's step from its ``m_hat, v_hat``: ``-lr * (m_hat / (sqrt(v_hat + eps_root) +
+    eps))`` (``scale_by_adam``, then ``scale_by_learning_rate``)."""
+
+    def finish(first_unbiased, second_unbiased):
+        return -step_size * (first_unbiased / (jnp.sqrt(second_unbiased + eps_root) + eps))
+
+    return finish
+
+
 def _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root):
     check_hyperparameter("learning_rate", learning_rate)
     check_hyperparameter("b1", b1, high=1.0)
@@ -155,24 +181,31 @@ def adam(
     rounded to the working dtype, ``1 - b**t`` in it; ``"accurate"``, the default,
     is ``-expm1(t * log b)`` from the given ``b``), and with ``eps_hat=True`` groups
     the step as Keras does, ``(m * (lr * sqrt(1 - b2**t) / (1 - b1**t))) / (sqrt(v) +
-    eps)``. ``moment_form="weighted_sum"`` updates the moments as optax does,
+    eps)``; with ``eps_hat=False`` it divides as ``optax.scale_by_adam`` does, the whole
+    tree in one ``optax.tree.bias_correction`` call (XLA keeps ``m / (1 - b**t)`` a
+    division where the leaves share one ``1 - b**t``, and makes it ``m * (1 / (1 -
+    b**t))`` where one leaf reads it), and keeps a complex param's ``v`` complex, as
+    optax does. ``moment_form="weighted_sum"`` updates the moments as optax does,
     ``(1 - b) * g + b * m`` (default ``"lerp"``, ``m + (1 - b) * (g - m)``, torch's
     and Keras's). Keras ``Adam(lr)`` is ``adam(lr, bias_correction="float32")`` and
     optax ``adam(lr)`` is ``adam(lr, eps=1e-8, eps_hat=False, bias_correction=
-    "float32", moment_form="weighted_sum")``, bit for bit (for optax: of a one-leaf
-    tree; optax's own result for a leaf changes with the other leaves of the tree,
-    as XLA rewrites ``(m / c) / d`` as ``m / (c * d)`` or ``m * (1 / c) / d``).
+    "float32", moment_form="weighted_sum")``, bit for bit, on any tree, jitted or not.
     Kingma and Ba (2015), "Adam: a method for stochastic optimization".
     """
     _check_adam_hyperparameters(learning_rate, b1, b2, eps, eps_root)
     check_choice("bias_correction", bias_correction, BIAS_CORRECTIONS)
     check_choice("moment_form", moment_form, MOMENT_FORMS)
 
+    optax_division = not eps_hat and bias_correction == "float32"
+
     def rule(grad, state, param, step_size):
         if eps_hat and bias_correction == "float32":
             update, first_moment, second_moment = _keras_step(
                 grad, state, step_size, b1, b2, eps, eps_root, moment_form
             )
+        elif optax_division:
+            first_moment, second_moment = adam_moments(grad, state, b1, b2, moment_form)
+            update = _optax_step(step_size, eps, eps_root)
         else:
             direction, first_moment, second_moment = _adam_direction(
                 grad, state, b1, b2, eps, eps_root, eps_hat, bias_correction, moment_form
@@ -187,11 +220,14 @@ def adam(
         {"first_moment": 0.0, "second_moment": 0.0},
         learning_rate,
         state_dtype=state_dtype,
-        real_fields=("second_moment",),
+        # optax keeps a complex param's second moment complex (its imaginary part stays 0),
+        # and takes its square root and divides by it in complex arithmetic.
+        real_fields=() if optax_division else ("second_moment",),
         weight_decay=weight_decay,
         decoupled_weight_decay=decoupled_weight_decay,
         maximize=maximize,
         complex_convention=complex_convention,
+        tree_stage=_optax_bias_correction(b1, b2) if optax_division else None,
     )
 
 

@@ -177,6 +177,24 @@ def _count(count: Any) -> jax.Array:
 # (update, new_leaf_state). ``leaf_state`` is the optimizer's state NamedTuple
 # holding that leaf's arrays (``None`` for unused fields) and the step count.
 LeafRule = Callable[[jax.Array, Any, jax.Array | None, jax.Array], tuple[jax.Array, Any]]
+TreeStage = Callable[[Any, jax.Array], tuple[Any, ...]]
+
+
+def _staged_updates(
+    tree_stage: TreeStage,
+    finishes: list[Callable[..., jax.Array]],
+    leaf_states: list[Any],
+    fields: list[str],
+    treedef: Any,
+    state: Any,
+    count: jax.Array,
+) -> list[jax.Array]:
+    """Each leaf's update: its rule's ``finish`` of its share of ``tree_stage``'s trees."""
+    new_state = state._replace(
+        **{field: treedef.unflatten([getattr(s, field) for s in leaf_states]) for field in fields}
+    )
+    staged = [treedef.flatten_up_to(tree) for tree in tree_stage(new_state, count)]
+    return [finish(*(leaves[index] for leaves in staged)) for index, finish in enumerate(finishes)]
 
 
 def elementwise_optimizer(
@@ -193,6 +211,7 @@ def elementwise_optimizer(
     weight_decay: Any = 0.0,
     decoupled_weight_decay: bool = False,
     complex_convention: str = "optax",
+    tree_stage: TreeStage | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Build an ``(init, update)`` pair from a rule that updates one leaf.
 
@@ -221,6 +240,14 @@ def elementwise_optimizer(
         params need ``complex_convention="torch"``).
       maximize, weight_decay, decoupled_weight_decay, complex_convention: the
         conventions of the module docstring.
+      tree_stage: ``tree_stage(new_state, count) -> trees``, run once per step over the
+        whole tree, between the rules and their updates: ``new_state`` holds every
+        leaf's new moments as the rules returned them; each rule then returns
+        ``finish`` in place of its update, and ``finish(*leaves)`` (the leaf's share
+        of each returned tree) is the update. For a library's arithmetic that XLA
+        compiles per tree: optax's bias correction divides every leaf by one shared
+        scalar, which XLA keeps a division, where a leaf's own scalar becomes a
+        multiplication by its reciprocal (:func:`jaxopt_lab.adam`).
     """
     check_state_dtype(state_dtype)
     check_switch("maximize", maximize)
@@ -308,8 +335,7 @@ def elementwise_optimizer(
         count = _count(state.count)
         step_size = learning_rate(count) if callable(learning_rate) else learning_rate
 
-        update_leaves = []
-        new_moment_leaves = {field: [] for field in fields}
+        update_leaves, leaf_states, leaf_settings = [], [], []
         for index, (grad, param) in enumerate(zip(grad_leaves, param_leaves)):
             grad = jnp.asarray(grad)
             output_dtype = grad.dtype if param is None else jnp.result_type(param)
@@ -327,7 +353,7 @@ def elementwise_optimizer(
                 grad = grad + weight_decay * param
             moments = {field: moment_leaves[field][index] for field in fields}
             as_pairs = torch_convention and jnp.iscomplexobj(grad)
-            rule_grad, rule_param = grad, param
+            rule_grad, rule_param, paired = grad, param, set()
             if as_pairs:  # torch: each complex number is two reals
                 rule_grad = _real_view(grad)
                 rule_param = None if param is None else _real_view(param)
@@ -338,13 +364,24 @@ def elementwise_optimizer(
                 }
             leaf_state = state._replace(count=count, **moments)
             update, new_leaf_state = rule(rule_grad, leaf_state, rule_param, step_size)
+            update_leaves.append(update)
+            leaf_states.append(new_leaf_state)
+            leaf_settings.append((param, output_dtype, as_pairs, paired))
+        if tree_stage is not None:
+            update_leaves = _staged_updates(
+                tree_stage, update_leaves, leaf_states, fields, treedef, state, count
+            )
+
+        new_moment_leaves = {field: [] for field in fields}
+        for index, (update, new_leaf_state) in enumerate(zip(update_leaves, leaf_states)):
+            param, output_dtype, as_pairs, paired = leaf_settings[index]
             if as_pairs:
                 update = _complex_view(update)
             if decays and decoupled_weight_decay:
                 update = update - step_size * (weight_decay * param)
             if jnp.iscomplexobj(update) and not jnp.issubdtype(output_dtype, jnp.complexfloating):
                 update = jnp.real(update)  # a complex state_dtype on real params (optax's mu_dtype)
-            update_leaves.append(update.astype(output_dtype))
+            update_leaves[index] = update.astype(output_dtype)
             for field in fields:
                 moment = getattr(new_leaf_state, field)
                 if as_pairs and field in paired:

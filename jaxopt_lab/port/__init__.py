@@ -13,18 +13,22 @@ return the same thing as a :class:`~jaxopt_lab.port.recipe.Recipe`, whose
 ``code()`` is the Python to paste. torch and Keras are imported only by the
 functions that read their objects.
 
-Modules: ``torch_optimizers`` and ``torch_schedules`` (torch.optim and its
-schedulers), ``closed_forms`` (their closed forms past a table, and how far
-those are from torch's recursion), ``keras_optimizers`` and
-``keras_schedules`` (Keras 3), ``clipping`` (both libraries' gradient
-clipping), ``groups`` (param groups on ``optax.partition``), ``recipe`` (the
-code and the object from one description), ``call_text`` (a pasted call, read
-with ``ast`` and bounded), ``script`` (``--from-file``: a training script's
-optimizer, scheduler and clipping), ``emit_optax`` (``--emit optax``: plain
-optax where the equivalence table makes it exact), ``state`` (a half-trained
-optimizer's state, moved both ways: :func:`state_from_torch`, :func:`state_to_torch`;
-``keras_state``: :func:`state_from_keras`, :func:`state_to_keras`), ``command``
-(``jaxopt-lab port``).
+Modules: ``torch_optimizers`` (a live torch.optim optimizer read into a recipe),
+``torch_steps`` (each torch step as lab/optax calls, one param group at a time),
+``torch_schedules`` (torch's schedulers tabulated as optax schedules; their specs in
+``torch_schedule_specs``, their arithmetic re-run in ``torch_arithmetic``,
+``torch_scheduler_machine`` and ``torch_one_cycle``), ``closed_forms`` (their closed
+forms past a table, and how far those are from torch's recursion), ``keras_optimizers``
+and ``keras_schedules`` (Keras 3), ``clipping`` (both libraries' gradient clipping),
+``groups`` (param groups on ``optax.partition``), ``recipe`` (the code and the object
+from one description), ``call_text`` (a pasted call, read with ``ast`` and bounded),
+``script`` and ``script_names`` (``--from-file``: a training script's optimizer,
+scheduler and clipping), ``emit_optax`` (``--emit optax``: plain optax where the
+equivalence table makes it exact), ``state`` (a half-trained optimizer's state, moved
+both ways: :func:`state_from_torch`, :func:`state_to_torch`; ``keras_state``:
+:func:`state_from_keras`, :func:`state_to_keras`), ``library_side`` (the live library
+objects built from call texts) and ``command`` (``jaxopt-lab port``: both sides run and
+compared).
 """
 
 from jaxopt_lab.port import clipping, keras_schedules, recipe, torch_schedules
@@ -47,8 +51,9 @@ from jaxopt_lab.port.keras_optimizers import (
 from jaxopt_lab.port.keras_state import state_from_keras, state_to_keras
 from jaxopt_lab.port.recipe import Recipe
 from jaxopt_lab.port.state import state_from_torch, state_to_torch
-from jaxopt_lab.port.torch_optimizers import from_torch, scheduled, torch_recipe
+from jaxopt_lab.port.torch_optimizers import from_torch, torch_recipe
 from jaxopt_lab.port.torch_schedules import TabulatedSchedule, torch_schedule
+from jaxopt_lab.port.torch_steps import scheduled
 from jaxopt_lab.port.torch_transforms import torch_dampening, torch_decoupled_weight_decay
 
 __all__ = [

@@ -8,7 +8,11 @@ The i-th leaf of ``like`` (in ``jax.tree`` order) is the i-th variable the Keras
 optimizer was built with. The port is :func:`~jaxopt_lab.port.from_keras`'s;
 its state is filled from the optimizer's slot variables (``_momentums`` ->
 ``first_moment``, ...) and every step count from ``iterations``; a Keras
-schedule's position is that count, in Keras as in the port.
+schedule's position is that count, in Keras as in the port. Every optimizer the
+Keras port covers moves: ``ScheduleFreeAdamW``'s variables are its ``y`` (the port's
+params) and its slots ``z`` and ``v``, the averaging weights Keras does not keep are
+replayed (:data:`REPLAYED`); ``Muon``'s ``momentums`` are its Muon buffers and its Adam
+first moments, ``adam_velocities`` the Adam second moments.
 """
 
 from __future__ import annotations
@@ -54,23 +58,29 @@ SLOTS: dict[str, dict[str, str]] = {
     "Lion": {"momentum": "_momentums"},
     "Lamb": {"first_moment": "_momentums", "second_moment": "_velocities"},
     "Adafactor": {"row_moment": "_r", "column_moment": "_c", "second_moment": "_v"},
+    "ScheduleFreeAdamW": {"z": "_momentums", "second_moment": "_velocities"},
+    "Muon": {
+        "momentum": "momentums",
+        "second_moment": "adam_velocities",
+        "first_moment": "momentums",  # the Adam group of exclude_embeddings
+    },
 }
 """Per Keras optimizer: the port's state field -> the Keras attribute holding its slots (one
 variable per model variable, in the order it was built with; Nadam's ``_u_product`` is one
-scalar for all)."""
+scalar for all). Keras's ScheduleFreeAdamW variables are the schedule-free ``y``, as the
+port's params are, and its ``_momentums`` the ``z``. Keras Muon keeps one ``momentums`` list
+for its Muon buffers (matrices) and its Adam first moments (the other leaves), and
+``adam_velocities`` only for the latter, as the port's ``muon`` state does."""
 
-NOT_MOVED = {
-    "ScheduleFreeAdamW": "Keras's variables hold the schedule-free y and its slots z and v, "
-    "while the port's params and state split them otherwise; the state move does not cover it",
-    "Muon": "the state move does not cover Keras Muon (its Adam and Muon slots share one list)",
-}
-"""Keras optimizers whose state the port does not move, and why."""
+REPLAYED = {"ScheduleFreeAdamW": ("weight_sum", "max_step_size")}
+"""Per Keras optimizer: the port's state fields Keras does not keep because they are
+functions of the step count and the schedule alone (the schedule-free averaging weights;
+Keras averages with ``c = 1/t``): :func:`state_from_keras` replays the port itself for the
+count on a scalar, and :func:`state_to_keras` checks that the state it moves holds them."""
 
 
 def _check(optimizer: Any, like: Any) -> tuple[str, list]:
     name = type(optimizer).__name__
-    if name in NOT_MOVED:
-        raise PortError(f"the state of keras.optimizers.{name} cannot be moved: {NOT_MOVED[name]}")
     if name not in SLOTS:
         raise PortError(f"the state of keras.optimizers.{name} cannot be moved: it is not ported")
     if not optimizer.built:
@@ -103,6 +113,30 @@ def _slot(optimizer: Any, attribute: str, index: int) -> Any:
     return slots[index] if index < len(slots) else None
 
 
+def _replayed(
+    transformation: optax.GradientTransformation, fields: tuple[str, ...], count: int, dtype: Any
+) -> dict[str, jax.Array]:
+    """What the port's own update leaves in ``fields`` after ``count`` steps, replayed on one
+    scalar param of ``dtype`` (the fields depend on the count and the schedule only)."""
+    if not fields:
+        return {}
+    param = jnp.zeros((), dtype)
+
+    def step(state, _):
+        _, state = transformation.update(jnp.zeros((), dtype), state, param)
+        return state, None
+
+    state, _ = jax.lax.scan(step, transformation.init(param), None, length=count)
+    found: dict[str, jax.Array] = {}
+
+    def on_field(field: str, value: Any) -> None:
+        if field in fields and not is_hole(value):
+            found[field] = value
+
+    map_state_fields(state, on_field, lambda value: value)
+    return found
+
+
 def state_from_keras(optimizer: Any, *, like: Any) -> tuple[optax.GradientTransformation, Any]:
     """A stepped Keras optimizer as its optax port and that port's state.
 
@@ -112,8 +146,9 @@ def state_from_keras(optimizer: Any, *, like: Any) -> tuple[optax.GradientTransf
         (``jax.tree`` order), in the dtype the JAX run will use.
 
     Returns:
-      ``(transformation, state)``: ``transformation.update(grads, state, params)``
-      takes Keras's next step.
+      ``(transformation, state)``, as :func:`~jaxopt_lab.port.state_from_torch`:
+      ``transformation.update(grads, state, params)`` takes Keras's next step, and the
+      state is that transformation's ``init(like)`` filled in.
 
     Raises:
       PortError: an optimizer whose state cannot be moved (named).
@@ -125,8 +160,13 @@ def state_from_keras(optimizer: Any, *, like: Any) -> tuple[optax.GradientTransf
     template = transformation.init(like)
     count = int(np.asarray(optimizer.iterations.value))
     slots = SLOTS[name]
+    replayed = _replayed(transformation, REPLAYED.get(name, ()), count, jnp.result_type(leaves[0]))
 
     def on_field(field: str, value: Any) -> Any:
+        if field in replayed and not is_hole(value):
+            return jax.tree.map(
+                lambda leaf: jnp.asarray(replayed[field], jnp.result_type(leaf)), value
+            )
         if field not in slots or is_hole(value):
             return None
         field_leaves, treedef = leaves_with_holes(value)
@@ -162,13 +202,17 @@ def state_to_keras(state: Any, optimizer: Any, *, like: Any) -> int:
     name, leaves = _check(optimizer, like)
     slots = SLOTS[name]
     counts: set[int] = set()
-    written: dict[str, list] = {}
+    written: list[tuple[str, list]] = []  # a field may recur (Muon and its Adam group)
+    held: dict[str, list] = {}
 
     def on_field(field, value):
+        if field in REPLAYED.get(name, ()) and not is_hole(value):
+            held[field] = [leaf for leaf in jax.tree.leaves(value) if not is_hole(leaf)]
+            return value
         if field in slots and not is_hole(value):
             field_leaves, _ = leaves_with_holes(value)
             if len(field_leaves) == len(leaves):
-                written[field] = field_leaves
+                written.append((field, field_leaves))
                 return value
         return None
 
@@ -180,7 +224,9 @@ def state_to_keras(state: Any, optimizer: Any, *, like: Any) -> int:
     if len(counts) != 1:
         raise PortError(f"the state holds step counts {sorted(counts)}, not one count")
     count = counts.pop()
-    for field, field_leaves in written.items():
+    if held:
+        _check_replayed(name, optimizer, held, count, jnp.result_type(leaves[0]))
+    for field, field_leaves in written:
         shared = {}
         for index, leaf in enumerate(field_leaves):
             slot = _slot(optimizer, slots[field], index)
@@ -202,3 +248,20 @@ def state_to_keras(state: Any, optimizer: Any, *, like: Any) -> int:
             slot.assign(np.asarray(next(iter(shared.values()))).reshape(()).astype(slot.dtype))
     optimizer.iterations.assign(count)
     return count
+
+
+def _check_replayed(name: str, optimizer: Any, held: dict, count: int, dtype: Any) -> None:
+    """Refuse a state whose :data:`REPLAYED` fields are not what the Keras form holds after
+    ``count`` steps: Keras keeps no such field, so it would take its next step otherwise."""
+    from jaxopt_lab.port.keras_optimizers import keras_recipe
+
+    expected = _replayed(keras_recipe(optimizer).build(), tuple(held), count, dtype)
+    for field, values in held.items():
+        want = np.asarray(expected[field])
+        for value in values:
+            if not np.array_equal(np.asarray(value, want.dtype), want):
+                raise PortError(
+                    f"keras.optimizers.{name} keeps no {field}; after {count} steps its form "
+                    f"holds {want!r}, but the state holds {np.asarray(value)!r}: the state "
+                    "is not this Keras optimizer's, and Keras would step otherwise"
+                )

@@ -8,9 +8,9 @@ The script is read with :mod:`ast` only: never imported, never run. Its
 imports are followed to qualify names (``from torch import optim``,
 ``import torch.optim.lr_scheduler as sched``), and a name assigned exactly once
 in the script to a literal (``LR = 3e-4``, ``groups = [{...}, {...}]``, ``warmup =
-LinearLR(optimizer, ...)``) is read through. Everything else an argument
-needs (``args.lr``, ``len(loader) * epochs``) is bound at run time: it is
-reported with its line, and the command asks for it (``--set
+LinearLR(optimizer, ...)``) is read through (:mod:`~jaxopt_lab.port.script_names`).
+Everything else an argument needs (``args.lr``, ``len(loader) * epochs``) is
+bound at run time: it is reported with its line, and the command asks for it (``--set
 OneCycleLR.total_steps=2000``). Where ``scheduler.step()`` sits in a loop that
 encloses the optimizer's (once per epoch), the optimizer steps per scheduler
 step are asked for too (``--scheduler-every``).
@@ -27,17 +27,16 @@ from typing import Any
 
 from jaxopt_lab.port.call_text import (
     KERAS_OPTIMIZERS,
-    KERAS_SCHEDULES,
     CallText,
     Unresolved,
     dotted,
     echo,
     parse_tree,
-    read_call,
     torch_scheduler_text,
     unparse,
     unresolved_in,
 )
+from jaxopt_lab.port.script_names import CLIPPING, ScriptNames, kind_of
 
 MAX_SCRIPT_BYTES = 256_000
 """Bytes of a script ``--from-file`` reads (a training script is a few kB; a hostile 256 kB
@@ -49,17 +48,6 @@ MAX_SCRIPT_DEPTH = 200
 MAX_SCHEDULERS = 32
 """Constructions of one kind (optimizer, scheduler, clipping) read from one script: the
 schedulers are checked against each other for nesting, so their count is bounded."""
-
-MAX_NAME_CHAIN = 32
-"""Names followed through their assignments (``a = b``, ``b = 3e-4``) before giving up."""
-
-CLIPPING = {
-    "torch.nn.utils.clip_grad_norm_": ("parameters", "max_norm", "norm_type"),
-    "torch.nn.utils.clip_grad.clip_grad_norm_": ("parameters", "max_norm", "norm_type"),
-    "torch.nn.utils.clip_grad_value_": ("parameters", "clip_value"),
-    "torch.nn.utils.clip_grad.clip_grad_value_": ("parameters", "clip_value"),
-}
-"""torch's clipping functions, with their positional parameters."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,153 +148,6 @@ def read_file(path: str | os.PathLike) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-class _Script:
-    """The script's import aliases and its names assigned once."""
-
-    def __init__(self, tree: ast.Module, source: str):
-        self.source = source
-        self.aliases: dict[str, str] = {}
-        assignments: dict[str, list[ast.AST]] = {}
-        self.parents: dict[ast.AST, ast.AST] = {}
-        for node in ast.walk(tree):
-            for child in ast.iter_child_nodes(node):
-                self.parents[child] = node
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        self.aliases[alias.asname] = alias.name
-                    else:
-                        root = alias.name.split(".")[0]
-                        self.aliases.setdefault(root, root)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    for name in _names(target):
-                        value = (
-                            node.value
-                            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr))
-                            else None
-                        )
-                        single = isinstance(target, ast.Name) and not isinstance(
-                            node, ast.AugAssign
-                        )
-                        assignments.setdefault(name, []).append(value if single else None)
-            elif isinstance(
-                node,
-                (
-                    ast.For,
-                    ast.comprehension,
-                    ast.With,
-                    ast.FunctionDef,
-                    ast.AsyncFunctionDef,
-                    ast.arguments,
-                ),
-            ):
-                for name in _bound_names(node):
-                    assignments.setdefault(name, []).append(None)
-        self.single = {
-            name: values[0]
-            for name, values in assignments.items()
-            if len(values) == 1 and values[0] is not None
-        }
-        self.resolving: set[str] = set()
-
-    def qualify(self, name: str) -> str:
-        head, _, rest = name.partition(".")
-        if head in self.aliases:
-            return self.aliases[head] + (f".{rest}" if rest else "")
-        return name
-
-    def resolve(self, node: ast.AST) -> Any:
-        if not isinstance(node, ast.Name) or node.id not in self.single:
-            return None
-        if node.id in self.resolving or len(self.resolving) >= MAX_NAME_CHAIN:
-            return None  # a cycle, or a chain of names too long to follow: bound at run time
-        self.resolving.add(node.id)
-        try:
-            value = self.single[node.id]
-            if (
-                isinstance(value, ast.Call)
-                and _kind(self.qualify(dotted(value.func) or "")) == "optimizer"
-            ):
-                return None  # a scheduler's optimizer: the port never reads it
-            if isinstance(value, ast.Call):
-                return self.call(value)
-            from jaxopt_lab.port.call_text import _Reader
-
-            read = _Reader(self.resolve, self.source, "script", self.qualify).value(value)
-            return None if isinstance(read, Unresolved) else _opaque_calls(read)
-        finally:
-            self.resolving.discard(node.id)
-
-    def call(self, node: ast.Call) -> CallText | Unresolved:
-        if dotted(node.func) is None:
-            return Unresolved(ast.unparse(node), node.lineno)
-        read = read_call(node, self.resolve, text=self.source, what="script", qualify=self.qualify)
-        return _opaque_calls(read)
-
-
-def _names(target: ast.AST) -> list[str]:
-    return [node.id for node in ast.walk(target) if isinstance(node, ast.Name)]
-
-
-def _bound_names(node: ast.AST) -> list[str]:
-    if isinstance(node, (ast.For, ast.comprehension)):
-        return _names(node.target)
-    if isinstance(node, ast.With):
-        return [n for item in node.items if item.optional_vars for n in _names(item.optional_vars)]
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return [node.name]
-    if isinstance(node, ast.arguments):
-        return [a.arg for a in (*node.posonlyargs, *node.args, *node.kwonlyargs)]
-    return []
-
-
-def _is_library_call(call: CallText) -> bool:
-    module = call.module
-    return (
-        module.startswith("torch.optim")
-        or module in KERAS_OPTIMIZERS
-        or module in KERAS_SCHEDULES
-        or call.qualified in CLIPPING
-    )
-
-
-def _opaque_calls(value: Any) -> Any:
-    """Calls that are not the libraries' own (``len(loader)``, ``get_lr()``) are run-time
-    values."""
-    if isinstance(value, CallText):
-        if not _is_library_call(value):
-            return Unresolved(unparse(value))
-        return value._replace(
-            args=tuple(_opaque_calls(a) for a in value.args),
-            kwargs={k: _opaque_calls(v) for k, v in value.kwargs.items()},
-        )
-    if isinstance(value, list):
-        return [_opaque_calls(item) for item in value]
-    if isinstance(value, tuple) and not isinstance(value, Unresolved):
-        return tuple(_opaque_calls(item) for item in value)
-    if isinstance(value, dict):
-        return {k: _opaque_calls(v) for k, v in value.items()}
-    return value
-
-
-def _kind(qualified: str) -> str | None:
-    module, _, name = qualified.rpartition(".")
-    if qualified in CLIPPING:
-        return "clip"
-    if not name[:1].isupper():
-        return None
-    if module in ("torch.optim.lr_scheduler",) or module in KERAS_SCHEDULES[:-1]:
-        return "schedule" if module in KERAS_SCHEDULES else "scheduler"
-    if module == "torch.optim" or module in KERAS_OPTIMIZERS:
-        return "optimizer"
-    return None
-
-
 def _by_keyword(qualified: str, call: CallText, kind: str) -> CallText:
     """Positional arguments as keywords (torch's and the clipping functions' signatures)."""
     if kind == "clip":
@@ -331,7 +172,7 @@ def _by_keyword(qualified: str, call: CallText, kind: str) -> CallText:
     return call._replace(args=(), kwargs=kwargs)
 
 
-def _assigned_to(script: _Script, node: ast.AST) -> str | None:
+def _assigned_to(script: ScriptNames, node: ast.AST) -> str | None:
     parent = script.parents.get(node)
     if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
         target = parent.targets[0]
@@ -355,7 +196,7 @@ def read_script(source: str, *, filename: str = "script") -> ScriptReading:
         max_depth=MAX_SCRIPT_DEPTH,
         show=False,
     )
-    script = _Script(tree, source)
+    script = ScriptNames(tree, source)
     found: dict[str, list[Found]] = {"optimizer": [], "scheduler": [], "clip": []}
     scheduler_nodes: list[tuple[ast.Call, Found]] = []
     for node in ast.walk(tree):
@@ -365,7 +206,7 @@ def read_script(source: str, *, filename: str = "script") -> ScriptReading:
         if name is None:
             continue
         qualified = script.qualify(name)
-        kind = _kind(qualified)
+        kind = kind_of(qualified)
         if kind not in found:
             continue
         call = script.call(node)
@@ -440,7 +281,7 @@ def _is_nested(node: ast.Call, item: Found, schedulers: list[tuple[ast.Call, Fou
     return False
 
 
-def _loops(script: _Script, node: ast.AST) -> list[ast.AST]:
+def _loops(script: ScriptNames, node: ast.AST) -> list[ast.AST]:
     """The loops enclosing ``node``, innermost first."""
     loops = []
     while node in script.parents:
@@ -464,7 +305,7 @@ def _step_calls(tree: ast.AST, variable: str | None) -> list[ast.Call]:
 
 
 def _scheduler_every(
-    tree: ast.AST, script: _Script, optimizer: Found, scheduler: Found
+    tree: ast.AST, script: ScriptNames, optimizer: Found, scheduler: Found
 ) -> tuple[int | None, int]:
     """1 where ``scheduler.step()`` shares the innermost loop of ``optimizer.step()``; None
     (ask) where it sits in an enclosing loop (once per epoch) or cannot be placed."""

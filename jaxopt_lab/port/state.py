@@ -217,8 +217,12 @@ def state_from_torch(
         (``steps``, ``clip_grad_norm``, ``scheduler_every``, ...).
 
     Returns:
-      ``(transformation, state)``: ``transformation.update(grads, state, params)``
-      takes torch's next step.
+      ``(transformation, state)``, the pair and not the state alone:
+      ``transformation.update(grads, state, params)`` takes torch's next step. The
+      transformation is the port read from the *stepped* optimizer and scheduler (its
+      schedule tabulated from the start; :func:`~jaxopt_lab.port.from_torch` refuses a
+      stepped optimizer, whose moments it would drop), and the state is that
+      transformation's ``init(like)`` filled in: the two belong together.
 
     Raises:
       PortError: a state that cannot be moved exactly (named).

@@ -47,7 +47,9 @@ def test_a_bias_correction_hidden_by_a_small_step_shows_in_the_updates():
         dtype=np.float32,
         updates=True,
     )
-    assert rounded.max_update_ulps.max() <= 4
+    # With optax's rounding and its tree-wide division the lab's updates are optax's, bit for bit.
+    assert rounded.max_update_ulps.max() == 0
+    assert rounded.max_ulp_distance.max() == 0
 
 
 @pytest.mark.parametrize("library", ["optax", "torch", "keras", "tutorial"])

@@ -321,10 +321,20 @@ MUTATIONS = (
         "jnp.minimum(1, (t + 1) / warmup_steps)",
         (_row("schedule_free_adamw-optax-warmup"),),
     ),
+    Mutation(
+        "adam: optax's bias correction leaf by leaf, not over the tree",
+        _OPT + "adam.py",
+        "optax.tree.bias_correction(new_state.first_moment, b1, count),",
+        "jax.tree.map(lambda m: optax.tree.bias_correction(m, b1, count), new_state.first_moment),",
+        (
+            "tests/optimizers/test_bias_correction.py::"
+            "test_adam_is_optax_adam_bit_for_bit_on_an_mlp_step_by_step[jitted]",
+        ),
+    ),
     # ------------------------------------------------ the port
     Mutation(
         "port: torch Adam ported with eps hat",
-        "jaxopt_lab/port/torch_optimizers.py",
+        "jaxopt_lab/port/torch_steps.py",
         'eps=options["eps"], eps_hat=False, **knobs',
         'eps=options["eps"], eps_hat=True, **knobs',
         (

@@ -18,7 +18,7 @@ import pytest
 
 from jaxopt_lab import crosscheck, port
 from jaxopt_lab.port.call_text import parse_call, torch_optimizer_text, torch_scheduler_text
-from jaxopt_lab.port.command import _torch_builder
+from jaxopt_lab.port.library_side import _torch_builder
 
 torch = pytest.importorskip("torch")
 
