@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from jaxopt_lab.data import ENVIRONMENT_VARIABLE as MNIST_ENVIRONMENT_VARIABLE
 from jaxopt_lab.data import CorruptIdxFileError, MnistNotFoundError, load_mnist
 from jaxopt_lab.files import FolderBusyError, FolderLock, check_writable_folder
 from jaxopt_lab.grid import grid_axes, parse_grid_axis, with_settings
@@ -187,6 +189,25 @@ def add_data_arguments(parser) -> None:
                         help="where MNIST comes from")  # fmt: skip
     # For tests and quick looks: a smaller network (the first size must be 784).
     parser.add_argument("--sizes", type=sizes_list, default=None, help=argparse.SUPPRESS)
+
+
+def add_workload_data_argument(parser) -> None:
+    """``--data-dir`` for a command whose workloads load MNIST themselves (tune, leaderboard)."""
+    parser.add_argument(
+        "--data-dir", default=None,
+        help="folder with the four MNIST IDX files, for the MNIST workloads (default: "
+        "$JAXOPT_LAB_MNIST_DIR, else TensorFlow Datasets)",
+    )  # fmt: skip
+
+
+def use_workload_data(args) -> None:
+    """Point the MNIST workloads at ``--data-dir`` (through ``$JAXOPT_LAB_MNIST_DIR``, which
+    they read); a missing folder is a parser error naming it."""
+    if args.data_dir is None:
+        return
+    if not Path(args.data_dir).is_dir():
+        args.parser.error(f"--data-dir: {args.data_dir!r} is not a folder")
+    os.environ[MNIST_ENVIRONMENT_VARIABLE] = str(Path(args.data_dir).resolve())
 
 
 def add_training_arguments(parser, iterations: int) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from jaxopt_lab.cli.arguments import SEED, add_out_argument, integer
+from jaxopt_lab.cli.arguments import (
+    SEED,
+    add_out_argument,
+    add_workload_data_argument,
+    integer,
+    use_workload_data,
+)
 from jaxopt_lab.data import MnistNotFoundError
 from jaxopt_lab.optimizers import OPTIMIZERS
 from jaxopt_lab.runs.leaderboard_folder import LeaderboardRun
@@ -52,6 +58,7 @@ def add_leaderboard_parser(subparsers) -> None:
     )  # fmt: skip
     parser.add_argument("--steps", action="append", default=[], metavar="WORKLOAD=N",
                         help="a step budget replacing the workload's own")  # fmt: skip
+    add_workload_data_argument(parser)
     add_out_argument(parser)
     parser.add_argument(
         "--resume",
@@ -89,6 +96,7 @@ def _steps(parser, values: list[str]) -> dict:
 
 def run_leaderboard(args) -> int:
     parser = args.parser
+    use_workload_data(args)
     config = LeaderboardConfig(
         optimizers=tuple(args.optimizer),
         workloads=tuple(args.workload),

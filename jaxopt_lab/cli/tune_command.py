@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from jaxopt_lab.cli.arguments import SEED, add_out_argument, integer
+from jaxopt_lab.cli.arguments import (
+    SEED,
+    add_out_argument,
+    add_workload_data_argument,
+    integer,
+    use_workload_data,
+)
 from jaxopt_lab.data import MnistNotFoundError
 from jaxopt_lab.optimizers import OPTIMIZERS
 from jaxopt_lab.runs.training import RunError
@@ -35,6 +41,7 @@ def add_tune_parser(subparsers) -> None:
     add_out_argument(parser)
     parser.add_argument("--resume", action="store_true",
                         help="read back a finished study in --out instead of refusing")  # fmt: skip
+    add_workload_data_argument(parser)
     parser.set_defaults(run=run_tune, parser=parser)
 
 
@@ -46,6 +53,7 @@ def run_tune(args) -> int:
     from jaxopt_lab.tuning.study import StudyError
 
     parser = args.parser
+    use_workload_data(args)
     if args.optimizer not in OPTIMIZERS:
         valid = ", ".join(OPTIMIZERS)
         parser.error(f"--optimizer: unknown {args.optimizer!r} (choose from {valid})")
