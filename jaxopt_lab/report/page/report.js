@@ -87,7 +87,8 @@
   /* Tick labels: 1e-4, 0.01, 2.5, 1e4. */
   function tickText(value) {
     const size = Math.abs(value);
-    if (size !== 0 && (size < 1e-3 || size >= 1e4)) return value.toExponential().replace("e+", "e");
+    // (rounded first: Math.pow(10, 23) is 1.0000000000000001e23)
+    if (size !== 0 && (size < 1e-3 || size >= 1e4)) return Number(value.toPrecision(6)).toExponential().replace("e+", "e");
     return String(Number(value.toPrecision(6)));
   }
 
