@@ -16,6 +16,8 @@ from __future__ import annotations
 import doctest
 import os
 
+import pytest
+
 try:
     from sybil import Sybil
     from sybil.parsers.markdown import PythonCodeBlockParser
@@ -57,6 +59,7 @@ SPREAD = {
 from its node id and its id (the part in brackets), in place of its file."""
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown without it
 def pytest_xdist_make_scheduler(config, log):
     """Under ``--dist loadfile``, each file a group, but the cases of SPREAD grouped apart."""
     if config.getvalue("dist") != "loadfile":
