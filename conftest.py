@@ -18,6 +18,14 @@ import os
 
 import pytest
 
+# pytest-xdist runs one worker per core: torch's thread pool (OpenMP) and NumPy's OpenBLAS,
+# a thread per core each by default, would then put two threads on each core; under that
+# contention torch's Muon runs 15 times slower. One thread each (OMP_NUM_THREADS is read by
+# both); every torch row of the equivalence table gives the same bits with one thread as with
+# two (100 steps, both dtypes). Set before any test imports torch or NumPy, and inherited by the
+# workers and by the processes the tests start.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 try:
     from sybil import Sybil
     from sybil.parsers.markdown import PythonCodeBlockParser
