@@ -12,11 +12,13 @@ import of the whole package from the mutated copy). Slow: measured in docs/testi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +65,7 @@ class MutationServer:
         self.process = subprocess.Popen(
             [sys.executable, str(copy / "tests/equivalences/mutation_server.py"), str(copy)],
             cwd=copy, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            start_new_session=True,  # its forks in its process group: a hung run is ended too
         )  # fmt: skip
 
     def run(self, tests: tuple[str, ...], mutation: Mutation | None = None) -> tuple[int, str]:
@@ -74,8 +77,8 @@ class MutationServer:
         ready, _, _ = select.select([self.process.stdout], [], [], RUN_TIMEOUT_S)
         line = self.process.stdout.readline() if ready else ""
         if not line:
-            self.close()
-            pytest.fail(f"the mutation server gave no answer within {RUN_TIMEOUT_S} s")
+            self._end()
+            pytest.fail(f"the mutation server ended or gave no answer within {RUN_TIMEOUT_S} s")
         answer = json.loads(line)
         return answer["status"], answer["output"]
 
@@ -84,8 +87,12 @@ class MutationServer:
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self._end()
+
+    def _end(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # the server and a run it forked
+        self.process.wait()
 
 
 @pytest.fixture(scope="session")
