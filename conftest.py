@@ -22,8 +22,8 @@ import pytest
 # a thread per core each by default, would then put two threads on each core; under that
 # contention torch's Muon runs 15 times slower. One thread each (OMP_NUM_THREADS is read by
 # both); every torch row of the equivalence table gives the same bits with one thread as with
-# two (100 steps, both dtypes). Set before any test imports torch or NumPy, and inherited by the
-# workers and by the processes the tests start.
+# two (100 steps, both dtypes). Set here, before the tests import torch; the workers and the
+# processes the tests start inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 try:
