@@ -3,8 +3,8 @@
 For each mutation, in a temporary copy of the package and the tests, the one piece
 of text is replaced, only the mutation's named tests run (``pytest -x``), and they
 must fail (exit status 1: a test failed, not an import or collection error). The
-named tests first pass, all together, on the unmutated copy, so that what fails
-is the mutation. Each mutation is a test of its own, so pytest-xdist spreads them
+named tests pass, all together, on the unmutated copy (a test of its own), so that
+what fails is the mutation. Each mutation is a test of its own, so pytest-xdist spreads them
 over the workers; each worker has one copy and one ``mutation_server.py``, which
 imports the heavy libraries once and runs each mutation in a fresh fork (a fresh
 import of the whole package from the mutated copy). Slow: measured in docs/testing.md.
