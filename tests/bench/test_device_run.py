@@ -234,6 +234,7 @@ def test_failures_are_run_again_at_the_highest_precision(tmp_path):
 # --------------------------------------------------------------------------- end to end
 
 
+@pytest.mark.slow
 def test_device_run_end_to_end_at_tiny_sizes(tmp_path):
     """The orchestrator on this CPU: probe, two benchmark stages, JSON, Markdown, figures."""
     environment = dict(os.environ, PYTHONPATH=str(REPO), CI="true")  # CI must not reach stages

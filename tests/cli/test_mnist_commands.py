@@ -56,6 +56,7 @@ def run(*arguments, timeout=180) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_mnist_killed_and_resumed_matches_an_uninterrupted_run(small_mnist, tmp_path):
     iterations, every = 400, 50
     base = ["mnist", "--optimizer", "sgd", "momentum", "adam", "--iterations", iterations]
@@ -155,6 +156,7 @@ def test_resume_on_a_corrupt_checkpoint_is_one_line_before_loading_data(tmp_path
     assert "nowhere" not in completed.stderr  # the data were never looked for
 
 
+@pytest.mark.slow
 def test_a_second_process_is_kept_out_of_a_folder_in_use(small_mnist, tmp_path):
     out = tmp_path / "run"
     base = ["mnist", "--optimizer", "sgd", "--iterations", "400", "--data-dir", small_mnist,
@@ -205,6 +207,7 @@ def _mount(path: Path, options: str) -> Path | None:
     return path if completed.returncode == 0 else None
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_compiling_exits_cleanly(small_mnist, tmp_path):
     """SIGINT at several moments after start-up (loading the data, compiling, the first
     chunks): never a segmentation fault or a traceback; exit 130 (or 0 if it finished).

@@ -146,6 +146,7 @@ def test_parse_grid_axis_forms():
     np.testing.assert_allclose(parse_grid_axis("eps=1e-8")[1], [1e-8])
 
 
+@pytest.mark.slow
 def test_every_optimizer_has_a_figure_rate_and_moves_visibly(tmp_path, capsys):
     """A bare NAME gets its figure rate: every optimizer of the lab has one, and it moves."""
     from jaxopt_lab.optimizers import OPTIMIZERS

@@ -3,20 +3,24 @@
 For each mutation, in a temporary copy of the package and the tests, the one piece
 of text is replaced, only the mutation's named tests run (``pytest -x``), and they
 must fail (exit status 1: a test failed, not an import or collection error). The
-named tests first pass, all together, on the unmutated copy, so that what fails
-is the mutation. Two copies run side by side (CI has two cores). Slow: measured
-in docs/testing.md.
+named tests pass, all together, on the unmutated copy (a test of its own), so that
+what fails is the mutation. Each mutation is a test of its own, so pytest-xdist spreads them
+over the workers; each worker has one copy and one ``mutation_server.py``, which
+imports the heavy libraries once and runs each mutation in a fresh fork (a fresh
+import of the whole package from the mutated copy). Slow: measured in docs/testing.md.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-import queue
 import re
+import select
 import shutil
+import signal
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,7 +28,7 @@ import pytest
 from tests.equivalences.mutations import MUTATIONS, Mutation
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKERS = 2
+RUN_TIMEOUT_S = 900
 COPIED = ("jaxopt_lab", "tests", "pyproject.toml", "README.md")
 
 
@@ -53,39 +57,61 @@ def _copy(destination: Path) -> Path:
     return destination
 
 
-def _pytest(copy: Path, tests: tuple[str, ...]) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *tests],
-        cwd=copy, env=environment, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+class MutationServer:
+    """``mutation_server.py`` on one copy: ``run(tests, mutation)`` -> (exit status, output)."""
 
+    def __init__(self, copy: Path):
+        environment = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(copy / "tests/equivalences/mutation_server.py"), str(copy)],
+            cwd=copy, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            start_new_session=True,  # its forks in its process group: a hung run is ended too
+        )  # fmt: skip
 
-def _run(copies: queue.Queue, mutation: Mutation) -> tuple[Mutation, int, str]:
-    copy = copies.get()
-    try:
-        target = copy / mutation.path
-        original = target.read_text()
-        target.write_text(original.replace(mutation.old, mutation.new, 1))
+    def run(self, tests: tuple[str, ...], mutation: Mutation | None = None) -> tuple[int, str]:
+        request = {"tests": list(tests), "path": None, "old": None, "new": None}
+        if mutation is not None:
+            request.update(path=mutation.path, old=mutation.old, new=mutation.new)
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], RUN_TIMEOUT_S)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self._end()
+            pytest.fail(f"the mutation server ended or gave no answer within {RUN_TIMEOUT_S} s")
+        answer = json.loads(line)
+        return answer["status"], answer["output"]
+
+    def close(self) -> None:
+        self.process.stdin.close()
         try:
-            completed = _pytest(copy, mutation.tests)
-        finally:
-            target.write_text(original)
-        return mutation, completed.returncode, completed.stdout[-1500:]
-    finally:
-        copies.put(copy)
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._end()
+
+    def _end(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # the server and a run it forked
+        self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def mutation_server(tmp_path_factory):
+    """One copy and its server per pytest-xdist worker (the copy is never mutated between runs)."""
+    server = MutationServer(_copy(tmp_path_factory.mktemp("mutation") / "copy"))
+    yield server
+    server.close()
 
 
 @pytest.mark.slow
-def test_every_mutation_fails_a_named_test(tmp_path):
-    copies: queue.Queue = queue.Queue()
-    for index in range(WORKERS):
-        copies.put(_copy(tmp_path / f"copy-{index}"))
+def test_the_named_tests_pass_unmutated(mutation_server):
     named = tuple(dict.fromkeys(test for mutation in MUTATIONS for test in mutation.tests))
-    baseline = _pytest(copies.queue[0], named)
-    assert baseline.returncode == 0, f"the named tests fail unmutated:\n{baseline.stdout[-3000:]}"
-    with ThreadPoolExecutor(WORKERS) as pool:
-        results = list(pool.map(lambda mutation: _run(copies, mutation), MUTATIONS))
-    survivors = [f"{mutation.name} (exit {status}): {output}"
-                 for mutation, status, output in results if status != 1]  # fmt: skip
-    assert not survivors, "mutations no named test caught:\n" + "\n\n".join(survivors)
+    status, output = mutation_server.run(named)
+    assert status == 0, f"the named tests fail unmutated:\n{output}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=[mutation.name for mutation in MUTATIONS])
+def test_the_mutation_fails_a_named_test(mutation_server, mutation):
+    status, output = mutation_server.run(mutation.tests, mutation)
+    assert status == 1, f"no named test caught {mutation.name} (exit {status}): {output}"
