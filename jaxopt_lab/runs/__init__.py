@@ -10,6 +10,8 @@
 - :mod:`~jaxopt_lab.runs.tune_folder`: a tuning study's folder (``jaxopt-lab tune``);
 - :mod:`~jaxopt_lab.runs.leaderboard_folder`: a leaderboard's folder, resumable cell by
   cell (``jaxopt-lab leaderboard``);
+- :mod:`~jaxopt_lab.runs.held_folder`: what the three runs that own a folder (training,
+  tune, leaderboard) do on entering it: lock, then check, and let go if the check fails;
 - :mod:`~jaxopt_lab.runs.run_files`: the schemas of the files these write, checked before a
   reader draws from them.
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from jaxopt_lab import files
+from jaxopt_lab.runs.held_folder import HeldFolder
 from jaxopt_lab.tuning.leaderboard import (
     Cell,
     LeaderboardConfig,
@@ -80,10 +81,12 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-class LeaderboardRun:
+class LeaderboardRun(HeldFolder):
     """A leaderboard that owns ``folder``; see the module docstring. A context manager:
     entering checks the folder, takes its lock and reads any earlier config (raising
     :class:`~jaxopt_lab.tuning.leaderboard.LeaderboardError`)."""
+
+    folder_error = LeaderboardError
 
     def __init__(self, folder: str | Path, config: LeaderboardConfig, *, resume: bool = False):
         check_config(config)
@@ -93,20 +96,9 @@ class LeaderboardRun:
         self._lock: files.FolderLock | None = None
         self._workloads: dict[str, Any] | None = None
 
-    def __enter__(self) -> LeaderboardRun:
-        self._lock = files.hold_folder(self.folder, LeaderboardError)
-        try:
-            self._checked_workloads()
-            self._check_earlier_config()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._lock is not None:
-            self._lock.__exit__(*exc_info)
-            self._lock = None
+    def check_folder(self) -> None:
+        self._checked_workloads()
+        self._check_earlier_config()
 
     def _check_earlier_config(self) -> None:
         path = self.folder / CONFIG

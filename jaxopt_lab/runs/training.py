@@ -57,6 +57,7 @@ from jaxopt_lab.mnist import (
 )
 from jaxopt_lab.optimizer_spec import OptimizerSpec
 from jaxopt_lab.report.figures import display_name, plot_mnist_losses
+from jaxopt_lab.runs.held_folder import HeldFolder
 
 CHECKPOINT, LOSSES, FIGURE = "checkpoint.npz", "losses.json", "loss_curves.png"
 LOG_EVERY = 100
@@ -231,13 +232,15 @@ def read_run_record(raw: Any, path: Path) -> tuple[dict, RunConfig, int]:
     return record, saved, done
 
 
-class TrainingRun:
+class TrainingRun(HeldFolder):
     """A run of :func:`jaxopt_lab.mnist.compare` that owns ``folder``; see the module doc.
 
     Use as a context manager: entering checks the folder, takes its lock and
     reads any checkpoint (raising :class:`RunError`); :meth:`train` runs.
     ``start_iteration`` says where training will start (0, or the checkpoint's).
     """
+
+    folder_error = RunError
 
     def __init__(
         self,
@@ -266,19 +269,8 @@ class TrainingRun:
 
     # ----------------------------------------------------------------- entering
 
-    def __enter__(self) -> TrainingRun:
-        self._lock = files.hold_folder(self.folder, RunError)
-        try:
-            self._read_checkpoint()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._lock is not None:
-            self._lock.__exit__(*exc_info)
-            self._lock = None
+    def check_folder(self) -> None:
+        self._read_checkpoint()
 
     def _like(self, run_bytes: np.ndarray | None = None) -> dict:
         config = self.config

@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from jaxopt_lab import files
+from jaxopt_lab.runs.held_folder import HeldFolder
 from jaxopt_lab.runs.training import RunError
 from jaxopt_lab.tuning.study import StudyResult, study
 
@@ -86,8 +87,10 @@ def best_trial(result: StudyResult) -> dict:
     }
 
 
-class TuneRun:
+class TuneRun(HeldFolder):
     """A study of ``config`` that owns ``folder``; see the module docstring."""
+
+    folder_error = RunError
 
     def __init__(self, folder: str | Path, config: TuneConfig, *, resume: bool = False):
         self.folder = Path(folder)
@@ -96,19 +99,8 @@ class TuneRun:
         self.saved: dict | None = None
         self._lock: files.FolderLock | None = None
 
-    def __enter__(self) -> TuneRun:
-        self._lock = files.hold_folder(self.folder, RunError)
-        try:
-            self._read_saved()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._lock is not None:
-            self._lock.__exit__(*exc_info)
-            self._lock = None
+    def check_folder(self) -> None:
+        self._read_saved()
 
     def _read_saved(self) -> None:
         path = self.folder / STUDY
