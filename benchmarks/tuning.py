@@ -46,25 +46,32 @@ from jaxopt_lab.workloads import get_workload
 OPTIMIZER = "adamw"
 
 
-def plain_optax_trial(workload, point, steps, seed=0):
-    """One trial as a user writes it: optax.adamw, a jitted step, a Python loop. Yields the
-    validation metric after every ``eval_every`` steps."""
+def optax_trial_parts(workload, point, steps, train, seed=0):
+    """What a plain optax trial is made of, as a user writes it: ``optax.adamw`` with the
+    warmup-cosine schedule, the initial params, and one step ``(params, state, index) ->
+    (params, state, loss)`` on the seed's batches. The lab's study draws the same keys."""
     schedule = warmup_cosine(point["learning_rate"], point.get("warmup_factor", 0.0), steps)
     optimizer = optax.adamw(schedule, b1=1 - point["one_minus_beta1"], b2=point["beta2"],
                             weight_decay=point["weight_decay"])  # fmt: skip
     init_key, batch_key = jax.random.split(jax.random.fold_in(jax.random.key(seed), 0))
-    params = workload.init_params(init_key)
-    state = optimizer.init(params)
-    train = tuple(jax.numpy.asarray(a) for a in workload.train)
-    validation = tuple(jax.numpy.asarray(a) for a in workload.validation)
 
-    @jax.jit
     def step(params, state, index):
         batch = workload.sample_batch(train, jax.random.fold_in(batch_key, index))
         loss, grads = jax.value_and_grad(workload.loss)(params, batch, 0.0)
         updates, state = optimizer.update(grads, state, params)
         return optax.apply_updates(params, updates), state, loss
 
+    return optimizer, workload.init_params(init_key), step
+
+
+def plain_optax_trial(workload, point, steps, seed=0):
+    """One trial as a user writes it: a jitted step, a Python loop. Yields the validation
+    metric after every ``eval_every`` steps."""
+    train = tuple(jax.numpy.asarray(a) for a in workload.train)
+    validation = tuple(jax.numpy.asarray(a) for a in workload.validation)
+    optimizer, params, step = optax_trial_parts(workload, point, steps, train, seed)
+    state = optimizer.init(params)
+    step = jax.jit(step)
     metric = jax.jit(workload.validation_metric)
     for index in range(steps):
         params, state, _ = step(params, state, index)
@@ -172,23 +179,16 @@ def optuna_comparison(workload, steps, trials=27, eta=3):
 
 
 def scanned_optax_trial(workload, point, steps, train, validation, seed=0):
-    """One trial as a traced function (for a vmapping tuner): ``optax.adamw`` with the
-    warmup-cosine schedule in a ``lax.scan``; the final validation metric."""
-    schedule = warmup_cosine(point["learning_rate"], point["warmup_factor"], steps)
-    optimizer = optax.adamw(schedule, b1=1 - point["one_minus_beta1"], b2=point["beta2"],
-                            weight_decay=point["weight_decay"])  # fmt: skip
-    init_key, batch_key = jax.random.split(jax.random.fold_in(jax.random.key(seed), 0))
-    params = workload.init_params(init_key)
+    """One trial as a traced function (for a vmapping tuner): the plain optax step in a
+    ``lax.scan``; the final validation metric."""
+    optimizer, params, step = optax_trial_parts(workload, point, steps, train, seed)
 
-    def step(carry, index):
-        params, state = carry
-        batch = workload.sample_batch(train, jax.random.fold_in(batch_key, index))
-        grads = jax.grad(workload.loss)(params, batch, 0.0)
-        updates, state = optimizer.update(grads, state, params)
-        return (optax.apply_updates(params, updates), state), None
+    def scanned(carry, index):
+        params, state, _ = step(*carry, index)
+        return (params, state), None
 
-    carry = (params, optimizer.init(params))
-    (params, _), _ = jax.lax.scan(step, carry, jax.numpy.arange(steps))
+    (params, _), _ = jax.lax.scan(scanned, (params, optimizer.init(params)),
+                                  jax.numpy.arange(steps))  # fmt: skip
     return workload.validation_metric(params, validation)
 
 
