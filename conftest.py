@@ -13,11 +13,8 @@ which it shares out in smaller groups, so that no one file holds a worker for mi
 
 from __future__ import annotations
 
-import atexit
 import doctest
 import os
-import shutil
-import tempfile
 
 import pytest
 
@@ -28,55 +25,6 @@ import pytest
 # two (100 steps, both dtypes). Set here, before the tests import torch; the workers and the
 # processes the tests start inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-COMPILATION_CACHE_BYTES = 2**30
-"""The most the kept compilation cache may hold at the start of a run; beyond, it is emptied.
-
-(A full run adds about 70 MB. JAX's own bound, ``jax_compilation_cache_max_size``, scans the
-folder at every write: measured, it made the whole suite 1.8 times slower.)"""
-
-
-def pytest_configure(config):
-    _share_compiled_programs(config)
-
-
-def _share_compiled_programs(config) -> None:
-    """One persistent XLA compilation cache for the session's processes, kept between runs.
-
-    The same program is compiled in many places: an optimizer's 1000-step scan by the table
-    and by the port's tests, a CLI run's programs in each fresh process, every named test
-    again in each fork of the mutation check (where only the mutated module's programs
-    change), and everything again at the next run. JAX's persistent cache keys a program by
-    its HLO, the compile options and the versions of JAX and XLA, so a hit is the same
-    executable a compile would give, and an edit to the code recompiles what it changed.
-
-    The folder is pytest's cache (``.pytest_cache/d/jax-compilation-cache``, emptied by
-    ``--cache-clear``), so a fresh clone starts empty; without pytest's cache plugin
-    (``-p no:cacheprovider``), a fresh folder removed at exit. Set in the environment before
-    any test imports JAX, for the pytest-xdist workers and every process a test starts.
-    A folder the caller chose (``JAX_COMPILATION_CACHE_DIR``) is used as it is.
-    """
-    if "JAX_COMPILATION_CACHE_DIR" in os.environ:
-        return  # the caller's, or this session's, set by the pytest-xdist controller
-    cache = getattr(config, "cache", None)
-    if cache is not None:
-        folder = str(cache.mkdir("jax-compilation-cache"))
-        if _folder_bytes(folder) > COMPILATION_CACHE_BYTES:
-            shutil.rmtree(folder, ignore_errors=True)
-            os.makedirs(folder, exist_ok=True)
-    else:
-        folder = tempfile.mkdtemp(prefix="jaxopt-lab-tests-xla-cache-")
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
-    # Every program, however quick to compile (JAX's defaults keep those over a second).
-    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
-
-
-def _folder_bytes(folder: str) -> int:
-    return sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
-
 
 try:
     from sybil import Sybil
