@@ -93,7 +93,6 @@ class LeaderboardRun(HeldFolder):
         self.folder = Path(folder)
         self.config = config
         self.resume = resume
-        self._lock: files.FolderLock | None = None
         self._workloads: dict[str, Any] | None = None
 
     def check_folder(self) -> None:

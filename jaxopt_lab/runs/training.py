@@ -265,7 +265,6 @@ class TrainingRun(HeldFolder):
         self.start_iteration = 0
         self._start: CompareCarry | None = None
         self._saved_fingerprint: str | None = None
-        self._lock: files.FolderLock | None = None
 
     # ----------------------------------------------------------------- entering
 

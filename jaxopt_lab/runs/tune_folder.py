@@ -97,7 +97,6 @@ class TuneRun(HeldFolder):
         self.config = config
         self.resume = resume
         self.saved: dict | None = None
-        self._lock: files.FolderLock | None = None
 
     def check_folder(self) -> None:
         self._read_saved()
